@@ -1,0 +1,13 @@
+# Optional NCCL backend for the Collective interface. AUTO: on when nccl.h + libnccl are found.
+set(VQ2D_HAVE_NCCL OFF)
+if(NOT VQ2D_WITH_NCCL STREQUAL "OFF")
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS $ENV{NCCL_HOME}/include /usr/local/cuda/include)
+  find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS $ENV{NCCL_HOME}/lib /usr/local/cuda/lib64)
+  find_path(CUDART_INCLUDE_DIR cuda_runtime_api.h HINTS /usr/local/cuda/include)
+  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY AND CUDART_INCLUDE_DIR)
+    set(VQ2D_HAVE_NCCL ON)
+  elseif(VQ2D_WITH_NCCL STREQUAL "ON")
+    message(FATAL_ERROR "VQ2D_WITH_NCCL=ON but nccl.h / libnccl were not found (set NCCL_HOME)")
+  endif()
+endif()
+message(STATUS "vq2d: NCCL backend ${VQ2D_HAVE_NCCL}")

@@ -1,0 +1,42 @@
+#include "app/commands.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "vq2d/version.h"
+
+namespace vq2d::app {
+
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> commands = {
+  };
+  return commands;
+}
+
+namespace {
+
+void PrintTopHelp() {
+  std::printf("vq2d %s — Ego4D VQ2D localisation with REN + SAM 2 as a distributed batch job\n\n", VQ2D_VERSION);
+  std::printf("usage: vq2d <command> [options]     (vq2d <command> --help for its options)\n\ncommands:\n");
+  for (const auto& c : Commands()) std::printf("  %-10s %s\n", c.name, c.summary);
+}
+
+}  // namespace
+
+int RunCommandLine(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    PrintTopHelp();
+    return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::printf("vq2d %s (%s)\n", VQ2D_VERSION, VQ2D_GIT_REV);
+    return 0;
+  }
+  for (const auto& c : Commands()) {
+    if (!std::strcmp(argv[1], c.name)) return c.run(Args(argv + 2, argv + argc));
+  }
+  std::fprintf(stderr, "vq2d: unknown command '%s' (see vq2d --help)\n", argv[1]);
+  return 2;
+}
+
+}  // namespace vq2d::app

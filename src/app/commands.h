@@ -1,0 +1,23 @@
+// Subcommand entry points of the `vq2d` binary. Each takes the arguments after the subcommand
+// name and returns the process exit code (see README "Exit codes").
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace vq2d::app {
+
+using Args = std::vector<std::string>;
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const Args& args);
+};
+
+// All registered subcommands, in the order `vq2d --help` lists them.
+const std::vector<Command>& Commands();
+
+int RunCommandLine(int argc, char** argv);
+
+}  // namespace vq2d::app
