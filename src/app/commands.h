@@ -20,4 +20,10 @@ const std::vector<Command>& Commands();
 
 int RunCommandLine(int argc, char** argv);
 
+// Subcommands (src/app/cmd_<name>.cpp).
+int RunRun(const Args& args);
+int RunStatus(const Args& args);
+int RunMerge(const Args& args);
+int RunConfig(const Args& args);
+
 }  // namespace vq2d::app

@@ -1,5 +1,6 @@
 #include <mpi.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "vq2d/core/check.h"
@@ -23,6 +24,10 @@ class LocalCollective final : public Collective {
     return Status::OK();
   }
   Result<int64_t> NextTicket() override { return next_++; }
+  [[noreturn]] void Abort(int exit_code) override {
+    std::fflush(nullptr);
+    std::exit(exit_code);
+  }
 
  private:
   int64_t next_ = 0;
@@ -109,6 +114,12 @@ class MpiCollective final : public Collective {
     if (rc != MPI_SUCCESS) return MpiError("MPI_Fetch_and_op", rc);
     if (rc2 != MPI_SUCCESS) return MpiError("MPI_Win_unlock", rc2);
     return previous;
+  }
+
+  [[noreturn]] void Abort(int exit_code) override {
+    std::fflush(nullptr);
+    MPI_Abort(MPI_COMM_WORLD, exit_code);
+    std::_Exit(exit_code);
   }
 
  private:

@@ -202,7 +202,10 @@ StartState PrepareStart(const RunOptions& o, const std::vector<WorkItem>& work, 
     st.status = WriteFileAtomic(fs, store.RunFilePath(), run.dump(1) + "\n", "0." + std::to_string(getpid()));
     if (!st.status.ok()) return st;
   }
-  nlohmann::json manifest{{"fingerprint", fp->value}, {"info", o.run_info}, {"clips", nlohmann::json::array()}};
+  nlohmann::json manifest{{"fingerprint", fp->value},
+                          {"info", o.run_info},
+                          {"runner", {{"schedule", o.schedule}, {"max_attempts", o.max_attempts}}},
+                          {"clips", nlohmann::json::array()}};
   for (const auto& w : work)
     manifest["clips"].push_back({{"clip_uid", w.id}, {"video_uid", w.video_uid}, {"cost", w.cost}});
   st.status = WriteFileAtomic(fs, store.ManifestPath(), manifest.dump(1) + "\n", "0." + std::to_string(getpid()));
