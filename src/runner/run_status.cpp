@@ -48,18 +48,22 @@ Result<RunStatusReport> ReadRunStatus(FileSystem* fs, const std::string& out_dir
     }
     r.remaining_cost += cost;
     auto it = js.clips.find(uid);
-    if (it == js.clips.end()) {
-      ++r.pending;
-    } else if (it->second.last_is_fail) {
-      ++r.failed;
-      r.failures.emplace_back(uid, it->second.last_error);
-    } else if (it->second.crashes >= max_attempts) {
-      ++r.quarantined;
-      r.failures.emplace_back(uid, StrCat("quarantined: the process died ", it->second.crashes, " times on it"));
-    } else if (it->second.crashes > 0) {
-      ++r.interrupted;
-    } else {
-      ++r.pending;
+    const ClipHistory* h = it == js.clips.end() ? nullptr : &it->second;
+    switch (ClassifyClip(false, h, max_attempts)) {
+      case ClipState::kFailed:
+        ++r.failed;
+        r.failures.emplace_back(uid, h->last_error);
+        break;
+      case ClipState::kQuarantined:
+        ++r.quarantined;
+        r.failures.emplace_back(uid, StrCat("quarantined: the process died ", h->crashes, " times on it"));
+        break;
+      case ClipState::kInterrupted:
+        ++r.interrupted;
+        break;
+      default:
+        ++r.pending;
+        break;
     }
   }
   // Throughput per rank over the latest run (events after the last run_start of that rank).

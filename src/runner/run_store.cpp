@@ -233,4 +233,13 @@ JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir) {
   return summary;
 }
 
+ClipState ClassifyClip(bool done, const ClipHistory* h, int max_attempts) {
+  if (done) return ClipState::kDone;
+  if (!h) return ClipState::kPending;
+  if (h->crashes >= max_attempts) return ClipState::kQuarantined;
+  if (h->last_is_fail) return ClipState::kFailed;
+  if (h->crashes > 0) return ClipState::kInterrupted;
+  return ClipState::kPending;
+}
+
 }  // namespace vq2d

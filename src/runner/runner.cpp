@@ -217,22 +217,26 @@ StartState PrepareStart(const RunOptions& o, const std::vector<WorkItem>& work, 
   std::set<std::string> skip;
   std::map<std::string, int> prior_starts;
   for (const auto& w : work) {
-    if (done.count(w.id)) {
-      ++st.done;
-      skip.insert(w.id);
-      continue;
-    }
     auto it = journals.clips.find(w.id);
-    if (it == journals.clips.end()) continue;
-    const ClipHistory& h = it->second;
-    prior_starts[w.id] = h.starts;
-    if (o.retry_failed) continue;
-    if (h.crashes >= o.max_attempts) {
-      ++st.quarantined;
-      skip.insert(w.id);
-    } else if (h.last_is_fail) {
-      ++st.failed;
-      skip.insert(w.id);
+    const ClipHistory* h = it == journals.clips.end() ? nullptr : &it->second;
+    if (h) prior_starts[w.id] = h->starts;
+    switch (ClassifyClip(done.count(w.id) > 0, h, o.max_attempts)) {
+      case ClipState::kDone:
+        ++st.done;
+        skip.insert(w.id);
+        break;
+      case ClipState::kQuarantined:
+        if (o.retry_failed) break;
+        ++st.quarantined;
+        skip.insert(w.id);
+        break;
+      case ClipState::kFailed:
+        if (o.retry_failed) break;
+        ++st.failed;
+        skip.insert(w.id);
+        break;
+      default:
+        break;
     }
   }
   st.todo = LptOrder(work, skip);
@@ -361,9 +365,9 @@ Result<RunSummary> RunJob(const RunOptions& o, const std::vector<WorkItem>& work
           }
           left_cost += w.cost;
           auto it = js.clips.find(w.id);
-          if (it == js.clips.end()) continue;
-          if (it->second.last_is_fail) ++failed;
-          else if (it->second.crashes >= o.max_attempts) ++quarantined;
+          ClipState state = ClassifyClip(false, it == js.clips.end() ? nullptr : &it->second, o.max_attempts);
+          if (state == ClipState::kFailed) ++failed;
+          if (state == ClipState::kQuarantined) ++quarantined;
         }
         const double elapsed = std::max(1e-9, clock->MonotonicSeconds() - t_start);
         const double rate = new_cost / elapsed;
@@ -485,20 +489,24 @@ Result<RunSummary> RunJob(const RunOptions& o, const std::vector<WorkItem>& work
     JournalSummary js = ReadJournals(fs, o.out_dir);
     std::vector<std::string> failures;
     for (const auto& w : work) {
-      if (done.count(w.id)) {
-        ++summary.done;
-        continue;
-      }
       auto it = js.clips.find(w.id);
-      if (it != js.clips.end() && it->second.last_is_fail) {
-        ++summary.failed;
-        failures.push_back(StrCat("  failed      ", w.id, ": ", it->second.last_error));
-      } else if (it != js.clips.end() && it->second.crashes >= o.max_attempts) {
-        ++summary.quarantined;
-        failures.push_back(StrCat("  quarantined ", w.id, ": the process died ", it->second.crashes,
-                                  " times while processing it"));
-      } else {
-        ++summary.pending;
+      const ClipHistory* h = it == js.clips.end() ? nullptr : &it->second;
+      switch (ClassifyClip(done.count(w.id) > 0, h, o.max_attempts)) {
+        case ClipState::kDone:
+          ++summary.done;
+          break;
+        case ClipState::kFailed:
+          ++summary.failed;
+          failures.push_back(StrCat("  failed      ", w.id, ": ", h->last_error));
+          break;
+        case ClipState::kQuarantined:
+          ++summary.quarantined;
+          failures.push_back(StrCat("  quarantined ", w.id, ": the process died ", h->crashes,
+                                    " times while processing it"));
+          break;
+        default:
+          ++summary.pending;
+          break;
       }
     }
     summary.exit_code = (summary.done == summary.total) ? kExitOk : kExitClipsFailed;

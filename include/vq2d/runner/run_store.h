@@ -120,4 +120,14 @@ struct JournalSummary {
 // Reads every journal/rank-*.jsonl under `out_dir`.
 JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir);
 
+enum class ClipState {
+  kDone,         // validly finished under the run's fingerprint
+  kQuarantined,  // the process died max_attempts times while processing it
+  kFailed,       // its latest ended attempt recorded an error
+  kInterrupted,  // started but never ended (crash or in flight), fewer than max_attempts times
+  kPending,      // never started, or abandoned on a stop request
+};
+// The one classification rule used by run, status and progress (quarantine wins over failure).
+ClipState ClassifyClip(bool done, const ClipHistory* history, int max_attempts);
+
 }  // namespace vq2d
