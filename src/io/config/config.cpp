@@ -171,12 +171,18 @@ size_t EditDistance(const std::string& a, const std::string& b) {
   return prev[b.size()];
 }
 
+// The closest known key or section at the same depth as `key` ("visualquery" -> "visual_query").
 std::string ClosestKey(const std::string& key) {
+  const size_t depth = static_cast<size_t>(std::count(key.begin(), key.end(), '.'));
   std::string best;
   size_t best_d = std::numeric_limits<size_t>::max();
   for (const auto& f : Schema()) {
-    size_t d = EditDistance(key, f.key);
-    if (d < best_d) best_d = d, best = f.key;
+    // The prefix of f.key with depth+1 components.
+    size_t pos = 0;
+    for (size_t i = 0; i <= depth && pos != std::string::npos; ++i) pos = f.key.find('.', pos == 0 && i == 0 ? 0 : pos + 1);
+    const std::string candidate = pos == std::string::npos ? f.key : f.key.substr(0, pos);
+    size_t d = EditDistance(key, candidate);
+    if (d < best_d) best_d = d, best = candidate;
   }
   return best;
 }
