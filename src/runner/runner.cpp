@@ -3,7 +3,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <cstdio>
 #include <map>
@@ -21,7 +25,35 @@ namespace {
 
 std::atomic<bool> g_stop_flag{false};
 
-extern "C" void HandleStopSignal(int) { g_stop_flag.store(true); }
+// What the signal handler appends to the journal for the clip in flight, pre-formatted, so that a
+// rank killed right after SIGTERM (mpirun tearing the job down because another rank crashed, or
+// Slurm's KillWait) records the clip as abandoned instead of as a crash of its own: only the clip
+// that really kills the process moves towards quarantine. Only async-signal-safe calls (write).
+struct SignalJournal {
+  std::atomic<int> fd{-1};
+  std::atomic<size_t> len{0};
+  char line[1024];
+};
+SignalJournal g_signal_journal;
+
+extern "C" void HandleStopSignal(int) {
+  g_stop_flag.store(true);
+  const int fd = g_signal_journal.fd.load();
+  const size_t n = g_signal_journal.len.exchange(0);
+  if (fd >= 0 && n > 0) {
+    ssize_t ignored = write(fd, g_signal_journal.line, n);
+    (void)ignored;
+  }
+}
+
+void ArmSignalJournal(const std::string& line) {
+  g_signal_journal.len.store(0);
+  const size_t n = std::min(line.size(), sizeof g_signal_journal.line);
+  std::memcpy(g_signal_journal.line, line.data(), n);
+  if (n == line.size()) g_signal_journal.len.store(n);
+}
+
+void DisarmSignalJournal() { g_signal_journal.len.store(0); }
 
 std::string HostName() {
   char buf[256] = {0};
@@ -297,6 +329,11 @@ Result<RunSummary> RunJob(const RunOptions& o, const std::vector<WorkItem>& work
   VQ2D_RETURN_IF_ERROR(fs->CreateDirs(JoinPath(o.out_dir, "logs")));
   VQ2D_ASSIGN_OR_RETURN(auto journal, Journal::Open(fs, store.JournalPath(rank)));
   RankLog log(fs, store.LogPath(rank), rank, clock);
+  int signal_fd = -1;
+  if (fs == FileSystem::Default()) {
+    signal_fd = ::open(store.JournalPath(rank).c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    g_signal_journal.fd.store(signal_fd);
+  }
   log.Info(StrCat("run start: ", coll.size(), " rank(s), ", work.size(), " clips, ", start.todo.size(), " to do, ",
                   start.done, " done, ", start.failed, " failed, ", start.quarantined,
                   " quarantined; schedule ", o.schedule, "; fingerprint ", start.fingerprint.substr(0, 12)));
@@ -419,6 +456,11 @@ Result<RunSummary> RunJob(const RunOptions& o, const std::vector<WorkItem>& work
       inflight_clip = task.clip_uid;
       inflight_attempt_id = attempt_id;
     }
+    ArmSignalJournal("\n" +
+                     nlohmann::json{{"event", "abandon"}, {"clip", task.clip_uid}, {"attempt_id", attempt_id},
+                                    {"rank", rank}, {"reason", "signal"}}
+                         .dump() +
+                     "\n");
     journal->Append({{"event", "start"}, {"clip", task.clip_uid}, {"attempt", task.attempt},
                      {"attempt_id", attempt_id}, {"rank", rank}, {"host", host}, {"pid", getpid()},
                      {"cost", task.cost}, {"time", clock->NowIso8601()}});
@@ -460,9 +502,12 @@ Result<RunSummary> RunJob(const RunOptions& o, const std::vector<WorkItem>& work
                        {"time", clock->NowIso8601()}});
       log.Warn(StrCat("clip ", task.clip_uid, " failed: ", s.ToString()));
     }
+    DisarmSignalJournal();
     std::lock_guard<std::mutex> lock(mu);
     inflight_clip.clear();
   }
+  g_signal_journal.fd.store(-1);
+  if (signal_fd >= 0) ::close(signal_fd);
   const bool stopped = stop.stop_requested();
   {
     std::lock_guard<std::mutex> lock(mu);
