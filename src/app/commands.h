@@ -20,4 +20,7 @@ const std::vector<Command>& Commands();
 
 int RunCommandLine(int argc, char** argv);
 
+int RunEval(const Args& args);
+int RunSubmit(const Args& args);
+
 }  // namespace vq2d::app

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <set>
 
+#include "io/eval/validate.h"
 #include "io/json_util.h"
 #include "vq2d/core/filesystem.h"
 
@@ -34,8 +35,10 @@ bool UidEquals(const OJson& v, const std::optional<std::string>& uid) {
 
 std::string Show(const OJson& v) { return DescribeJson(v); }
 
+}  // namespace
+
 // validate_model_predictions(model_predictions, test_annotations), rule by rule in upstream order.
-Status Validate(const OJson& pred, const std::string& src, const AnnotationFile& gt) {
+Status ValidatePredictionsJson(const OJson& pred, const std::string& src, const AnnotationFile& gt) {
   if (!pred.is_object()) return Assertion(src, "", StrCat("the predictions must be a JSON object, got ", Show(pred)));
   for (const char* key : {"version", "challenge", "results"}) {
     if (!pred.contains(key)) return Assertion(src, "", StrCat("missing key '", key, "'"));
@@ -147,6 +150,8 @@ Status Validate(const OJson& pred, const std::string& src, const AnnotationFile&
   return Status::OK();
 }
 
+namespace {
+
 Result<long long> JsonIntegral(const OJson& v, const std::string& where) {
   if (v.is_number_integer()) return v.get<long long>();
   if (v.is_number_float()) {
@@ -236,13 +241,13 @@ std::string ScoreText(const EvalScore& s) {
 
 Status ValidatePredictions(std::string_view predictions_json, const std::string& src, const AnnotationFile& gt) {
   VQ2D_ASSIGN_OR_RETURN(OJson pred, io_internal::ParseOrderedJson(predictions_json, src));
-  return Validate(pred, src, gt);
+  return ValidatePredictionsJson(pred, src, gt);
 }
 
 Result<EvaluationResult> EvaluatePredictions(std::string_view predictions_json, const std::string& src,
                                              const AnnotationFile& gt, const MetricsOptions& options) {
   VQ2D_ASSIGN_OR_RETURN(OJson pred, io_internal::ParseOrderedJson(predictions_json, src));
-  VQ2D_RETURN_IF_ERROR(Validate(pred, src, gt));
+  VQ2D_RETURN_IF_ERROR(ValidatePredictionsJson(pred, src, gt));
   EvaluationResult res;
   std::vector<EvalQuery> queries;
   const OJson& videos = pred["results"]["videos"];
