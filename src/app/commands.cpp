@@ -11,6 +11,7 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"eval", "score predictions with the official Ego4D VQ2D metrics (or REN-local with --local)", RunEval},
       {"submit", "write the eval.ai VQ2D submission from REN-format predictions (REN submit.py)", RunSubmit},
+      {"bench", "speed reports: vq2d bench <target> (eval)", RunBench},
   };
   return commands;
 }

@@ -22,5 +22,7 @@ int RunCommandLine(int argc, char** argv);
 
 int RunEval(const Args& args);
 int RunSubmit(const Args& args);
+int RunBench(const Args& args);      // dispatches to the targets below
+int RunBenchEval(const Args& args);  // vq2d bench eval
 
 }  // namespace vq2d::app

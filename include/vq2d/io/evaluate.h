@@ -46,6 +46,14 @@ struct EvaluationResult {
   VqMetrics metrics;                   // per_query[k].input_index indexes refs / scores
 };
 
+// Validation + conversion only: the metric inputs in annotation order (refs[i] names queries[i]).
+struct ConvertedPredictions {
+  std::vector<EvalQuery> queries;
+  std::vector<EvalQueryRef> refs;
+};
+Result<ConvertedPredictions> ConvertPredictions(std::string_view predictions_json, const std::string& predictions_source,
+                                                const AnnotationFile& annotations);
+
 // evaluate_vq.evaluate(gt, pred): validation + conversion + metrics.
 Result<EvaluationResult> EvaluatePredictions(std::string_view predictions_json, const std::string& predictions_source,
                                              const AnnotationFile& annotations, const MetricsOptions& options = {});

@@ -244,12 +244,12 @@ Status ValidatePredictions(std::string_view predictions_json, const std::string&
   return ValidatePredictionsJson(pred, src, gt);
 }
 
-Result<EvaluationResult> EvaluatePredictions(std::string_view predictions_json, const std::string& src,
-                                             const AnnotationFile& gt, const MetricsOptions& options) {
+Result<ConvertedPredictions> ConvertPredictions(std::string_view predictions_json, const std::string& src,
+                                                const AnnotationFile& gt) {
   VQ2D_ASSIGN_OR_RETURN(OJson pred, io_internal::ParseOrderedJson(predictions_json, src));
   VQ2D_RETURN_IF_ERROR(ValidatePredictionsJson(pred, src, gt));
-  EvaluationResult res;
-  std::vector<EvalQuery> queries;
+  ConvertedPredictions res;
+  std::vector<EvalQuery>& queries = res.queries;
   const OJson& videos = pred["results"]["videos"];
   for (size_t vi = 0; vi < gt.videos.size(); ++vi) {
     const Video& va = gt.videos[vi];
@@ -279,12 +279,20 @@ Result<EvaluationResult> EvaluatePredictions(std::string_view predictions_json, 
           e.visual_crop = GtBox(q.visual_crop);
           queries.push_back(std::move(e));
           res.refs.push_back(std::move(ref));
-          res.scores.push_back(queries.back().score);
         }
       }
     }
   }
-  VQ2D_ASSIGN_OR_RETURN(res.metrics, ComputeVisualQueryMetrics(queries, options));
+  return res;
+}
+
+Result<EvaluationResult> EvaluatePredictions(std::string_view predictions_json, const std::string& src,
+                                             const AnnotationFile& gt, const MetricsOptions& options) {
+  VQ2D_ASSIGN_OR_RETURN(ConvertedPredictions conv, ConvertPredictions(predictions_json, src, gt));
+  EvaluationResult res;
+  res.refs = std::move(conv.refs);
+  for (const auto& q : conv.queries) res.scores.push_back(q.score);
+  VQ2D_ASSIGN_OR_RETURN(res.metrics, ComputeVisualQueryMetrics(conv.queries, options));
   return res;
 }
 
