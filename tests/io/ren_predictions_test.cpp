@@ -84,6 +84,48 @@ TEST(RenPredictionsFixtureTest, FormatAndLocalMetricsMatchUpstream) {
   EXPECT_GT(metric_checked, 0u);
 }
 
+TEST(RenPredictionsTest, CollateDirectoryByRunIdThenEvaluateLocally) {
+  // Three per-clip files; run ids 2 and 10 sort numerically (REN eval.py), not by name.
+  testing::TempDir dir;
+  auto clip = [](const std::string& v, const std::string& c, double dx, double score) {
+    RenQueryOutput q{v, c, "1", {{5, 10 + dx, 10, 20, 20}, {6, 10 + dx, 10, 20, 20}}, score,
+                     {{5, 10, 10, 20, 20}, {6, 10, 10, 20, 20}}, 288, 512};
+    auto r = FormatRenPredictions({q});
+    EXPECT_TRUE(r.ok());
+    return *r;
+  };
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream out(dir.Join(name));
+    out << text;
+  };
+  write("10-clip-c.json", clip("vc", "c", 0, 0.7));   // exact: tIoU 1, stIoU 1
+  write("2-clip-b.json", clip("vb", "b", 10, 0.9));   // shifted by 10 of 20 px: stIoU 200/600
+  write("0-clip-a.json", clip("va", "a", 0, 0.8));
+  write("notes.txt", "ignored");
+  auto collated = CollateRenPredictionDir(dir.path());
+  ASSERT_TRUE(collated.ok()) << collated.status().ToString();
+  auto j = json::parse(*collated);
+  ASSERT_EQ(j["results"]["videos"].size(), 3u);
+  EXPECT_EQ(j["results"]["videos"][0]["video_uid"], "va");
+  EXPECT_EQ(j["results"]["videos"][1]["video_uid"], "vb");
+  EXPECT_EQ(j["results"]["videos"][2]["video_uid"], "vc");
+  auto m = EvaluateRenLocal(*collated, "collated.json");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->metrics.n_queries, 3u);
+  EXPECT_DOUBLE_EQ(m->metrics.per_query[1].stiou, 400.0 / (800 + 800 - 400));
+  EXPECT_DOUBLE_EQ(m->metrics.recovery[0], 100.0 * 4 / 6);
+  EXPECT_DOUBLE_EQ(m->metrics.stap[0], 1.0);  // all >= 0.25
+  std::string log = FormatRenLocalReport(*m);
+  EXPECT_EQ(log.rfind("Area range: all\n  Spatio-temporal AP             @ IoU=0.25:0.95 \t-\t ", 0), 0u) << log;
+  // A file without '-gt' entries (test split) cannot be evaluated locally.
+  RenQueryOutput test_q{"vt", "t", "1", {{5, 0, 0, 1, 1}}, 0.5, {{-1, 512, 288, 512, 288}}, 288, 512};
+  auto t = FormatRenPredictions({test_q});
+  ASSERT_TRUE(t.ok());
+  auto bad = EvaluateRenLocal(*t, "test.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().rfind("KeyError:", 0), 0u) << bad.status().message();
+}
+
 TEST(RenPredictionsTest, NonContiguousTrackIsValueError) {
   RenQueryOutput q{"v", "c", "1", {{3, 0, 0, 1, 1}, {5, 0, 0, 1, 1}}, 0.5, {{3, 0, 0, 1, 1}}, 288, 512};
   auto r = FormatRenPredictions({q});
