@@ -20,6 +20,11 @@ const std::vector<Command>& Commands();
 
 int RunCommandLine(int argc, char** argv);
 
+// Subcommands (src/app/cmd_<name>.cpp).
+int RunRun(const Args& args);
+int RunStatus(const Args& args);
+int RunMerge(const Args& args);
+int RunConfig(const Args& args);
 int RunEval(const Args& args);
 int RunSubmit(const Args& args);
 int RunBench(const Args& args);      // dispatches to the targets below
