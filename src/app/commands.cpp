@@ -13,6 +13,9 @@ const std::vector<Command>& Commands() {
       {"status", "show done / failed / pending clips, throughput and ETA of a run", RunStatus},
       {"merge", "merge per-clip outputs into the official predictions file", RunMerge},
       {"config", "validate a configuration; print effective values or every key", RunConfig},
+      {"eval", "score predictions with the official Ego4D VQ2D metrics (or REN-local with --local)", RunEval},
+      {"submit", "write the eval.ai VQ2D submission from REN-format predictions (REN submit.py)", RunSubmit},
+      {"bench", "speed reports: vq2d bench <target> (eval)", RunBench},
   };
   return commands;
 }

@@ -25,5 +25,9 @@ int RunRun(const Args& args);
 int RunStatus(const Args& args);
 int RunMerge(const Args& args);
 int RunConfig(const Args& args);
+int RunEval(const Args& args);
+int RunSubmit(const Args& args);
+int RunBench(const Args& args);      // dispatches to the targets below
+int RunBenchEval(const Args& args);  // vq2d bench eval
 
 }  // namespace vq2d::app
