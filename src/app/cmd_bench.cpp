@@ -15,6 +15,7 @@ struct BenchTarget {
 
 const BenchTarget kTargets[] = {
     {"eval", "official evaluator on 4,500 synthetic queries", RunBenchEval},
+    {"runner", "runner overhead per clip (10,000 no-work clips) and LPT makespan vs lower bound", RunBenchRunner},
 };
 
 void PrintHelp() {

@@ -15,7 +15,7 @@ const std::vector<Command>& Commands() {
       {"config", "validate a configuration; print effective values or every key", RunConfig},
       {"eval", "score predictions with the official Ego4D VQ2D metrics (or REN-local with --local)", RunEval},
       {"submit", "write the eval.ai VQ2D submission from REN-format predictions (REN submit.py)", RunSubmit},
-      {"bench", "speed reports: vq2d bench <target> (eval)", RunBench},
+      {"bench", "speed reports: vq2d bench <target> (vq2d bench --help lists them)", RunBench},
   };
   return commands;
 }

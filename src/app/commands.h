@@ -27,7 +27,8 @@ int RunMerge(const Args& args);
 int RunConfig(const Args& args);
 int RunEval(const Args& args);
 int RunSubmit(const Args& args);
-int RunBench(const Args& args);      // dispatches to the targets below
-int RunBenchEval(const Args& args);  // vq2d bench eval
+int RunBench(const Args& args);        // dispatches to the targets below
+int RunBenchEval(const Args& args);    // vq2d bench eval
+int RunBenchRunner(const Args& args);  // vq2d bench runner
 
 }  // namespace vq2d::app
