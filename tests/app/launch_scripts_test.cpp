@@ -15,7 +15,7 @@ using testing::ReadText;
 using testing::Sh;
 using testing::WaitFor;
 
-const char* kScripts[] = {"launch/local.sh", "slurm/vq2d_val.sh", "slurm/vq2d_test.sh", "slurm/vq2d_job.sh",
+const char* kScripts[] = {"launch/local.sh", "launch/demo.sh", "slurm/vq2d_val.sh", "slurm/vq2d_test.sh", "slurm/vq2d_job.sh",
                           "tools/setup.sh", "tools/test.sh"};
 
 TEST(LaunchScriptsTest, SyntaxAndShellcheck) {
