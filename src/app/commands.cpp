@@ -9,6 +9,7 @@ namespace vq2d::app {
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
+      {"inspect", "structure and tensors (name, dtype, shape) of a checkpoint or safetensors file", RunInspect},
   };
   return commands;
 }

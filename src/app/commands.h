@@ -20,4 +20,6 @@ const std::vector<Command>& Commands();
 
 int RunCommandLine(int argc, char** argv);
 
+int RunInspect(const Args& args);
+
 }  // namespace vq2d::app

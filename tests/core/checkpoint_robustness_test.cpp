@@ -287,6 +287,11 @@ TEST(CheckpointRobustness, SafetensorsTruncatedAtEveryLength) {
     EXPECT_FALSE(LoadTensorFile(p).ok()) << n;
     EXPECT_FALSE(InspectTensorFile(p).ok()) << n;
   }
+  // Content detection still recognises a truncated safetensors file and reports why it fails.
+  auto r = LoadTensorFile(WriteBytes(dir.Join("cut.pt"), good.substr(0, 20)));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("safetensors file"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("truncated file?"), std::string::npos) << r.status().message();
 }
 
 }  // namespace
