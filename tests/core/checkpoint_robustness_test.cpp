@@ -290,6 +290,19 @@ TEST(CheckpointRobustness, SelfContainingContainersAndDeepNesting) {
   ExpectError(LoadBytes(dir, MakeCheckpoint(f.bytes(), {})), "object graph too large when flattened");
 }
 
+TEST(CheckpointRobustness, ContainerCopyAmplificationIsRefused) {
+  // l = [None] * 100000; then set(l) 2000 times: 2e8 element copies from a ~120 KB pickle.
+  TempDir dir;
+  Pickle p;
+  p.Op(']').Op('q').Raw(std::string(1, '\0')).Mark();
+  for (int i = 0; i < 100000; ++i) p.Op('N');
+  p.Op('e');
+  p.Global("builtins", "set").Op('q').Raw(std::string(1, '\1'));
+  for (int i = 0; i < 2000; ++i) p.Op('h').Raw(std::string(1, '\1')).Op('h').Raw(std::string(1, '\0')).Op('\x85').Reduce().Op('0');
+  p.Stop();
+  ExpectError(LoadBytes(dir, MakeCheckpoint(p.bytes(), {})), "copies containers excessively");
+}
+
 TEST(CheckpointRobustness, SafetensorsTruncatedAtEveryLength) {
   TempDir dir;
   const std::string path = dir.Join("a.safetensors");
