@@ -30,5 +30,6 @@ int RunSubmit(const Args& args);
 int RunBench(const Args& args);        // dispatches to the targets below
 int RunBenchEval(const Args& args);    // vq2d bench eval
 int RunBenchRunner(const Args& args);  // vq2d bench runner
+int RunInspect(const Args& args);
 
 }  // namespace vq2d::app
