@@ -9,6 +9,7 @@ namespace vq2d::app {
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
+      {"bench", "benchmarks of the models (vq2d bench --help lists the targets)", RunBench},
   };
   return commands;
 }

@@ -20,4 +20,8 @@ const std::vector<Command>& Commands();
 
 int RunCommandLine(int argc, char** argv);
 
+int RunBench(const Args& args);
+// `vq2d bench` targets (dispatched by RunBench, src/app/cmd_bench.cpp).
+int RunBenchRen(const Args& args);
+
 }  // namespace vq2d::app

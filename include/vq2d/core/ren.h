@@ -79,8 +79,8 @@ class RenEncoder {
   Status LoadDinoV2File(const std::string& dinov2_path);
   Status LoadRegionEncoderFile(const std::string& ren_checkpoint_path);
 
-  // Tokens for every grid point of every frame.
-  Result<RenOutput> Encode(const at::Tensor& frames);
+  // Tokens for every grid point of every frame; chunk_size > 0 overrides config().chunk_size.
+  Result<RenOutput> Encode(const at::Tensor& frames, int64_t chunk_size = 0);
   // Encode + filter (upstream forward(images, matching_tokens, matching_threshold)).
   Result<RenFilteredOutput> EncodeAndFilter(const at::Tensor& frames, const at::Tensor& matching_tokens,
                                             double threshold);

@@ -97,7 +97,7 @@ at::Tensor RenEncoder::FramePoints(int64_t height, int64_t width) const {
   return at::stack({y, x}, 1).to(config_.device);
 }
 
-Result<RenOutput> RenEncoder::Encode(const at::Tensor& frames) {
+Result<RenOutput> RenEncoder::Encode(const at::Tensor& frames, int64_t chunk_size) {
   if (!frames.defined() || frames.dim() != 4 || frames.size(3) != 3 || frames.scalar_type() != at::kByte) {
     return Status::InvalidArgument(StrCat("ren: frames must be [N,H,W,3] uint8, got ",
                                           frames.defined() ? c10::toString(frames.scalar_type()) : "undefined", " ",
@@ -107,11 +107,12 @@ Result<RenOutput> RenEncoder::Encode(const at::Tensor& frames) {
   return GuardTorch("ren: encode", [&]() -> Result<RenOutput> {
     c10::NoGradGuard no_grad;
     const int64_t n = frames.size(0);
+    const int64_t chunk = chunk_size > 0 ? chunk_size : config_.chunk_size;
     const int64_t q = region_encoder_->grid_points().size(0), d = config_.region_encoder.hidden_dim;
     RenOutput out;
     out.tokens = at::empty({n, q, d}, at::TensorOptions().dtype(at::kFloat).device(config_.device));
-    for (int64_t s = 0; s < n; s += config_.chunk_size) {
-      const int64_t m = std::min(config_.chunk_size, n - s);
+    for (int64_t s = 0; s < n; s += chunk) {
+      const int64_t m = std::min(chunk, n - s);
       auto feats = FeatureTokens(Normalize(Resize(frames.narrow(0, s, m))));
       auto enc = region_encoder_->ForwardGrid(feats);
       out.tokens.narrow(0, s, m).copy_(enc.pred_tokens);
