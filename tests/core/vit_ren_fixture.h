@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <iomanip>
 #include <set>
 #include <sstream>
 #include <string>
@@ -97,7 +98,9 @@ inline void ExpectClose(const std::string& what, const torch::Tensor& got_in, co
   const double max_diff = got.numel() ? diff.max().item<double>() : 0.0;
   EXPECT_LE(max_excess, 0.0) << what << ": max |diff| " << max_diff << " exceeds atol " << atol << " + rtol " << rtol
                              << "·|ref|";
-  ::testing::Test::RecordProperty(what, std::to_string(max_diff));
+  std::ostringstream os;
+  os << std::scientific << std::setprecision(2) << max_diff;
+  ::testing::Test::RecordProperty(what, os.str());
 }
 
 inline void ExpectEqual(const std::string& what, const torch::Tensor& got, const torch::Tensor& ref) {

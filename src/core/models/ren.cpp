@@ -75,6 +75,21 @@ Status RenEncoder::LoadRegionEncoder(const TensorMap& state_dict) {
   return LoadStateDict(*region_encoder_, state_dict).WithContext("ren: region encoder weights");
 }
 
+Status RenEncoder::LoadDinoV2File(const std::string& dinov2_path) {
+  VQ2D_ASSIGN_OR_RETURN(TensorMap tensors, LoadTensorFile(dinov2_path));
+  return LoadDinoV2(tensors).WithContext(dinov2_path);
+}
+
+Status RenEncoder::LoadRegionEncoderFile(const std::string& ren_checkpoint_path) {
+  static const std::string kPrefix = "region_encoder_state.";
+  VQ2D_ASSIGN_OR_RETURN(TensorMap tensors, LoadTensorFile(ren_checkpoint_path, kPrefix));
+  if (tensors.empty()) {
+    return Status::NotFound(StrCat(ren_checkpoint_path, ": no '", kPrefix,
+                                   "*' tensors (expected REN's checkpoint.pth with a region_encoder_state dict)"));
+  }
+  return LoadRegionEncoder(SubMap(tensors, kPrefix)).WithContext(ren_checkpoint_path);
+}
+
 at::Tensor RenEncoder::Resize(const at::Tensor& frames) const {
   const int64_t r = config_.region_encoder.image_resolution;
   auto x = frames.to(config_.device).permute({0, 3, 1, 2}).contiguous().to(at::kFloat).div(255);
