@@ -166,7 +166,13 @@ TEST(VitRenParity, RenVqWrapper) {
     auto dcfg = DinoV2Config::FromJson(arch["dinov2"]);
     ASSERT_TRUE(dcfg.ok()) << dcfg.status().ToString();
     rc.dinov2 = dcfg.value();
-    rc.dinov2_block = rc.dinov2.depth - 1;  // the harness takes the last block, as REN does on ViT-L (23)
+    // The block the harness took ("... set to [k] ..."), else the last block as REN does on ViT-L (23).
+    rc.dinov2_block = rc.dinov2.depth - 1;
+    {
+      std::smatch m;
+      const std::string harness = c.json["reference"].value("harness", std::string());
+      if (std::regex_search(harness, m, std::regex("set to \\[([0-9]+)\\]"))) rc.dinov2_block = std::stoll(m[1]);
+    }
     auto rcfg = RegionEncoderConfigOf(arch["region_encoder"]);
     ASSERT_TRUE(rcfg.ok()) << rcfg.status().ToString();
     rc.region_encoder = rcfg.value();

@@ -91,6 +91,7 @@ Status RenEncoder::LoadRegionEncoderFile(const std::string& ren_checkpoint_path)
 }
 
 at::Tensor RenEncoder::Resize(const at::Tensor& frames) const {
+  c10::NoGradGuard no_grad;
   const int64_t r = config_.region_encoder.image_resolution;
   auto x = frames.to(config_.device).permute({0, 3, 1, 2}).contiguous().to(at::kFloat).div(255);
   return at::_upsample_bilinear2d_aa(x, {r, r}, /*align_corners=*/false);
@@ -101,6 +102,7 @@ at::Tensor RenEncoder::Normalize(const at::Tensor& resized) const {
 }
 
 at::Tensor RenEncoder::FeatureTokens(const at::Tensor& normalized) {
+  c10::NoGradGuard no_grad;
   return dinov2_->GetIntermediateLayers(normalized, {config_.dinov2_block}, /*norm=*/true)[0].patch_tokens;
 }
 
