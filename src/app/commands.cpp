@@ -9,7 +9,13 @@ namespace vq2d::app {
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
-      {"bench", "benchmarks of the models (vq2d bench --help lists the targets)", RunBench},
+      {"run", "run the VQ2D pipeline over a split (resumable; MPI: one rank per GPU)", RunRun},
+      {"status", "show done / failed / pending clips, throughput and ETA of a run", RunStatus},
+      {"merge", "merge per-clip outputs into the official predictions file", RunMerge},
+      {"config", "validate a configuration; print effective values or every key", RunConfig},
+      {"eval", "score predictions with the official Ego4D VQ2D metrics (or REN-local with --local)", RunEval},
+      {"submit", "write the eval.ai VQ2D submission from REN-format predictions (REN submit.py)", RunSubmit},
+      {"bench", "speed reports: vq2d bench <target> (vq2d bench --help lists them)", RunBench},
   };
   return commands;
 }

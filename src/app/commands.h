@@ -20,8 +20,16 @@ const std::vector<Command>& Commands();
 
 int RunCommandLine(int argc, char** argv);
 
-int RunBench(const Args& args);
-// `vq2d bench` targets (dispatched by RunBench, src/app/cmd_bench.cpp).
-int RunBenchRen(const Args& args);
+// Subcommands (src/app/cmd_<name>.cpp).
+int RunRun(const Args& args);
+int RunStatus(const Args& args);
+int RunMerge(const Args& args);
+int RunConfig(const Args& args);
+int RunEval(const Args& args);
+int RunSubmit(const Args& args);
+int RunBench(const Args& args);        // dispatches to the targets below
+int RunBenchEval(const Args& args);    // vq2d bench eval
+int RunBenchRunner(const Args& args);  // vq2d bench runner
+int RunBenchRen(const Args& args);     // vq2d bench ren
 
 }  // namespace vq2d::app

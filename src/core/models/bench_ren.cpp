@@ -62,13 +62,13 @@ Status BenchRen(const BenchRenOptions& options, std::ostream& out) {
       << config.region_encoder.grid_size << " prompts, random weights\n"
       << "  libtorch " << TorchVersionString() << ", device " << config.device << ", dtype " << options.dtype
       << ", intra-op threads " << at::get_num_threads() << ", frames " << options.frame_height << "x"
-      << options.frame_width << " uint8\n";
+      << options.frame_width << " uint8" << std::endl;
 
   const auto t_build = std::chrono::steady_clock::now();
   VQ2D_ASSIGN_OR_RETURN(auto encoder, RenEncoder::Create(config));
   out << "  build: " << std::fixed << std::setprecision(1)
       << std::chrono::duration<double>(std::chrono::steady_clock::now() - t_build).count() << " s, peak RSS "
-      << PeakRssMiB() << " MiB\n";
+      << PeakRssMiB() << " MiB" << std::endl;
 
   for (int64_t batch : options.batch_sizes) {
     VQ2D_RETURN_IF_ERROR(internal::GuardTorchStatus("bench ren", [&]() -> Status {
@@ -93,7 +93,7 @@ Status BenchRen(const BenchRenOptions& options, std::ostream& out) {
       out << "  batch " << std::setw(3) << batch << ": " << std::setprecision(3) << images / secs << " images/s ("
           << std::setprecision(2) << secs / static_cast<double>(options.repeats) << " s per call of " << batch
           << " frames, " << options.repeats << " timed, " << options.warmup << " warm-up), peak RSS "
-          << std::setprecision(1) << PeakRssMiB() << " MiB\n";
+          << std::setprecision(1) << PeakRssMiB() << " MiB" << std::endl;
       return Status::OK();
     }));
   }

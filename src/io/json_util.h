@@ -1,0 +1,58 @@
+// Internal helpers for reading JSON with errors that name the source file, the JSON path of the
+// offending value and what was expected. Not a public header (src/io only).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+
+#include "vq2d/core/status.h"
+
+namespace vq2d::io_internal {
+
+using OJson = nlohmann::ordered_json;
+
+// Parses `text` keeping object key order. Syntax errors name the source and the byte offset.
+Result<OJson> ParseOrderedJson(std::string_view text, const std::string& source_name);
+
+// A JSON value together with its path, for error messages. The path is built lazily (only for
+// errors) from the parent chain: a JsonRef must not outlive the JsonRef it was derived from.
+struct JsonRef {
+  const OJson* value;
+  const std::string* source;
+  const JsonRef* parent = nullptr;
+  std::string key;          // object key in the parent (when !is_index)
+  size_t index = 0;         // array index in the parent (when is_index)
+  bool is_index = false;
+
+  std::string Path() const;  // "" for the root, else "videos[0].clips[1]..."
+
+  JsonRef Child(const std::string& key) const;  // value must be an object holding `key`
+  JsonRef Index(size_t i) const;                 // value must be an array
+  std::string Where() const;                     // "<source>: <path or (root)>"
+  Status Error(const std::string& expected) const;  // "<where>: expected X, got <type/value>"
+  Status Missing(const std::string& key) const;     // "<where>: missing required key 'key'"
+
+  bool Has(const std::string& key) const;
+  Status RequireObject() const;
+  Status RequireArray() const;
+
+  // Typed readers of the key `key` of this object.
+  Result<JsonRef> Get(const std::string& key) const;  // required key
+  Result<std::string> GetString(const std::string& key) const;
+  Result<bool> GetBool(const std::string& key) const;
+  // Integers: JSON integers, or floats with an integral value (5.0).
+  Result<long long> GetInt(const std::string& key) const;
+  Result<double> GetNumber(const std::string& key) const;  // any JSON number (bool rejected)
+
+  // This value as a type.
+  Result<std::string> AsString() const;
+  Result<long long> AsInt() const;
+  Result<double> AsNumber() const;
+};
+
+// Short description of a JSON value's type for errors ("a string", "null", "an array", ...).
+std::string DescribeJson(const OJson& v);
+
+}  // namespace vq2d::io_internal
