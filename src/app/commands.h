@@ -31,5 +31,6 @@ int RunBench(const Args& args);        // dispatches to the targets below
 int RunBenchEval(const Args& args);    // vq2d bench eval
 int RunBenchRunner(const Args& args);  // vq2d bench runner
 int RunBenchRen(const Args& args);     // vq2d bench ren
+int RunInspect(const Args& args);
 
 }  // namespace vq2d::app
