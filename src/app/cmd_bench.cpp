@@ -16,6 +16,7 @@ struct BenchTarget {
 const BenchTarget kTargets[] = {
     {"eval", "official evaluator on 4,500 synthetic queries", RunBenchEval},
     {"runner", "runner overhead per clip (10,000 no-work clips) and LPT makespan vs lower bound", RunBenchRunner},
+    {"ren", "REN wrapper (DINOv2 ViT-L/14 + region encoder, random weights) images/s and peak memory", RunBenchRen},
 };
 
 void PrintHelp() {

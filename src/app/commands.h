@@ -30,6 +30,7 @@ int RunSubmit(const Args& args);
 int RunBench(const Args& args);        // dispatches to the targets below
 int RunBenchEval(const Args& args);    // vq2d bench eval
 int RunBenchRunner(const Args& args);  // vq2d bench runner
+int RunBenchRen(const Args& args);     // vq2d bench ren
 int RunInspect(const Args& args);
 
 }  // namespace vq2d::app
