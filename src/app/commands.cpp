@@ -9,6 +9,7 @@ namespace vq2d::app {
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
+      {"bench", "speed reports: vq2d bench <target> (sam2)", RunBench},
   };
   return commands;
 }

@@ -20,4 +20,7 @@ const std::vector<Command>& Commands();
 
 int RunCommandLine(int argc, char** argv);
 
+int RunBench(const Args& args);      // vq2d bench <target>
+int RunBenchSam2(const Args& args);  // vq2d bench sam2
+
 }  // namespace vq2d::app
