@@ -21,6 +21,8 @@ int RunBenchSam2(const Args& args) {
   p.AddInt("--width", &width, "synthetic frame width");
   p.AddString("--device", &device, "cpu or cuda");
   p.AddInt("--threads", &threads, "intra-op threads, 0 = LibTorch default");
+  bool bf16 = false;
+  p.AddBool("--bf16", &bf16, "run under bf16 autocast (upstream REN's CUDA setting)");
   if (int rc = p.Parse(args); rc >= 0) return rc;
   sam2::Sam2BenchOptions o;
   o.variants.clear();
@@ -33,6 +35,7 @@ int RunBenchSam2(const Args& args) {
   o.frame_width = static_cast<int>(width);
   o.device = device;
   o.threads = static_cast<int>(threads);
+  o.bf16 = bf16;
   auto r = sam2::BenchSam2(o);
   if (!r.ok()) {
     std::fprintf(stderr, "vq2d bench sam2: %s\n", r.status().ToString().c_str());

@@ -90,6 +90,39 @@ TEST(Sam2ImagePredictor, MatchesFixtures) {
   }
 }
 
+// bf16 autocast (REN's CUDA mode; here LibTorch's CPU autocast): same decisions, close masks.
+TEST(Sam2ImagePredictor, Bf16AutocastStaysCloseToFp32) {
+  torch::NoGradGuard no_grad;
+  const auto dir = CasesOfKind("sam2_image_predict").at(0);
+  const auto c = testing::ReadCaseJson(dir);
+  auto model = testing::BuildCaseModel(dir, c, /*strict=*/true);
+  auto loaded = LoadSafetensors(dir + "/tensors.safetensors");
+  ASSERT_TRUE(loaded.ok());
+  const TensorMap& m = *loaded;
+  ImagePredictorOptions o16;
+  o16.bf16 = true;
+  ImagePredictor p32(model), p16(model, o16);
+  ASSERT_TRUE(p32.SetImage(T(m, "image_blurred")).ok());
+  auto st16 = p16.SetImage(T(m, "image_blurred"));
+  ASSERT_TRUE(st16.ok()) << st16.ToString();
+  ImagePrompt prompt;
+  prompt.point_coords = T(m, "a.point_coords");
+  prompt.point_labels = T(m, "a.point_labels");
+  auto a = p32.Predict(prompt);
+  auto b = p16.Predict(prompt);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(b->low_res_masks.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::isfinite(b->low_res_masks).all().item<bool>());
+  EXPECT_LT((a->iou_predictions - b->iou_predictions).abs().max().item<double>(), 0.05);
+  auto inter = (a->masks & b->masks).sum().item<double>();
+  auto uni = (a->masks | b->masks).sum().item<double>();
+  EXPECT_GT(inter / std::max(uni, 1.0), 0.9);
+  // The autocast scope is closed again: an fp32 predictor still matches its own earlier result.
+  auto again = p32.Predict(prompt);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(torch::equal(again->low_res_masks, a->low_res_masks));
+}
+
 TEST(Sam2ImagePredictor, BatchedPromptsEqualSinglePrompts) {
   torch::NoGradGuard no_grad;
   auto cfg = Sam2ConfigFromJson(testing::ReadCaseJson(CasesOfKind("sam2_image_predict").at(0))["config"]);

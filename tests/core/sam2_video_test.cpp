@@ -124,6 +124,27 @@ TEST(Sam2VideoPredictor, PrunedBankGivesIdenticalResultsWithBoundedState) {
   }
 }
 
+TEST(Sam2VideoPredictor, Bf16AutocastRuns) {
+  torch::NoGradGuard no_grad;
+  auto model = SmallModel();
+  torch::manual_seed(4);
+  auto clip = torch::randint(0, 256, {6, 48, 64, 3}, torch::kUInt8);
+  VideoPredictorOptions o16;
+  o16.bf16 = true;
+  VideoPredictor p32(model), p16(model, o16);
+  auto a = Track(p32, clip, false, 1);
+  auto b = Track(p16, clip, false, 1);
+  ASSERT_EQ(a.size(), 5u);
+  ASSERT_EQ(b.size(), 5u);
+  for (size_t i = 0; i < b.size(); ++i) {
+    EXPECT_EQ(b[i].scalar_type(), torch::kFloat32);
+    EXPECT_TRUE(torch::isfinite(b[i]).all().item<bool>());
+    const double agree = ((a[i] > 0) == (b[i] > 0)).to(torch::kFloat32).mean().item<double>();
+    EXPECT_GT(agree, 0.9) << "frame " << i;
+  }
+  EXPECT_EQ(p16.Output(3)->maskmem_features.scalar_type(), torch::kBFloat16);
+}
+
 TEST(Sam2VideoPredictor, RejectsBadCalls) {
   torch::NoGradGuard no_grad;
   auto model = SmallModel();

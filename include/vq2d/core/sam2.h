@@ -70,6 +70,20 @@ Result<Sam2Config> Sam2Preset(const std::string& variant);
 // Keys that are absent keep the defaults above (large). fill_hole_area is read too but the caller decides.
 Result<Sam2Config> Sam2ConfigFromJson(const nlohmann::json& config);
 
+// bf16 autocast for the scope of the guard on `device`'s type (CUDA: as upstream REN runs SAM 2; CPU:
+// LibTorch's CPU autocast policy). No-op when `enabled` is false. Restores the previous state.
+class Bf16AutocastGuard {
+ public:
+  Bf16AutocastGuard(bool enabled, torch::Device device);
+  ~Bf16AutocastGuard();
+  Bf16AutocastGuard(const Bf16AutocastGuard&) = delete;
+  Bf16AutocastGuard& operator=(const Bf16AutocastGuard&) = delete;
+
+ private:
+  bool active_, cuda_, prev_enabled_ = false;
+  at::ScalarType prev_dtype_ = at::kFloat;
+};
+
 // ---------------------------------------------------------------------------------------------------
 // Building blocks (public so the module-level fixtures can exercise them).
 

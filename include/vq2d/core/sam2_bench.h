@@ -17,6 +17,7 @@ struct Sam2BenchOptions {
   int frame_width = 640;
   std::string device = "cpu";  // "cpu" or "cuda" (when this LibTorch has CUDA)
   int threads = 0;             // intra-op threads; 0 = LibTorch default
+  bool bf16 = false;           // bf16 autocast (upstream REN's CUDA setting)
 };
 
 struct Sam2BenchResult {

@@ -42,6 +42,8 @@ struct ImagePredictorOptions {
   // Postprocessing of the image predictor's SAM2Transforms (0 = off, the REN setting).
   int max_hole_area = 0;
   int max_sprinkle_area = 0;
+  // Run under bf16 autocast (upstream REN's CUDA setting); outputs are float32 either way.
+  bool bf16 = false;
 };
 
 class ImagePredictor {

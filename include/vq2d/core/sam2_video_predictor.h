@@ -42,6 +42,8 @@ struct VideoPredictorOptions {
   // Keep every frame's output like the reference (memory grows with the clip). false: prune outputs
   // that no memory rule can select from the current frame or from any conditioning frame.
   bool keep_all_outputs = false;
+  // Run under bf16 autocast (upstream REN's CUDA setting); memories are stored in bf16 either way.
+  bool bf16 = false;
 };
 
 // What the bank stores per frame (one object).

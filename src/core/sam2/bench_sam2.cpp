@@ -22,11 +22,7 @@ double PeakRssMib() {
 }
 
 void Sync(const torch::Device& d) {
-#if TORCH_VERSION_MAJOR >= 2
   if (d.is_cuda()) torch::cuda::synchronize();
-#else
-  (void)d;
-#endif
 }
 
 }  // namespace
@@ -51,18 +47,24 @@ Result<std::vector<Sam2BenchResult>> BenchSam2(const Sam2BenchOptions& o) {
       Sam2BenchResult r;
       r.variant = v;
       r.device = o.device;
-      r.dtype = "fp32";
+      r.dtype = o.bf16 ? "bf16" : "fp32";
       auto img = torch::randn({1, 3, cfg.image_size, cfg.image_size}, torch::TensorOptions().device(device));
-      model->ForwardImage(img);  // warm-up
-      Sync(device);
       auto t0 = Clock::now();
-      for (int i = 0; i < o.encoder_images; ++i) model->ForwardImage(img);
-      Sync(device);
+      {
+        Bf16AutocastGuard autocast(o.bf16, device);
+        model->ForwardImage(img);  // warm-up
+        Sync(device);
+        t0 = Clock::now();
+        for (int i = 0; i < o.encoder_images; ++i) model->ForwardImage(img);
+        Sync(device);
+      }
       r.encoder_images_per_s = o.encoder_images / std::chrono::duration<double>(Clock::now() - t0).count();
       // Tracking: box on frame 0, then track_frames frames (each: encode + memory attention + decode + memory).
       const int n = o.track_frames + 1;
       auto frames = torch::randint(0, 256, {n, o.frame_height, o.frame_width, 3}, torch::kUInt8);
-      VideoPredictor pred(model);
+      VideoPredictorOptions vo;
+      vo.bf16 = o.bf16;
+      VideoPredictor pred(model, vo);
       VQ2D_RETURN_IF_ERROR(pred.InitState(FramesFromRgb(frames.to(device), cfg.image_size)));
       auto box = torch::tensor({o.frame_width * 0.3f, o.frame_height * 0.3f, o.frame_width * 0.6f, o.frame_height * 0.7f});
       VQ2D_ASSIGN_OR_RETURN(auto first, pred.AddNewPointsOrBox(0, 0, {}, {}, box));

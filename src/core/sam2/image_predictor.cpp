@@ -47,6 +47,7 @@ Status ImagePredictor::SetPreprocessedImage(const torch::Tensor& image, int64_t 
     return Status::InvalidArgument(StrCat("SAM 2 image: expected a preprocessed [1,3,", s, ",", s, "] tensor"));
   try {
     torch::NoGradGuard no_grad;
+    Bf16AutocastGuard autocast(options_.bf16, device_);
     input_ = image.to(device_, torch::kFloat32);
     auto out = model_->ForwardImage(input_);
     // _prepare_backbone_features + no_mem_embed on the lowest-resolution level.
@@ -81,6 +82,7 @@ Result<BatchImagePrediction> ImagePredictor::PredictBatch(const torch::Tensor& p
     return Status::InvalidArgument("SAM 2 predict: boxes and points disagree on the batch size");
   try {
     torch::NoGradGuard no_grad;
+    Bf16AutocastGuard autocast(options_.bf16, device_);
     const double s = model_->cfg.image_size;
     auto fopt = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
     // transform_coords: x / W * S, y / H * S (same float ops as the reference: divide, then multiply).
@@ -130,6 +132,7 @@ Result<ImagePrediction> ImagePredictor::Predict(const ImagePrompt& p) {
       return Status::InvalidArgument("SAM 2 predict: mask_input must be [1,256,256]");
     try {
       torch::NoGradGuard no_grad;
+      Bf16AutocastGuard autocast(options_.bf16, device_);
       const double s = model_->cfg.image_size;
       auto fopt = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
       auto wh = torch::tensor({static_cast<double>(orig_w_), static_cast<double>(orig_h_)}, fopt);

@@ -242,6 +242,12 @@ torch::Tensor MlpImpl::forward(torch::Tensor x) {
 
 namespace {
 
+// LayerNorm in fp32 (what CUDA autocast does for layer_norm; LibTorch 1.13's CPU autocast would
+// otherwise hand a bf16 input to an fp32-weight norm). A no-op in fp32 runs.
+torch::Tensor LN(torch::nn::LayerNorm& norm, const torch::Tensor& x) {
+  return norm(x.scalar_type() == torch::kFloat32 ? x : x.to(torch::kFloat32));
+}
+
 torch::Tensor PoolChannelLast(const torch::Tensor& x) {  // [B,H,W,C] max-pool 2x2 stride 2
   return F::max_pool2d(x.permute({0, 3, 1, 2}), F::MaxPool2dFuncOptions(2).stride(2)).permute({0, 2, 3, 1});
 }
@@ -280,7 +286,7 @@ MultiScaleBlockImpl::MultiScaleBlockImpl(int64_t dim_, int64_t dim_out_, int64_t
 
 torch::Tensor MultiScaleBlockImpl::forward(const torch::Tensor& x) {
   torch::Tensor shortcut = x;
-  torch::Tensor xn = norm1(x);
+  torch::Tensor xn = LN(norm1, x);
   if (dim != dim_out) {
     shortcut = proj(xn);
     if (q_stride) shortcut = PoolChannelLast(shortcut);
@@ -311,7 +317,7 @@ torch::Tensor MultiScaleBlockImpl::forward(const torch::Tensor& x) {
   }
   if (ws > 0) t = WindowUnpartition(t, ws, pad_hw, h, w);
   auto y = shortcut + t;
-  return y + mlp(norm2(y));
+  return y + mlp(LN(norm2, y));
 }
 
 HieraImpl::HieraImpl(const Sam2Config& cfg) {
@@ -513,11 +519,11 @@ MemoryAttentionLayerImpl::MemoryAttentionLayerImpl(const Sam2Config& cfg) {
 
 torch::Tensor MemoryAttentionLayerImpl::forward(torch::Tensor tgt, const torch::Tensor& memory,
                                                 const torch::Tensor& pos, int64_t num_k_exclude_rope) {
-  auto t2 = norm1(tgt);
+  auto t2 = LN(norm1, tgt);
   tgt = tgt + self_attn(t2, t2, t2);
-  t2 = norm2(tgt);
+  t2 = LN(norm2, tgt);
   tgt = tgt + cross_attn_image(t2, memory + pos, memory, num_k_exclude_rope);
-  t2 = norm3(tgt);
+  t2 = LN(norm3, tgt);
   return tgt + linear2(torch::relu(linear1(t2)));
 }
 
@@ -537,7 +543,7 @@ torch::Tensor MemoryAttentionImpl::forward(const torch::Tensor& curr, const torc
   out = out.transpose(0, 1);
   auto mem = memory.transpose(0, 1), mpos = memory_pos.transpose(0, 1);
   for (auto& l : layers) out = l->forward(out, mem, mpos, num_obj_ptr_tokens);
-  return norm(out).transpose(0, 1);
+  return LN(norm, out).transpose(0, 1);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -667,14 +673,14 @@ std::pair<torch::Tensor, torch::Tensor> TwoWayBlockImpl::forward(torch::Tensor q
     auto q = queries + query_pe;
     queries = queries + self_attn(q, q, queries);
   }
-  queries = norm1(queries);
+  queries = LN(norm1, queries);
   auto q = queries + query_pe;
   auto k = keys + key_pe;
-  queries = norm2(queries + cross_attn_token_to_image(q, k, keys));
-  queries = norm3(queries + mlp(queries));
+  queries = LN(norm2, queries + cross_attn_token_to_image(q, k, keys));
+  queries = LN(norm3, queries + mlp(queries));
   q = queries + query_pe;
   k = keys + key_pe;
-  keys = norm4(keys + cross_attn_image_to_token(k, q, queries));
+  keys = LN(norm4, keys + cross_attn_image_to_token(k, q, queries));
   return {queries, keys};
 }
 
@@ -705,8 +711,9 @@ MaskDecoderOutput MaskDecoderImpl::PredictMasks(const torch::Tensor& image_embed
                                                 const torch::Tensor& sparse, const torch::Tensor& dense,
                                                 bool repeat_image, const std::vector<torch::Tensor>& high_res) {
   auto out_tokens = torch::cat({obj_score_token, iou_token, mask_tokens}, 0);
-  out_tokens = out_tokens.unsqueeze(0).expand({sparse.size(0), -1, -1}).to(sparse.scalar_type());
-  auto tokens = torch::cat({out_tokens, sparse}, 1);
+  const auto dt = torch::promote_types(out_tokens.scalar_type(), sparse.scalar_type());
+  out_tokens = out_tokens.unsqueeze(0).expand({sparse.size(0), -1, -1}).to(dt);
+  auto tokens = torch::cat({out_tokens, sparse.to(dt)}, 1);
   const int64_t nb = tokens.size(0);
   auto src = repeat_image ? image_embeddings.repeat_interleave(nb, 0) : image_embeddings;
   VQ2D_CHECK(src.size(0) == nb);
@@ -718,7 +725,7 @@ MaskDecoderOutput MaskDecoderImpl::PredictMasks(const torch::Tensor& image_embed
   auto key_pe = pos_src.flatten(2).permute({0, 2, 1});
   auto queries = tokens;
   for (auto& l : layers) std::tie(queries, keys) = l->forward(queries, keys, tokens, key_pe);
-  queries = norm_final_attn(queries + final_attn(queries + tokens, keys + key_pe, keys));
+  queries = LN(norm_final_attn, queries + final_attn(queries + tokens, keys + key_pe, keys));
   auto hs = queries;
   auto iou_tok = hs.select(1, 1);
   auto mask_tok = hs.narrow(1, 2, 4);

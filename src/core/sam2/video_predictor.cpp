@@ -119,7 +119,8 @@ torch::Tensor VideoPredictor::MemoryConditioned(int64_t t, const Features& f, bo
   for (const auto& [t_pos, o] : entries) {
     if (!o->maskmem_features.defined()) continue;
     tokens.push_back(o->maskmem_features.to(torch::kFloat32).flatten(2).permute({2, 0, 1}));
-    pos.push_back(maskmem_pos_enc_.flatten(2).permute({2, 0, 1}) + model_->maskmem_tpos_enc[nm - t_pos - 1]);
+    pos.push_back((maskmem_pos_enc_.flatten(2).permute({2, 0, 1}) + model_->maskmem_tpos_enc[nm - t_pos - 1])
+                      .to(torch::kFloat32));
   }
   // Object pointers: conditioning frames in the past (in tracking direction), then up to max-1 recent frames.
   const int64_t max_ptrs = std::min<int64_t>(frames_.num_frames, cfg.max_obj_ptrs_in_encoder);
@@ -151,8 +152,8 @@ torch::Tensor VideoPredictor::MemoryConditioned(int64_t t, const Features& f, bo
       obj_ptrs = obj_ptrs.reshape({-1, 1, d / mem, mem}).permute({0, 2, 1, 3}).flatten(0, 1);
       obj_pos = obj_pos.repeat_interleave(d / mem, 0);
     }
-    tokens.push_back(obj_ptrs);
-    pos.push_back(obj_pos);
+    tokens.push_back(obj_ptrs.to(torch::kFloat32));
+    pos.push_back(obj_pos.to(torch::kFloat32));
     num_ptr_tokens = obj_ptrs.size(0);
   }
   auto memory = torch::cat(tokens, 0);
@@ -268,6 +269,7 @@ Result<TrackedFrame> VideoPredictor::AddNewPointsOrBox(int64_t frame_idx, int ob
     return Status::InvalidArgument("SAM 2 video: a box can only be added with clear_old_points=true");
   try {
     torch::NoGradGuard no_grad;
+    Bf16AutocastGuard autocast(options_.bf16, device_);
     obj_id_ = obj_id;
     auto fopt = torch::TensorOptions().dtype(torch::kFloat32);
     auto iopt = torch::TensorOptions().dtype(torch::kInt32);
@@ -337,6 +339,7 @@ Status VideoPredictor::StartPropagation(std::optional<int64_t> start, std::optio
   if (!has_state_) return Status::FailedPrecondition("SAM 2 video: call InitState first");
   try {
     torch::NoGradGuard no_grad;
+    Bf16AutocastGuard autocast(options_.bf16, device_);
     Preflight();
   } catch (const c10::Error& e) {
     return Status::Internal(StrCat("SAM 2 video: propagation preflight failed: ", e.what_without_backtrace()));
@@ -365,6 +368,7 @@ Result<std::optional<TrackedFrame>> VideoPredictor::Next() {
   const int64_t t = order_[next_++];
   try {
     torch::NoGradGuard no_grad;
+    Bf16AutocastGuard autocast(options_.bf16, device_);
     torch::Tensor pred;
     if (consolidated_cond_.count(t)) {
       pred = cond_.at(t).pred_masks;
