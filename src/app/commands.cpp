@@ -10,6 +10,7 @@ namespace vq2d::app {
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"bench", "speed reports: vq2d bench <target> (sam2)", RunBench},
+      {"inspect", "structure and tensors (name, dtype, shape) of a checkpoint or safetensors file", RunInspect},
   };
   return commands;
 }

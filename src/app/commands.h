@@ -22,5 +22,6 @@ int RunCommandLine(int argc, char** argv);
 
 int RunBench(const Args& args);      // vq2d bench <target>
 int RunBenchSam2(const Args& args);  // vq2d bench sam2
+int RunInspect(const Args& args);
 
 }  // namespace vq2d::app

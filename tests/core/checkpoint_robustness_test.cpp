@@ -35,14 +35,15 @@ void ExpectError(const Status& st, const std::string& needle) {
   EXPECT_NE(st.message().find(needle), std::string::npos) << "message: " << st.message() << "\nexpected to contain: " << needle;
 }
 
-std::string SmallCheckpoint() {
+std::string SmallCheckpoint(bool zip64 = false) {
   Pickle p;
   p.OrderedDict().Mark();
   p.Str("a.weight").Tensor("FloatStorage", "0", 6, 0, {2, 3}, {3, 1});
   p.Str("a.bias").Tensor("FloatStorage", "1", 2, 0, {2}, {1});
   p.SetItems().Stop();
-  return MakeCheckpoint(p.bytes(), {{"0", testing::Bytes(std::vector<float>{1, 2, 3, 4, 5, 6})},
-                                    {"1", testing::Bytes(std::vector<float>{7, 8})}});
+  return MakeCheckpoint(p.bytes(),
+                        {{"0", testing::Bytes(std::vector<float>{1, 2, 3, 4, 5, 6})}, {"1", testing::Bytes(std::vector<float>{7, 8})}},
+                        zip64);
 }
 
 std::string FirstFixtureWeights() {
@@ -57,6 +58,7 @@ std::string FirstFixtureWeights() {
 TEST(CheckpointRobustness, SmallCheckpointIsValid) {
   TempDir dir;
   EXPECT_TRUE(LoadBytes(dir, SmallCheckpoint()).ok());
+  EXPECT_TRUE(LoadBytes(dir, SmallCheckpoint(/*zip64=*/true)).ok());
 }
 
 TEST(CheckpointRobustness, ForbiddenGlobalIsRefusedByName) {
@@ -114,10 +116,12 @@ TEST(CheckpointRobustness, WrongMagicAndEmptyFiles) {
 
 TEST(CheckpointRobustness, TruncatedHandMadeFileAtEveryLength) {
   TempDir dir;
-  const std::string good = SmallCheckpoint();
-  for (size_t n = 0; n < good.size(); ++n) {
-    Status st = LoadBytes(dir, good.substr(0, n));
-    EXPECT_FALSE(st.ok()) << "length " << n;
+  for (bool zip64 : {false, true}) {
+    const std::string good = SmallCheckpoint(zip64);
+    for (size_t n = 0; n < good.size(); ++n) {
+      Status st = LoadBytes(dir, good.substr(0, n));
+      EXPECT_FALSE(st.ok()) << "length " << n << (zip64 ? " (zip64)" : "");
+    }
   }
 }
 
@@ -154,6 +158,17 @@ TEST(CheckpointRobustness, CorruptedZipDirectory) {
   ExpectError(LoadBytes(dir, patched(0, "ZZZZ")), "neither a PyTorch zip");
   // Saturated sizes without a ZIP64 locator.
   ExpectError(LoadBytes(dir, patched(eocd + 16, std::string("\xff\xff\xff\xff", 4))), "ZIP64 locator missing");
+  // ZIP64 end records pointing outside the file.
+  const std::string z = SmallCheckpoint(/*zip64=*/true);
+  const size_t z_eocd = z.size() - 22;
+  const size_t locator = z_eocd - 20;
+  std::string bad_locator = z;
+  bad_locator.replace(locator + 8, 8, std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8));
+  ExpectError(LoadBytes(dir, bad_locator), "ZIP64 end-of-central-directory record out of bounds");
+  std::string bad_cd = z;
+  const size_t z64 = locator - 56;
+  bad_cd.replace(z64 + 48, 8, std::string("\x00\x00\x00\x00\x00\x00\x00\x80", 8));
+  ExpectError(LoadBytes(dir, bad_cd), "central directory");
   // Data damage is caught by the CRC.
   std::string flipped = good;
   flipped[good.find("archive/data/0") + 14] ^= 0x01;  // first byte of storage 0
@@ -165,11 +180,10 @@ TEST(CheckpointRobustness, CorruptedZipDirectory) {
 
 TEST(CheckpointRobustness, RandomByteFlipsNeverCrash) {
   TempDir dir;
-  const std::string good = SmallCheckpoint();
   std::mt19937 rng(1234);
   int errors = 0;
   for (int iter = 0; iter < 400; ++iter) {
-    std::string s = good;
+    std::string s = SmallCheckpoint(/*zip64=*/iter % 2 == 1);
     const int flips = 1 + static_cast<int>(rng() % 4);
     for (int k = 0; k < flips; ++k) s[rng() % s.size()] = static_cast<char>(rng() & 0xFF);
     errors += LoadBytes(dir, s).ok() ? 0 : 1;
@@ -276,6 +290,19 @@ TEST(CheckpointRobustness, SelfContainingContainersAndDeepNesting) {
   ExpectError(LoadBytes(dir, MakeCheckpoint(f.bytes(), {})), "object graph too large when flattened");
 }
 
+TEST(CheckpointRobustness, ContainerCopyAmplificationIsRefused) {
+  // l = [None] * 100000; then set(l) 2000 times: 2e8 element copies from a ~120 KB pickle.
+  TempDir dir;
+  Pickle p;
+  p.Op(']').Op('q').Raw(std::string(1, '\0')).Mark();
+  for (int i = 0; i < 100000; ++i) p.Op('N');
+  p.Op('e');
+  p.Global("builtins", "set").Op('q').Raw(std::string(1, '\1'));
+  for (int i = 0; i < 2000; ++i) p.Op('h').Raw(std::string(1, '\1')).Op('h').Raw(std::string(1, '\0')).Op('\x85').Reduce().Op('0');
+  p.Stop();
+  ExpectError(LoadBytes(dir, MakeCheckpoint(p.bytes(), {})), "copies containers excessively");
+}
+
 TEST(CheckpointRobustness, SafetensorsTruncatedAtEveryLength) {
   TempDir dir;
   const std::string path = dir.Join("a.safetensors");
@@ -287,6 +314,11 @@ TEST(CheckpointRobustness, SafetensorsTruncatedAtEveryLength) {
     EXPECT_FALSE(LoadTensorFile(p).ok()) << n;
     EXPECT_FALSE(InspectTensorFile(p).ok()) << n;
   }
+  // Content detection still recognises a truncated safetensors file and reports why it fails.
+  auto r = LoadTensorFile(WriteBytes(dir.Join("cut.pt"), good.substr(0, 20)));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("safetensors file"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("truncated file?"), std::string::npos) << r.status().message();
 }
 
 }  // namespace

@@ -67,59 +67,95 @@ inline void PutLE(std::string* s, uint64_t v, int n) {
 }
 
 // A stored (uncompressed) zip archive like torch.save writes (without the 64-byte alignment).
-inline std::string MakeZip(const std::vector<std::pair<std::string, std::string>>& entries, uint16_t method = 0) {
+// zip64: every size/offset saturated at 0xFFFFFFFF with ZIP64 extra fields and end records.
+inline std::string MakeZip(const std::vector<std::pair<std::string, std::string>>& entries, uint16_t method = 0,
+                           bool zip64 = false) {
+  const uint64_t sat = 0xFFFFFFFFu;
   std::string out, cd;
   for (const auto& [name, data] : entries) {
     const uint64_t local = out.size();
     const uint32_t crc = checkpoint_internal::Crc32(reinterpret_cast<const uint8_t*>(data.data()), data.size());
     PutLE(&out, 0x04034b50, 4);
-    PutLE(&out, 20, 2);
+    PutLE(&out, 45, 2);
     PutLE(&out, 0, 2);
     PutLE(&out, method, 2);
     PutLE(&out, 0, 4);  // time, date
     PutLE(&out, crc, 4);
-    PutLE(&out, data.size(), 4);
-    PutLE(&out, data.size(), 4);
+    PutLE(&out, zip64 ? sat : data.size(), 4);
+    PutLE(&out, zip64 ? sat : data.size(), 4);
     PutLE(&out, name.size(), 2);
-    PutLE(&out, 0, 2);
+    PutLE(&out, zip64 ? 20 : 0, 2);
     out += name;
+    if (zip64) {
+      PutLE(&out, 0x0001, 2);
+      PutLE(&out, 16, 2);
+      PutLE(&out, data.size(), 8);
+      PutLE(&out, data.size(), 8);
+    }
     out += data;
     PutLE(&cd, 0x02014b50, 4);
-    PutLE(&cd, 20, 2);
-    PutLE(&cd, 20, 2);
+    PutLE(&cd, 45, 2);
+    PutLE(&cd, 45, 2);
     PutLE(&cd, 0, 2);
     PutLE(&cd, method, 2);
     PutLE(&cd, 0, 4);
     PutLE(&cd, crc, 4);
-    PutLE(&cd, data.size(), 4);
-    PutLE(&cd, data.size(), 4);
+    PutLE(&cd, zip64 ? sat : data.size(), 4);
+    PutLE(&cd, zip64 ? sat : data.size(), 4);
     PutLE(&cd, name.size(), 2);
-    PutLE(&cd, 0, 2);
+    PutLE(&cd, zip64 ? 28 : 0, 2);
     PutLE(&cd, 0, 2);
     PutLE(&cd, 0, 2);
     PutLE(&cd, 0, 2);
     PutLE(&cd, 0, 4);
-    PutLE(&cd, local, 4);
+    PutLE(&cd, zip64 ? sat : local, 4);
     cd += name;
+    if (zip64) {
+      PutLE(&cd, 0x0001, 2);
+      PutLE(&cd, 24, 2);
+      PutLE(&cd, data.size(), 8);  // uncompressed, compressed, local header offset
+      PutLE(&cd, data.size(), 8);
+      PutLE(&cd, local, 8);
+    }
   }
   const uint64_t cd_offset = out.size();
   out += cd;
+  if (zip64) {
+    const uint64_t z = out.size();
+    PutLE(&out, 0x06064b50, 4);
+    PutLE(&out, 44, 8);
+    PutLE(&out, 45, 2);
+    PutLE(&out, 45, 2);
+    PutLE(&out, 0, 4);
+    PutLE(&out, 0, 4);
+    PutLE(&out, entries.size(), 8);
+    PutLE(&out, entries.size(), 8);
+    PutLE(&out, cd.size(), 8);
+    PutLE(&out, cd_offset, 8);
+    PutLE(&out, 0x07064b50, 4);
+    PutLE(&out, 0, 4);
+    PutLE(&out, z, 8);
+    PutLE(&out, 1, 4);
+  }
   PutLE(&out, 0x06054b50, 4);
   PutLE(&out, 0, 4);
-  PutLE(&out, entries.size(), 2);
-  PutLE(&out, entries.size(), 2);
-  PutLE(&out, cd.size(), 4);
-  PutLE(&out, cd_offset, 4);
+  PutLE(&out, zip64 ? 0xFFFF : entries.size(), 2);
+  PutLE(&out, zip64 ? 0xFFFF : entries.size(), 2);
+  PutLE(&out, zip64 ? sat : cd.size(), 4);
+  PutLE(&out, zip64 ? sat : cd_offset, 4);
   PutLE(&out, 0, 2);
   return out;
 }
 
 // A torch.save-like archive "archive/{data.pkl, version, data/<key>...}".
-inline std::string MakeCheckpoint(const std::string& pickle, const std::map<std::string, std::string>& storages) {
+// extra: more records, e.g. torch 2.x's "archive/byteorder" and "archive/.data/serialization_id".
+inline std::string MakeCheckpoint(const std::string& pickle, const std::map<std::string, std::string>& storages,
+                                  bool zip64 = false, const std::map<std::string, std::string>& extra = {}) {
   std::vector<std::pair<std::string, std::string>> entries{{"archive/data.pkl", pickle}};
   for (const auto& [k, v] : storages) entries.emplace_back("archive/data/" + k, v);
   entries.emplace_back("archive/version", "3\n");
-  return MakeZip(entries);
+  for (const auto& [k, v] : extra) entries.emplace_back(k, v);
+  return MakeZip(entries, 0, zip64);
 }
 
 template <typename T>

@@ -256,6 +256,30 @@ TEST(TorchCheckpointReader, Protocol4OpcodesAndTensorV3) {
   EXPECT_EQ(r->at("t").device().type(), at::kCPU);  // cuda locations load on CPU
 }
 
+// torch 2.x archives: ZIP64 end records and extra fields, byteorder and .data/ records.
+TEST(TorchCheckpointReader, Torch2StyleZip64Archive) {
+  Pickle p;
+  p.OrderedDict().Str("w").Tensor("FloatStorage", "0", 3, 0, {3}, {1}).Op('s').Stop();
+  const std::map<std::string, std::string> storage{{"0", testing::Bytes(std::vector<float>{1, 2, 3})}};
+  const std::map<std::string, std::string> torch2{{"archive/byteorder", "little"},
+                                                  {"archive/.data/version", "3\n"},
+                                                  {"archive/.data/serialization_id", "1234567890"}};
+  TempDir dir;
+  const std::string path = WriteBytes(dir.Join("t2.pt"), MakeCheckpoint(p.bytes(), storage, /*zip64=*/true, torch2));
+  auto r = LoadTorchCheckpoint(path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->at("w").equal(at::tensor({1.f, 2.f, 3.f})));
+  auto s = InspectTensorFile(path);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->metadata.at("byteorder"), "little");
+  EXPECT_EQ(s->metadata.at("data_version"), "3");
+  // A big-endian archive is refused clearly.
+  auto big = LoadTorchCheckpoint(
+      WriteBytes(dir.Join("be.pt"), MakeCheckpoint(p.bytes(), storage, true, {{"archive/byteorder", "big"}})));
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.status().message().find("'big'-endian"), std::string::npos) << big.status().message();
+}
+
 TEST(TorchCheckpointReader, TopLevelTensorAndEmptyDict) {
   TempDir dir;
   Pickle p;

@@ -79,6 +79,10 @@ const DTypeSpec kDTypes[] = {
     {"complex128", c10::ScalarType::ComplexDouble}, {"cdouble", c10::ScalarType::ComplexDouble},
 };
 
+// Far above real checkpoints (SAM 2.1-L's data.pkl builds ~10^4 objects, a REN checkpoint with
+// its optimizer state ~10^4) and far below what would exhaust memory (~300 bytes per object).
+constexpr size_t kMaxObjects = size_t{4} << 20;
+
 class Unpickler {
  public:
   Unpickler(std::string_view data, PickleArena* arena, const std::string& source)
@@ -157,6 +161,11 @@ class Unpickler {
     memo_[idx] = o;
     return Status::OK();
   }
+  Status Charge(uint64_t n) {
+    copied_ += n;
+    if (copied_ > copy_budget_) return Error("pickle copies containers excessively; refusing (not a checkpoint?)");
+    return Status::OK();
+  }
   Status ResolveGlobal(const std::string& module, const std::string& name);
   Status SetItem(PyObject* dict, PyObject* key, PyObject* value);
   Status Reduce(PyObject* callable, PyObject* args, PyObject** out);
@@ -172,6 +181,10 @@ class Unpickler {
   std::vector<PyObject*> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, PyObject*> memo_;
+  // Resource limits against amplification: a few opcodes can copy a huge container again and
+  // again (set(l), torch.Size(l), OrderedDict(l)), and every object costs a few hundred bytes.
+  uint64_t copied_ = 0;
+  uint64_t copy_budget_ = 16 * total_ + (uint64_t{1} << 20);
 };
 
 bool ParseInt64(const std::string& s, int64_t* out) {
@@ -321,6 +334,7 @@ Status Unpickler::Reduce(PyObject* callable, PyObject* args, PyObject** out) {
       d->ordered_dict = true;
       if (!a.empty()) {  // OrderedDict([(k, v), ...])
         if (a[0]->kind != PyKind::kList && a[0]->kind != PyKind::kTuple) return Error("OrderedDict argument is not a list");
+        VQ2D_RETURN_IF_ERROR(Charge(a[0]->items.size()));
         for (PyObject* kv : a[0]->items) {
           if ((kv->kind != PyKind::kTuple && kv->kind != PyKind::kList) || kv->items.size() != 2) {
             return Error("OrderedDict item is not a pair");
@@ -354,6 +368,7 @@ Status Unpickler::Reduce(PyObject* callable, PyObject* args, PyObject** out) {
     }
     case Global::kTorchSize:
       if (a.size() != 1 || (a[0]->kind != PyKind::kTuple && a[0]->kind != PyKind::kList)) return Error("torch.Size(...) needs a tuple");
+      VQ2D_RETURN_IF_ERROR(Charge(a[0]->items.size()));
       *out = MakeTuple(a[0]->items);
       return Status::OK();
     case Global::kSet:
@@ -363,6 +378,7 @@ Status Unpickler::Reduce(PyObject* callable, PyObject* args, PyObject** out) {
         if (a[0]->kind != PyKind::kList && a[0]->kind != PyKind::kTuple && a[0]->kind != PyKind::kSet) {
           return Error("set(...) argument is not a sequence");
         }
+        VQ2D_RETURN_IF_ERROR(Charge(a[0]->items.size()));
         s->items = a[0]->items;
       }
       *out = s;
@@ -383,6 +399,9 @@ Status Unpickler::Reduce(PyObject* callable, PyObject* args, PyObject** out) {
 Result<PyObject*> Unpickler::Run() {
   while (true) {
     op_start_ = p_;
+    if (arena_->size() > kMaxObjects) {
+      return Error(StrCat("pickle builds more than ", kMaxObjects, " objects; refusing (not a checkpoint?)"));
+    }
     if (p_ >= end_) return Error("truncated pickle: no STOP opcode");
     const uint8_t op = *p_++;
     switch (op) {

@@ -27,7 +27,7 @@ struct SafetensorsHeader {
 // Validates the header of `file` (see checkpoint.h for the rules). Errors name the file and entry.
 Result<SafetensorsHeader> ParseSafetensorsHeader(const MappedFile& file);
 
-// True when the first bytes look like a safetensors file (plausible header length, then '{').
+// True when the first bytes look like a safetensors file (header length <= 100 MB, then '{').
 bool LooksLikeSafetensors(const MappedFile& file);
 
 }  // namespace vq2d::checkpoint_internal
