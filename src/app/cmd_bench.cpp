@@ -17,6 +17,7 @@ const BenchTarget kTargets[] = {
     {"eval", "official evaluator on 4,500 synthetic queries", RunBenchEval},
     {"runner", "runner overhead per clip (10,000 no-work clips) and LPT makespan vs lower bound", RunBenchRunner},
     {"ren", "REN wrapper (DINOv2 ViT-L/14 + region encoder, random weights) images/s and peak memory", RunBenchRen},
+    {"sam2", "SAM 2.1 image encoder and tracking throughput (random weights, 1024²)", RunBenchSam2},
 };
 
 void PrintHelp() {
