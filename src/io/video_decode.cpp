@@ -95,7 +95,7 @@ Result<DecodedVideoInfo> DecodeFramesAtTimes(const std::string& video_path, cons
       for (; j < j_end; ++j) {
         info.source_index[j] = k;
         info.source_time_sec[j] = t;
-        VQ2D_RETURN_IF_ERROR(on_frame(static_cast<int64_t>(j), rgb.data, static_cast<int64_t>(rgb.step)));
+        VQ2D_RETURN_IF_ERROR(on_frame(static_cast<int64_t>(j), rgb.data, rgb.cols, rgb.rows, static_cast<int64_t>(rgb.step)));
       }
     }
     info.frames_decoded = k + 1;
@@ -122,7 +122,7 @@ Result<DecodedVideoInfo> DecodeFramesAtTimes(const std::string& video_path, cons
         info.source_index[j] = k;
         info.source_time_sec[j] = last_time;
         ++info.frames_clamped;
-        VQ2D_RETURN_IF_ERROR(on_frame(static_cast<int64_t>(j), rgb.data, static_cast<int64_t>(rgb.step)));
+        VQ2D_RETURN_IF_ERROR(on_frame(static_cast<int64_t>(j), rgb.data, rgb.cols, rgb.rows, static_cast<int64_t>(rgb.step)));
       }
     }
   } catch (const cv::Exception& e) {

@@ -40,7 +40,7 @@ TEST(FrameSelect, MatchesUpstreamFfmpegSeekExactly) {
       for (size_t i = 0; i < times->size(); ++i) EXPECT_EQ((*times)[i], v["times"][i].get<double>());
       std::vector<int> got;
       auto info = DecodeFramesAtTimes(dir + "/" + v["file"].get<std::string>(), *times,
-                                      [&](int64_t i, const uint8_t* rgb, int64_t stride) {
+                                      [&](int64_t i, const uint8_t* rgb, int, int, int64_t stride) {
                                         EXPECT_EQ(i, static_cast<int64_t>(got.size()));
                                         got.push_back(DecodeIndex(rgb, stride));
                                         return Status::OK();
@@ -66,7 +66,7 @@ TEST(FrameSelect, SelectionRule) {
 }
 
 TEST(FrameSelect, MissingVideoIsNotFound) {
-  auto r = DecodeFramesAtTimes("/nonexistent/x.mp4", {0.0}, [](int64_t, const uint8_t*, int64_t) { return Status::OK(); });
+  auto r = DecodeFramesAtTimes("/nonexistent/x.mp4", {0.0}, [](int64_t, const uint8_t*, int, int, int64_t) { return Status::OK(); });
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
   EXPECT_NE(r.status().message().find("/nonexistent/x.mp4"), std::string::npos);

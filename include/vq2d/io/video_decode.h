@@ -40,10 +40,11 @@ struct DecodedVideoInfo {
 };
 
 // Called once per requested time, in order (time_index 0, 1, ...), with an RGB frame
-// [height, width, 3] uint8, row stride `stride` bytes. The buffer is valid only during the call.
+// [height, width, 3] uint8, row stride `stride` bytes (the decoded video size). The buffer is valid only during the call.
 // Several consecutive time indices may receive the same frame. Returning a non-OK status stops the
 // decoding and is returned by DecodeFramesAtTimes.
-using FrameCallback = std::function<Status(int64_t time_index, const uint8_t* rgb, int64_t stride)>;
+using FrameCallback =
+    std::function<Status(int64_t time_index, const uint8_t* rgb, int width, int height, int64_t stride)>;
 
 // Decodes `video_path` front to back and delivers the frame chosen for every entry of `times_sec`
 // (non-decreasing seconds, converted with SeekMillis). NotFound: missing file; Corruption: the file

@@ -1,0 +1,69 @@
+// `vq2d prepare` per clip: decode the clip's frames from its full-scale video exactly as upstream
+// REN's prepare.py selects them, trim black bars, PIL-bicubic resize, and publish one HDF5 record
+// (record.h) atomically. The runner calls PrepareClip once per clip; it never throws.
+//
+// Upstream behaviour reproduced (ren_vq.md §3): frame times np.unique(np.arange(max(0, start), end,
+// 1/clip_fps)); each time -> the frame "ffmpeg -ss <t:.3f>" returns; black bars (threshold 32, at most
+// 20% per side, over all the clip's frames); resize to get_size_for_resize(short 288, long <= 512).
+// Differences, documented in docs/data.md: frames past the end of the video are clamped to the last
+// frame and counted (upstream drops the clip), failing only beyond max_clamped_frames; a visual-crop
+// frame past the clip's end reads the last frame (upstream raises IndexError).
+//
+// Memory: frames are streamed to the record as soon as the trim box is known. A clip whose trim box
+// stays open (black bars) is buffered at decoded resolution up to max_buffer_bytes; beyond that the
+// video is decoded a second time.
+//
+// Thread-safety: PrepareClip is reentrant (distinct clips may be prepared in parallel).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vq2d/core/status.h"
+#include "vq2d/io/annotations.h"
+
+namespace vq2d {
+
+struct PrepareOptions {
+  std::string split;                 // stored in the record ("train", "val", "test")
+  std::string annotation_version = "1.0.5";  // "version" of the stored single-clip annotation file
+  int shorter_side = 288;            // get_size_for_resize shorter_size_trg
+  int longer_side_max = 512;         // get_size_for_resize longer_size_max
+  int blackbar_threshold = 32;
+  double max_perc_to_trim = 0.2;
+  int gzip_level = -1;               // -1: no compression (default); 0..9: gzip
+  bool apply_trim_offset = false;    // fixes.apply_trim_offset (default false = upstream)
+  int64_t max_clamped_frames = 10;   // more frame times past the video's end fail the clip; -1: no limit
+  int64_t max_buffer_bytes = int64_t{2} << 30;  // decoded-frame buffer while the trim box is open
+  std::string tmp_tag = "prep";      // temp file is <out_path>.tmp.<tmp_tag>
+};
+
+struct PrepareStats {
+  int64_t frames_written = 0;    // T
+  int64_t frames_decoded = 0;    // video frames grabbed (both passes)
+  int64_t frames_clamped = 0;    // frame times past the video's last frame
+  int64_t bytes_written = 0;     // record file size
+  int decode_passes = 0;         // 1, or 2 when the buffer limit was exceeded
+  double seconds = 0;            // wall time of PrepareClip
+  std::vector<std::string> warnings;  // documented handling applied (clamping, degenerate boxes, ...)
+};
+
+// <videos_dir>/<video_uid>.mp4
+std::string VideoPathFor(const std::string& videos_dir, const std::string& video_uid);
+
+// Checks the clip's annotations for what preparing needs (clip_uid, video span, clip_fps, visual crops
+// with original size and frame_number >= 0 for valid query sets). InvalidArgument naming the clip.
+Status ValidateClipForPrepare(const Video& video, const Clip& clip);
+
+// Prepares one clip and publishes `out_path` (normally <records_dir>/<clip_uid>.h5) atomically.
+// Errors name the clip and the file: NotFound (missing video), Corruption (unreadable video, too many
+// frames past its end), InvalidArgument (bad annotation), IOError (writing). On error nothing is
+// published and the temp file is removed. `stats` may be null.
+Status PrepareClip(const PrepareOptions& options, const Video& video, const Clip& clip,
+                   const std::string& videos_dir, const std::string& out_path, PrepareStats* stats);
+
+// True when `path` holds a complete, readable record of `clip_uid` (resume check).
+bool IsValidRecord(const std::string& path, const std::string& clip_uid);
+
+}  // namespace vq2d
