@@ -9,6 +9,8 @@ namespace vq2d::app {
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
+      {"synth", "write the synthetic Ego4D-format dataset (videos, annotations, config.yaml)", RunSynth},
+      {"prepare", "build the HDF5 clip records of a split from the videos and annotations", RunPrepare},
   };
   return commands;
 }

@@ -20,4 +20,7 @@ const std::vector<Command>& Commands();
 
 int RunCommandLine(int argc, char** argv);
 
+int RunPrepare(const Args& args);
+int RunSynth(const Args& args);
+
 }  // namespace vq2d::app

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "vq2d/core/filesystem.h"
 #include "vq2d/io/pil_resize.h"
@@ -241,6 +242,78 @@ bool IsValidRecord(const std::string& path, const std::string& clip_uid) {
   if (!FileSystem::Default()->Exists(path)) return false;
   auto rec = OpenClipRecord(path);
   return rec.ok() && rec->meta().clip_uid == clip_uid;
+}
+
+std::string RecordPathFor(const std::string& records_dir, const std::string& clip_uid) {
+  return JoinPath(records_dir, clip_uid + ".h5");
+}
+
+std::string SplitReport::ToJson() const {
+  nlohmann::ordered_json j;
+  j["prepared"] = prepared;
+  j["skipped"] = skipped;
+  j["failed"] = failed;
+  j["frames_written"] = frames_written;
+  j["frames_clamped"] = frames_clamped;
+  j["seconds"] = seconds;
+  auto arr = nlohmann::ordered_json::array();
+  for (const auto& c : clips) {
+    nlohmann::ordered_json o;
+    o["video_uid"] = c.video_uid;
+    o["clip_uid"] = c.clip_uid;
+    o["state"] = c.state;
+    if (!c.message.empty()) o["message"] = c.message;
+    if (c.state == "prepared") {
+      o["frames"] = c.stats.frames_written;
+      o["frames_clamped"] = c.stats.frames_clamped;
+      o["frames_decoded"] = c.stats.frames_decoded;
+      o["bytes"] = c.stats.bytes_written;
+      o["seconds"] = c.stats.seconds;
+      if (!c.stats.warnings.empty()) o["warnings"] = c.stats.warnings;
+    }
+    arr.push_back(o);
+  }
+  j["clips"] = arr;
+  return j.dump(1) + "\n";
+}
+
+SplitReport PrepareSplit(const PrepareOptions& options, const AnnotationFile& annotations,
+                         const std::string& videos_dir, const std::string& records_dir,
+                         const std::function<void(size_t, size_t, const ClipOutcome&)>& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  SplitReport rep;
+  size_t total = 0;
+  for (const auto& v : annotations.videos) total += v.clips.size();
+  size_t done = 0;
+  for (const auto& v : annotations.videos) {
+    for (const auto& c : v.clips) {
+      ClipOutcome o;
+      o.video_uid = v.video_uid;
+      o.clip_uid = c.clip_uid.value_or("");
+      const std::string out = o.clip_uid.empty() ? "" : RecordPathFor(records_dir, o.clip_uid);
+      if (!out.empty() && IsValidRecord(out, o.clip_uid)) {
+        o.state = "skipped";
+        ++rep.skipped;
+      } else {
+        Status s = PrepareClip(options, v, c, videos_dir, out, &o.stats);
+        if (s.ok()) {
+          o.state = "prepared";
+          ++rep.prepared;
+          rep.frames_written += o.stats.frames_written;
+          rep.frames_clamped += o.stats.frames_clamped;
+        } else {
+          o.state = "failed";
+          o.message = s.ToString();
+          ++rep.failed;
+        }
+      }
+      ++done;
+      if (progress) progress(done, total, o);
+      rep.clips.push_back(std::move(o));
+    }
+  }
+  rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return rep;
 }
 
 }  // namespace vq2d

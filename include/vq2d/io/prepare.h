@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -65,5 +66,32 @@ Status PrepareClip(const PrepareOptions& options, const Video& video, const Clip
 
 // True when `path` holds a complete, readable record of `clip_uid` (resume check).
 bool IsValidRecord(const std::string& path, const std::string& clip_uid);
+
+// <records_dir>/<clip_uid>.h5
+std::string RecordPathFor(const std::string& records_dir, const std::string& clip_uid);
+
+// Outcome of one clip in a split.
+struct ClipOutcome {
+  std::string video_uid, clip_uid;  // clip_uid "" when null
+  std::string state;                // "prepared", "skipped" (valid record exists), "failed"
+  std::string message;              // the error for "failed"
+  PrepareStats stats;
+};
+
+struct SplitReport {
+  std::vector<ClipOutcome> clips;  // annotation-file order
+  int prepared = 0, skipped = 0, failed = 0;
+  int64_t frames_written = 0, frames_clamped = 0;
+  double seconds = 0;
+  // {"prepared":..,"skipped":..,"failed":..,"clips":[{video_uid, clip_uid, state, message, frames, ...}]}
+  std::string ToJson() const;
+};
+
+// In-process fallback for a whole split (no MPI): prepares every clip of `annotations` in file order,
+// skipping clips whose record already exists and is valid, recording failures without stopping.
+// `progress` (may be empty) is called after each clip with (done, total, outcome).
+SplitReport PrepareSplit(const PrepareOptions& options, const AnnotationFile& annotations,
+                         const std::string& videos_dir, const std::string& records_dir,
+                         const std::function<void(size_t, size_t, const ClipOutcome&)>& progress);
 
 }  // namespace vq2d
