@@ -22,5 +22,6 @@ int RunCommandLine(int argc, char** argv);
 
 int RunPrepare(const Args& args);
 int RunSynth(const Args& args);
+int RunRender(const Args& args);
 
 }  // namespace vq2d::app
