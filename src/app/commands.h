@@ -23,5 +23,7 @@ int RunCommandLine(int argc, char** argv);
 int RunPrepare(const Args& args);
 int RunSynth(const Args& args);
 int RunRender(const Args& args);
+int RunBench(const Args& args);  // dispatches `vq2d bench <target>`
+int RunBenchPrepare(const Args& args);
 
 }  // namespace vq2d::app
