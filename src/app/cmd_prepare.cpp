@@ -90,7 +90,7 @@ int RunPrepare(const Args& args) {
     std::fprintf(stderr, "vq2d prepare: %s\n", ann.status().ToString().c_str());
     return 1;
   }
-  PrepareOptions o;
+  ClipPrepareOptions o;
   o.split = split;
   o.annotation_version = ann->version;
   o.gzip_level = compression == "gzip" ? static_cast<int>(gzip_level) : -1;

@@ -65,7 +65,7 @@ Status ValidateClipForPrepare(const Video& video, const Clip& clip) {
   return Status::OK();
 }
 
-Status PrepareClip(const PrepareOptions& opt, const Video& video, const Clip& clip, const std::string& videos_dir,
+Status PrepareClip(const ClipPrepareOptions& opt, const Video& video, const Clip& clip, const std::string& videos_dir,
                    const std::string& out_path, PrepareStats* stats) {
   const auto t0 = std::chrono::steady_clock::now();
   PrepareStats local;
@@ -277,7 +277,7 @@ std::string SplitReport::ToJson() const {
   return j.dump(1) + "\n";
 }
 
-SplitReport PrepareSplit(const PrepareOptions& options, const AnnotationFile& annotations,
+SplitReport PrepareSplit(const ClipPrepareOptions& options, const AnnotationFile& annotations,
                          const std::string& videos_dir, const std::string& records_dir,
                          const std::function<void(size_t, size_t, const ClipOutcome&)>& progress) {
   const auto t0 = std::chrono::steady_clock::now();

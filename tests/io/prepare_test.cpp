@@ -105,7 +105,7 @@ TEST(Prepare, SynthRoundTripRecordsAndResume) {
   const auto s = MakeSynth(d.path(), 2, 11);
   auto af = LoadAnnotations(s.val_json);
   ASSERT_TRUE(af.ok());
-  PrepareOptions o;
+  ClipPrepareOptions o;
   o.split = "val";
   const std::string rec_dir = d.Join("records/val");
   const SplitReport rep = PrepareSplit(o, *af, s.videos_dir, rec_dir, {});
@@ -174,7 +174,7 @@ TEST(Prepare, GzipAndSecondDecodePassGiveIdenticalFrames) {
   ASSERT_TRUE(af.ok());
   const auto& v = af->videos[0];
   const auto& c = v.clips[0];
-  PrepareOptions plain, gz, small;
+  ClipPrepareOptions plain, gz, small;
   gz.gzip_level = 4;
   small.max_buffer_bytes = 1;  // forces the second decode pass
   PrepareStats s1, s2, s3;
@@ -198,7 +198,7 @@ TEST(Prepare, TrimOffsetSwitchIsRecordedAndApplied) {
   const auto s = MakeSynth(d.path(), 1, 5);
   auto af = LoadAnnotations(s.val_json);
   ASSERT_TRUE(af.ok());
-  PrepareOptions fix;
+  ClipPrepareOptions fix;
   fix.apply_trim_offset = true;
   ASSERT_TRUE(PrepareClip(fix, af->videos[0], af->videos[0].clips[0], s.videos_dir, d.Join("f.h5"), nullptr).ok());
   auto r = OpenClipRecord(d.Join("f.h5"));
@@ -264,7 +264,7 @@ TEST(Prepare, CorruptedInputsAreIsolatedPerClip) {
     q.visual_crop.width = 0;
     q.visual_crop.frame_number = 100000;  // past the clip: reads the last frame
   });
-  PrepareOptions o;
+  ClipPrepareOptions o;
   const std::string rec_dir = d.Join("records");
   const SplitReport rep = PrepareSplit(o, bad, s.videos_dir, rec_dir, {});
   std::map<std::string, const ClipOutcome*> by;

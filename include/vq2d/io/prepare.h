@@ -26,7 +26,7 @@
 
 namespace vq2d {
 
-struct PrepareOptions {
+struct ClipPrepareOptions {
   std::string split;                 // stored in the record ("train", "val", "test")
   std::string annotation_version = "1.0.5";  // "version" of the stored single-clip annotation file
   int shorter_side = 288;            // get_size_for_resize shorter_size_trg
@@ -61,7 +61,7 @@ Status ValidateClipForPrepare(const Video& video, const Clip& clip);
 // Errors name the clip and the file: NotFound (missing video), Corruption (unreadable video, too many
 // frames past its end), InvalidArgument (bad annotation), IOError (writing). On error nothing is
 // published and the temp file is removed. `stats` may be null.
-Status PrepareClip(const PrepareOptions& options, const Video& video, const Clip& clip,
+Status PrepareClip(const ClipPrepareOptions& options, const Video& video, const Clip& clip,
                    const std::string& videos_dir, const std::string& out_path, PrepareStats* stats);
 
 // True when `path` holds a complete, readable record of `clip_uid` (resume check).
@@ -90,7 +90,7 @@ struct SplitReport {
 // In-process fallback for a whole split (no MPI): prepares every clip of `annotations` in file order,
 // skipping clips whose record already exists and is valid, recording failures without stopping.
 // `progress` (may be empty) is called after each clip with (done, total, outcome).
-SplitReport PrepareSplit(const PrepareOptions& options, const AnnotationFile& annotations,
+SplitReport PrepareSplit(const ClipPrepareOptions& options, const AnnotationFile& annotations,
                          const std::string& videos_dir, const std::string& records_dir,
                          const std::function<void(size_t, size_t, const ClipOutcome&)>& progress);
 
