@@ -26,6 +26,5 @@ function(vq2d_add_test_suite)
   add_executable(${A_NAME} ${_srcs})
   target_include_directories(${A_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} vq2d_test_support GTest::gtest GTest::gtest_main)
-  gtest_discover_tests(${A_NAME} DISCOVERY_TIMEOUT 60
-                       PROPERTIES ENVIRONMENT "VQ2D_SOURCE_DIR=${PROJECT_SOURCE_DIR};VQ2D_BINARY_DIR=${PROJECT_BINARY_DIR}")
+  gtest_discover_tests(${A_NAME} DISCOVERY_TIMEOUT 60)
 endfunction()

@@ -9,6 +9,10 @@ namespace vq2d::app {
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
+      {"run", "run the VQ2D pipeline over a split (resumable; MPI: one rank per GPU)", RunRun},
+      {"status", "show done / failed / pending clips, throughput and ETA of a run", RunStatus},
+      {"merge", "merge per-clip outputs into the official predictions file", RunMerge},
+      {"config", "validate a configuration; print effective values or every key", RunConfig},
       {"synth", "write the synthetic Ego4D-format dataset (videos, annotations, config.yaml)", RunSynth},
       {"prepare", "build the HDF5 clip records of a split from the videos and annotations", RunPrepare},
       {"render", "draw a record's ground truth and predictions into an mp4 and a PNG contact sheet", RunRender},

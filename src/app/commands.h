@@ -20,6 +20,11 @@ const std::vector<Command>& Commands();
 
 int RunCommandLine(int argc, char** argv);
 
+// Subcommands (src/app/cmd_<name>.cpp).
+int RunRun(const Args& args);
+int RunStatus(const Args& args);
+int RunMerge(const Args& args);
+int RunConfig(const Args& args);
 int RunPrepare(const Args& args);
 int RunSynth(const Args& args);
 int RunRender(const Args& args);

@@ -17,7 +17,7 @@ std::string SourceDir() {
 
 std::string BinaryDir() {
   if (const char* s = std::getenv("VQ2D_BINARY_DIR"); s && *s) return s;
-  return "";
+  return VQ2D_BINARY_DIR_DEFAULT;
 }
 
 std::string FixturesRoot() {

@@ -6,9 +6,9 @@
 
 namespace vq2d::testing {
 
-// Repository root (VQ2D_SOURCE_DIR from CTest, else the configure-time source dir).
+// Repository root ($VQ2D_SOURCE_DIR, else the configure-time source dir).
 std::string SourceDir();
-// Build directory (VQ2D_BINARY_DIR from CTest). Empty when unknown.
+// Build directory ($VQ2D_BINARY_DIR, else the configure-time build dir).
 std::string BinaryDir();
 // Fixture root: $VQ2D_FIXTURES, else <repo>/../shared/fixtures.
 std::string FixturesRoot();

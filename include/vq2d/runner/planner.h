@@ -17,6 +17,7 @@ namespace vq2d {
 struct WorkItem {
   std::string id;     // clip uid
   double cost = 0.0;  // estimated work (frames to search); must be >= 0
+  std::string video_uid;  // informational (manifest, merge); not used for planning
 };
 
 // Indices into `items` of the not-yet-finished work, in LPT order (cost descending, id ascending).

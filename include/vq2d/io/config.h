@@ -1,0 +1,156 @@
+// The run configuration: config.yaml (the seed REN sections `data`, `visual_query`, `ren`, plus
+// `models`, `prepare`, `runner`, `fixes`) parsed once into typed option structs with defaults.
+//
+// Every key is declared once in a schema (config.cpp) that gives its type, default, valid range and
+// whether it affects results (and so the run fingerprint). Unknown keys, wrong types and out-of-range
+// values are errors naming the full key path; unknown keys also name the closest valid key.
+//
+// Thread-safety: Config is a plain value.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "vq2d/core/status.h"
+
+namespace vq2d {
+
+struct DataOptions {
+  // Records directories, one per split (seed keys).
+  std::string train_data_dir = "/path/to/vq2d/records/train/";
+  std::string val_data_dir = "/path/to/vq2d/records/val/";
+  std::string test_data_dir = "/path/to/vq2d/records/test/";
+  std::string sam2_ckpt = "/path/to/sam2.1_hiera_large.pt";
+  // Seed keys: clips per upstream process. vq2d schedules whole splits, so they are accepted and unused.
+  long long num_train_examples = 1, num_val_examples = 1, num_test_examples = 1;
+  // Ego4D annotation files per split and the full-scale videos (vq2d additions).
+  std::string train_annotations = "/path/to/ego4d/v2/annotations/vq_train.json";
+  std::string val_annotations = "/path/to/ego4d/v2/annotations/vq_val.json";
+  std::string test_annotations = "/path/to/ego4d/v2/annotations/vq_test_unannotated.json";
+  std::string videos_dir = "/path/to/ego4d/v2/full_scale/";
+};
+
+struct VisualQueryOptions {
+  std::string split = "val";
+  std::string feature_extractor = "dino";
+  long long patch_size = 8;
+  long long batch_size = 1;
+  std::vector<double> query_cropping_factors = {1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75};
+  std::vector<double> frame_cropping_factors = {1.0, 2.0};
+  long long selection_top_k = 25;
+  double selection_top_p = 0.7;
+  double refinement_top_p = 0.7;
+  double refinement_min_score = 0.6;  // unused upstream (ren_vq.md §2.13 #8)
+  double tracking_top_p = 0.75;
+  double nms_threshold = 0.8;
+  double query_selection_threshold = 0.5;
+  double track_selection_threshold = 0.7;
+  std::string tracker_name = "sam2";
+  std::string tracker_param = "configs/sam2.1/sam2.1_hiera_l.yaml";
+  std::string save_dir = "logs/";
+  std::string exp_name = "ren-dinov2-val";
+  // Hard-coded upstream (dataloader.py:58); exposed with upstream's value.
+  double matching_threshold = 0.6;
+};
+
+struct RenOptions {
+  std::vector<std::string> feature_extractors = {"dinov2_vitl14"};
+  std::vector<long long> patch_sizes = {14};
+  std::string region_extractor = "sam2_hierra";
+  std::string sam2_hieral_ckpt = "/path/to/sam2.1_hiera_large.pt";
+  std::string sam2_hieral_config = "configs/sam2.1/sam2.1_hiera_l.yaml";
+  long long grid_size = 32;
+  long long hidden_dim = 1024;
+  long long decoder_layers = 4;
+  long long num_attention_heads = 8;
+  long long image_resolution = 518;
+  bool upsample_features = false;
+  // Training-only seed keys (accepted so a REN config loads unchanged; unused by VQ2D).
+  long long train_batch_size = 16;
+  double learning_rate = 0.001;
+  long long num_epochs = 50, max_prompts = 256, accumulation_steps = 1, warmup_steps = 100, logging_steps = 25;
+  double max_grad_norm = 5.0;
+  bool deduplicate_masks = false;
+  long long num_workers = 16;
+  std::string logging_save_dir = "../logs/";
+  std::string logging_exp_name = "ren-dinov2-vitl14";
+};
+
+struct ModelsOptions {
+  std::string device = "auto";     // auto | cpu | cuda
+  std::string precision = "fp32";  // fp32 | bf16
+  // Checkpoint files. Empty = the seed's location: REN at <ren.logging.save_dir>/<exp_name>/checkpoint.pth,
+  // SAM 2 at data.sam2_ckpt.
+  std::string dinov2 = "/path/to/dinov2_vitl14_pretrain.pth";
+  std::string dino = "/path/to/dino_vitbase8_pretrain.pth";
+  std::string ren = "";
+  std::string sam2 = "";
+};
+
+struct PrepareOptions {
+  long long short_side = 288;
+  long long long_side_max = 512;
+  long long black_threshold = 32;
+  double max_trim_fraction = 0.2;
+  std::string compression = "none";  // none | gzip
+  long long gzip_level = 1;
+};
+
+struct RunnerOptions {
+  std::string schedule = "static";  // static (LPT plan) | dynamic (shared ticket counter)
+  long long max_attempts = 3;       // starts without finishing before a clip is quarantined
+  double progress_interval_s = 30;  // rank 0 progress line period
+  double grace_period_s = 120;      // after SIGTERM/SIGUSR1: time the current clip may take to finish
+  std::string collective = "mpi";   // mpi | nccl (NCCL only for GPU-resident data; control stays on MPI)
+};
+
+// Switches that fix upstream quirks (ren_vq.md §2.13). All off = upstream behaviour.
+struct FixesOptions {
+  bool expansion_token_index = false;      // §2.13 #1: use tokens[query_idx], not [track_idx]
+  bool tracked_token_alignment = false;    // §2.13 #2: keep 8 tokens per frame when a SAM mask is empty
+  bool suppression_frame_index = false;    // §2.13 #3: index query-frame suppression by frame id
+  bool blur_gray_conversion = false;       // §2.13 #4: RGB2GRAY instead of BGR2GRAY in is_blurry
+  bool apply_trim_offset = false;          // §2.13 #5: shift boxes by the black-bar trim offset
+};
+
+struct Config {
+  DataOptions data;
+  VisualQueryOptions visual_query;
+  RenOptions ren;
+  ModelsOptions models;
+  PrepareOptions prepare;
+  RunnerOptions runner;
+  FixesOptions fixes;
+
+  // <visual_query.save_dir>/<visual_query.exp_name>
+  std::string OutputDir() const;
+  // Records dir / annotation file of `split` (train | val | test).
+  std::string RecordsDir(const std::string& split) const;
+  std::string AnnotationsFile(const std::string& split) const;
+};
+
+// Loads `path` (YAML) on top of the defaults, then applies `overrides` ("a.b.c=value", value parsed
+// as YAML, so lists work: "visual_query.frame_cropping_factors=[1.0,2.0]").
+Result<Config> LoadConfig(const std::string& path, const std::vector<std::string>& overrides = {});
+// Same from YAML text; `source_name` names it in errors.
+Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source_name,
+                           const std::vector<std::string>& overrides = {});
+
+// One "key: value" line per key, sorted by key, values in a canonical form. With
+// `results_only`, keys that cannot change results (runner.*, output location) are left out: this is
+// what the run fingerprint hashes.
+std::string CanonicalConfig(const Config& config, bool results_only);
+
+struct ConfigKeyInfo {
+  std::string key;
+  std::string type;
+  std::string default_value;
+  std::string help;
+};
+// Every key of the schema, sorted (for --help and docs).
+std::vector<ConfigKeyInfo> ConfigKeys();
+
+// Error unless the path held by `key` exists ("config key data.val_annotations: file ... does not exist").
+Status RequireExistingPath(const Config& config, const std::string& key);
+
+}  // namespace vq2d

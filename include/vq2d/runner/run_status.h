@@ -1,0 +1,37 @@
+// `vq2d status`: the state of a run read from its output directory only (no MPI, no config needed):
+// done / failed / quarantined / interrupted / pending counts, per-rank throughput, ETA, failures.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "vq2d/core/filesystem.h"
+#include "vq2d/core/status.h"
+
+namespace vq2d {
+
+struct RankThroughput {
+  int clips = 0;
+  double busy_s = 0;  // summed clip wall time
+  double cost = 0;    // summed frames-to-search of its finished clips
+};
+
+struct RunStatusReport {
+  std::string out_dir, fingerprint;
+  int total = 0, done = 0, failed = 0, quarantined = 0, interrupted = 0, pending = 0;
+  double remaining_cost = 0;
+  std::map<int, RankThroughput> ranks;  // from finish events of the latest run
+  double eta_s = -1;                    // remaining cost / summed per-rank rate; -1 when unknown
+  std::vector<std::pair<std::string, std::string>> failures;  // (clip, message), failed + quarantined
+  std::vector<std::string> rejected_done;  // done records present but not acceptable
+  int torn_journal_lines = 0;
+  // Per-stage timings summed over finished clips (from the stats the processor reported).
+  std::map<std::string, double> stage_seconds;
+
+  std::string ToText() const;
+};
+
+Result<RunStatusReport> ReadRunStatus(FileSystem* fs, const std::string& out_dir);
+
+}  // namespace vq2d

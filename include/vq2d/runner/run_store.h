@@ -1,0 +1,133 @@
+// RunStore: the on-disk state of a run in its output directory, and the crash-safe per-clip
+// checkpoint protocol (runner.md §1.3).
+//
+// Layout (<out> = <visual_query.save_dir>/<visual_query.exp_name>):
+//   run.json                 fingerprint of the run and its inputs (written once, atomically)
+//   manifest.json            the work list: clips in annotation order with their cost
+//   clips/<aa>/<clip>.json   per-clip output (<aa> = first 2 hex digits of sha256(clip uid))
+//   done/<aa>/<clip>.json    done record, written after the output: fingerprint, output sha256,
+//                            size, wall time, rank, host, attempt, per-stage stats
+//   journal/rank-<r>.jsonl   per-rank event log (start / finish / fail / abandon / quarantine)
+//   logs/rank-<r>.log        per-rank human-readable log
+//
+// Commit protocol for a clip: output -> tmp, fsync, rename, fsync dir; then the done record the same
+// way. A clip counts as finished only if its done record parses, names the run's fingerprint, and
+// the output exists with the recorded size and sha256. Anything else is redone; `*.tmp.*` leftovers
+// are ignored and removed by CleanTempFiles.
+//
+// Thread-safety: RunStore methods may be called concurrently, except Journal appends, which each
+// rank does from its Journal object (internally locked).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "vq2d/core/filesystem.h"
+#include "vq2d/core/status.h"
+
+namespace vq2d {
+
+struct DoneRecord {
+  std::string clip_uid;
+  std::string fingerprint;
+  std::string output_sha256;
+  uint64_t output_bytes = 0;
+  double wall_s = 0;
+  int rank = 0;
+  std::string host;
+  int attempt = 0;
+  std::string finished_at;
+  nlohmann::json stats = nlohmann::json::object();  // per-stage timings and counts
+
+  nlohmann::json ToJson() const;
+  static Result<DoneRecord> FromJson(const nlohmann::json& j);
+};
+
+class RunStore {
+ public:
+  RunStore(FileSystem* fs, std::string out_dir);
+
+  const std::string& out_dir() const { return out_dir_; }
+  FileSystem* fs() const { return fs_; }
+
+  std::string RunFilePath() const;
+  std::string ManifestPath() const;
+  std::string ClipOutputPath(const std::string& clip_uid) const;
+  std::string DoneRecordPath(const std::string& clip_uid) const;
+  std::string JournalPath(int rank) const;
+  std::string LogPath(int rank) const;
+
+  // Creates the directory skeleton.
+  Status Init();
+
+  // Publishes `output` then its done record (fills record->output_sha256 / output_bytes).
+  // `tmp_tag` makes temp names unique per writer (e.g. "<rank>.<pid>").
+  Status CommitClip(const std::string& clip_uid, const std::string& output, DoneRecord* record,
+                    const std::string& tmp_tag);
+
+  // The done record of `clip_uid` if the clip is validly finished under `fingerprint`;
+  // NotFound when absent; Corruption (with the reason) when present but not acceptable.
+  Result<DoneRecord> ValidDoneRecord(const std::string& clip_uid, const std::string& fingerprint) const;
+
+  // Scans done/: valid records by clip uid; `rejected` (optional) receives "clip: reason" lines.
+  std::map<std::string, DoneRecord> ScanDone(const std::string& fingerprint,
+                                             std::vector<std::string>* rejected = nullptr) const;
+
+  // Removes leftover temp files of interrupted writes. Returns how many were removed.
+  Result<int> CleanTempFiles() const;
+
+ private:
+  FileSystem* fs_;
+  std::string out_dir_;
+};
+
+// Append-only JSON-lines journal of one rank. Each Append is written and fsynced before returning,
+// so a "start" event survives a crash of the clip it announces. A torn last line (crash mid-append)
+// is skipped by readers; the next Append starts on a fresh line.
+class Journal {
+ public:
+  static Result<std::unique_ptr<Journal>> Open(FileSystem* fs, const std::string& path);
+  Status Append(const nlohmann::json& event);
+
+ private:
+  Journal(std::unique_ptr<WritableFile> file) : file_(std::move(file)) {}
+  std::mutex mu_;
+  std::unique_ptr<WritableFile> file_;
+};
+
+// What the journals say about one clip.
+struct ClipHistory {
+  int starts = 0;         // attempts started (over all runs)
+  int finishes = 0;
+  int fails = 0;          // attempts that ended with a recorded error
+  int abandons = 0;       // attempts stopped by a signal
+  int crashes = 0;        // started attempts with no recorded end (process died)
+  std::string last_error;  // message of the latest fail
+  bool last_is_fail = false;  // the latest ended attempt failed
+};
+
+struct JournalSummary {
+  std::map<std::string, ClipHistory> clips;
+  std::vector<nlohmann::json> events;  // all valid events, in file order per rank
+  int torn_lines = 0;                  // unparseable lines skipped
+};
+
+// Reads every journal/rank-*.jsonl under `out_dir`.
+JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir);
+
+enum class ClipState {
+  kDone,         // validly finished under the run's fingerprint
+  kQuarantined,  // the process died max_attempts times while processing it
+  kFailed,       // its latest ended attempt recorded an error
+  kInterrupted,  // started but never ended (crash or in flight), fewer than max_attempts times
+  kPending,      // never started, or abandoned on a stop request
+};
+// The one classification rule used by run, status and progress (quarantine wins over failure).
+ClipState ClassifyClip(bool done, const ClipHistory* history, int max_attempts);
+
+}  // namespace vq2d

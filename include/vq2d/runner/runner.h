@@ -1,0 +1,99 @@
+// The distributed job runner: plans the clips of a work list over the ranks, calls a ClipProcessor
+// per clip, checkpoints each clip's output crash-safely (RunStore), records every start / finish /
+// failure in a per-rank journal, resumes, quarantines clips that keep killing the process, and stops
+// cleanly on SIGTERM / SIGUSR1.
+//
+// Thread-safety: RunJob is called once per process, from the thread that owns the Collective.
+#pragma once
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "vq2d/core/clock.h"
+#include "vq2d/core/filesystem.h"
+#include "vq2d/core/status.h"
+#include "vq2d/runner/collective.h"
+#include "vq2d/runner/planner.h"
+
+namespace vq2d {
+
+// Exit codes of `vq2d run` (and of every rank of an MPI job).
+enum ExitCode : int {
+  kExitOk = 0,          // every clip of the work list is done
+  kExitError = 1,       // the run could not start or continue (bad config, I/O, fingerprint mismatch)
+  kExitUsage = 2,       // bad command line
+  kExitClipsFailed = 3, // the run ended but some clips failed or are quarantined (see `vq2d status`)
+  kExitStopped = 4,     // stopped by SIGTERM/SIGUSR1 before the end: rerun the same command to resume
+};
+
+// Set by SIGTERM/SIGUSR1 (see InstallStopSignalHandlers); polled by the runner and processors.
+class StopToken {
+ public:
+  explicit StopToken(const std::atomic<bool>* flag) : flag_(flag) {}
+  bool stop_requested() const { return flag_ && flag_->load(std::memory_order_relaxed); }
+
+ private:
+  const std::atomic<bool>* flag_;
+};
+
+// Installs handlers for SIGTERM and SIGUSR1 that only set the returned flag (async-signal-safe).
+std::atomic<bool>* InstallStopSignalHandlers();
+
+struct ClipTask {
+  std::string clip_uid;
+  std::string video_uid;
+  double cost = 0;   // the work list's estimate
+  int attempt = 1;   // 1 for the first start of this clip, counting earlier runs
+};
+
+struct ClipResult {
+  std::string output;  // bytes of the clip's output file (for the VQ pipeline: clip_output JSON)
+  nlohmann::json stats = nlohmann::json::object();  // per-stage timings and counts -> journal + done record
+};
+
+// Per-clip work. Implementations may throw: exceptions are caught and recorded as that clip's
+// failure. A processor that sees stop_requested() may return Status::Cancelled to abandon the clip.
+class ClipProcessor {
+ public:
+  virtual ~ClipProcessor() = default;
+  virtual Result<ClipResult> Process(const ClipTask& task, const StopToken& stop) = 0;
+};
+
+struct RunOptions {
+  std::string out_dir;
+  std::string schedule = "static";  // static | dynamic
+  int max_attempts = 3;
+  double progress_interval_s = 30;
+  double grace_period_s = 120;
+  bool retry_failed = false;         // retry clips recorded as failed or quarantined
+  bool new_fingerprint_ok = false;   // move results of another fingerprint aside instead of refusing
+  // What defines the results: the canonical config (results-affecting keys) and input files whose
+  // sha256 enter the fingerprint (checkpoints). run.json records them to explain a mismatch.
+  std::string canonical_config;
+  std::vector<std::pair<std::string, std::string>> fingerprint_files;  // (name, path)
+  nlohmann::json run_info = nlohmann::json::object();  // extra facts for run.json (split, annotations, ...)
+};
+
+struct RunSummary {
+  int exit_code = kExitOk;
+  int total = 0, done = 0, failed = 0, quarantined = 0, pending = 0;
+  int processed_here = 0;  // clips this rank finished in this run
+  bool stopped = false;
+};
+
+// Runs the job. `work` must be identical on every rank (same ids, order and costs). Returns an
+// error only when the run cannot start (the reason is printed by rank 0 and returned on every rank).
+Result<RunSummary> RunJob(const RunOptions& options, const std::vector<WorkItem>& work, ClipProcessor& processor,
+                          Collective& collective, FileSystem* fs, Clock* clock, const std::atomic<bool>* stop_flag);
+
+// The fingerprint: sha256 over (canonical config, the files' sha256s, vq2d version).
+struct Fingerprint {
+  std::string value;
+  nlohmann::json components;  // {"config": ..., "files": [{name, path, sha256, bytes}], "version": ...}
+};
+Result<Fingerprint> ComputeFingerprint(const std::string& canonical_config,
+                                       const std::vector<std::pair<std::string, std::string>>& files);
+
+}  // namespace vq2d

@@ -1,0 +1,98 @@
+#include <cstdio>
+
+#include "app/args.h"
+#include "app/run_command.h"
+#include "vq2d/io/annotations.h"
+#include "vq2d/runner/work_list.h"
+
+namespace vq2d::app {
+
+int RunRun(const Args& args) { return RunRunWith(args, PipelineProcessorFactory()); }
+
+int RunRunWith(const Args& args, const ProcessorFactory& factory) {
+  std::string config_path = "config.yaml", split;
+  std::vector<std::string> sets;
+  bool retry_failed = false, new_fp_ok = false;
+  ArgParser p("vq2d run",
+              "Runs the VQ2D pipeline over every clip of the configured split as one job (single process, or "
+              "one rank per GPU under mpirun/srun). Rerunning the same command resumes: finished clips are kept, "
+              "failed and quarantined clips are skipped (see --retry-failed). Output: "
+              "<visual_query.save_dir>/<visual_query.exp_name>/.");
+  p.AddString("--config", &config_path, "configuration file");
+  p.AddList("--set", &sets, "override a config key: a.b.c=value");
+  p.AddString("--split", &split, "split to run (overrides visual_query.split)");
+  p.AddBool("--retry-failed", &retry_failed, "also retry clips recorded as failed or quarantined");
+  p.AddBool("--new-fingerprint-ok", &new_fp_ok,
+            "when the output directory holds results of another configuration, move them to superseded/ "
+            "and start afresh instead of refusing");
+  if (int rc = p.Parse(args); rc >= 0) return rc;
+
+  std::atomic<bool>* stop_flag = InstallStopSignalHandlers();
+  std::unique_ptr<Collective> coll;
+  if (LaunchedByMpi()) {
+    auto c = MakeMpiCollective();
+    if (!c.ok()) {
+      std::fprintf(stderr, "vq2d run: %s\n", c.status().ToString().c_str());
+      return kExitError;
+    }
+    coll = std::move(c).value();
+  } else {
+    if (Status s = CheckSlurmWorldSize(1); !s.ok()) {
+      std::fprintf(stderr, "vq2d run: %s\n", s.ToString().c_str());
+      return kExitError;
+    }
+    coll = MakeLocalCollective();
+  }
+  const bool leader = coll->rank() == 0;
+  // Errors before the job starts are identical on every rank; rank 0 reports them.
+  auto fail = [&](const Status& s) {
+    if (leader) std::fprintf(stderr, "vq2d run: %s\n", s.ToString().c_str());
+    return static_cast<int>(kExitError);
+  };
+  if (!split.empty()) sets.push_back("visual_query.split=" + split);
+  auto config = LoadConfig(config_path, sets);
+  if (!config.ok()) return fail(config.status());
+  const std::string& sp = config->visual_query.split;
+  const std::string ann_key = "data." + sp + "_annotations";
+  if (Status s = RequireExistingPath(*config, ann_key); !s.ok()) return fail(s);
+  auto annotations = LoadAnnotations(config->AnnotationsFile(sp));
+  if (!annotations.ok()) return fail(annotations.status());
+  WorkListReport wl_report;
+  std::vector<WorkItem> work = BuildWorkList(*annotations, &wl_report);
+  if (leader) {
+    std::printf("[run] split %s: %zu clips to process (%d with null clip_uid and %d without valid queries left out), "
+                "%d rank(s), backend %s\n",
+                sp.c_str(), work.size(), wl_report.null_clip_uid, wl_report.no_valid_queries, coll->size(),
+                coll->backend().c_str());
+    for (const auto& d : wl_report.duplicate_clips) std::printf("[run] clip %s is listed twice; processed once\n", d.c_str());
+    std::fflush(stdout);
+  }
+
+  auto processor = factory.make(*config, *coll);
+  if (!processor.ok()) {
+    // A rank-local failure (device, memory) must not leave the other ranks waiting.
+    std::fprintf(stderr, "vq2d run [rank %d]: %s\n", coll->rank(), processor.status().ToString().c_str());
+    if (coll->size() > 1) coll->Abort(kExitError);
+    return kExitError;
+  }
+
+  RunOptions o;
+  o.out_dir = config->OutputDir();
+  o.schedule = config->runner.schedule;
+  o.max_attempts = static_cast<int>(config->runner.max_attempts);
+  o.progress_interval_s = config->runner.progress_interval_s;
+  o.grace_period_s = config->runner.grace_period_s;
+  o.retry_failed = retry_failed;
+  o.new_fingerprint_ok = new_fp_ok;
+  o.canonical_config = CanonicalConfig(*config, /*results_only=*/true);
+  o.fingerprint_files = factory.fingerprint_files(*config);
+  o.run_info = {{"split", sp}, {"annotations", config->AnnotationsFile(sp)}, {"records_dir", config->RecordsDir(sp)},
+                {"config_file", config_path}};
+  auto summary = RunJob(o, work, **processor, *coll, FileSystem::Default(), Clock::Default(), stop_flag);
+  if (!summary.ok()) return fail(summary.status());
+  if (summary->stopped && leader)
+    std::printf("[run] stopped on request; rerun the same command to resume (exit code %d)\n", kExitStopped);
+  return summary->exit_code;
+}
+
+}  // namespace vq2d::app

@@ -1,0 +1,69 @@
+#include "vq2d/io/clip_output.h"
+
+namespace vq2d {
+
+std::string SerializeClipOutput(const ClipOutput& out) {
+  nlohmann::json q = nlohmann::json::array();
+  for (const auto& p : out.queries) {
+    nlohmann::json boxes = nlohmann::json::array();
+    for (const auto& b : p.bboxes) boxes.push_back({{"fno", b.fno}, {"x1", b.x1}, {"y1", b.y1}, {"x2", b.x2}, {"y2", b.y2}});
+    q.push_back({{"annotation_index", p.annotation_index}, {"query_set", p.query_set}, {"score", p.score}, {"bboxes", boxes}});
+  }
+  nlohmann::json j{{"schema", "vq2d.clip_output/1"},
+                   {"clip_uid", out.clip_uid},
+                   {"video_uid", out.video_uid},
+                   {"frame_width", out.frame_width},
+                   {"frame_height", out.frame_height},
+                   {"original_width", out.original_width},
+                   {"original_height", out.original_height},
+                   {"queries", q},
+                   {"extra", out.extra}};
+  return j.dump() + "\n";
+}
+
+Result<ClipOutput> ParseClipOutput(const std::string& text, const std::string& source_name) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::Corruption(source_name + ": not a JSON object");
+  if (j.value("schema", "") != "vq2d.clip_output/1")
+    return Status::Corruption(StrCat(source_name, ": key 'schema': expected \"vq2d.clip_output/1\""));
+  ClipOutput out;
+  std::string where = "clip_uid";
+  try {
+    out.clip_uid = j.at("clip_uid").get<std::string>();
+    where = "video_uid";
+    out.video_uid = j.at("video_uid").get<std::string>();
+    where = "frame_width";
+    out.frame_width = j.at("frame_width").get<int>();
+    where = "frame_height";
+    out.frame_height = j.at("frame_height").get<int>();
+    where = "original_width";
+    out.original_width = j.at("original_width").get<int>();
+    where = "original_height";
+    out.original_height = j.at("original_height").get<int>();
+    where = "queries";
+    const auto& qs = j.at("queries");
+    for (size_t i = 0; i < qs.size(); ++i) {
+      where = StrCat("queries[", i, "]");
+      QueryPrediction p;
+      p.annotation_index = qs[i].at("annotation_index").get<int>();
+      p.query_set = qs[i].at("query_set").get<std::string>();
+      p.score = qs[i].at("score").get<double>();
+      for (const auto& b : qs[i].at("bboxes"))
+        p.bboxes.push_back({b.at("fno").get<int>(), b.at("x1").get<double>(), b.at("y1").get<double>(),
+                            b.at("x2").get<double>(), b.at("y2").get<double>()});
+      out.queries.push_back(std::move(p));
+    }
+    if (j.contains("extra")) out.extra = j["extra"];
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Corruption(StrCat(source_name, ": key '", where, "': ", e.what()));
+  }
+  if (out.frame_width <= 0 || out.frame_height <= 0)
+    return Status::Corruption(StrCat(source_name, ": frame size must be positive, got ", out.frame_width, "x", out.frame_height));
+  return out;
+}
+
+int RescaleToOriginal(double v, int record_size, int original_size) {
+  return static_cast<int>(v / record_size * original_size);
+}
+
+}  // namespace vq2d

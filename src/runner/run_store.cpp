@@ -1,0 +1,245 @@
+#include "vq2d/runner/run_store.h"
+
+#include <map>
+
+#include "vq2d/core/sha256.h"
+
+namespace vq2d {
+namespace {
+
+std::string FanOut(const std::string& clip_uid) { return Sha256Hex(clip_uid).substr(0, 2); }
+
+// Clip uids become file names: refuse anything that could escape the directory.
+bool SafeName(const std::string& s) {
+  if (s.empty() || s == "." || s == "..") return false;
+  for (char c : s)
+    if (c == '/' || c == '\0') return false;
+  return true;
+}
+
+}  // namespace
+
+nlohmann::json DoneRecord::ToJson() const {
+  return nlohmann::json{{"clip_uid", clip_uid},       {"fingerprint", fingerprint}, {"output_sha256", output_sha256},
+                        {"output_bytes", output_bytes}, {"wall_s", wall_s},           {"rank", rank},
+                        {"host", host},                 {"attempt", attempt},         {"finished_at", finished_at},
+                        {"stats", stats}};
+}
+
+Result<DoneRecord> DoneRecord::FromJson(const nlohmann::json& j) {
+  DoneRecord r;
+  try {
+    r.clip_uid = j.at("clip_uid").get<std::string>();
+    r.fingerprint = j.at("fingerprint").get<std::string>();
+    r.output_sha256 = j.at("output_sha256").get<std::string>();
+    r.output_bytes = j.at("output_bytes").get<uint64_t>();
+    r.wall_s = j.at("wall_s").get<double>();
+    r.rank = j.at("rank").get<int>();
+    r.host = j.at("host").get<std::string>();
+    r.attempt = j.at("attempt").get<int>();
+    r.finished_at = j.value("finished_at", "");
+    r.stats = j.value("stats", nlohmann::json::object());
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Corruption(StrCat("done record is malformed: ", e.what()));
+  }
+  return r;
+}
+
+RunStore::RunStore(FileSystem* fs, std::string out_dir) : fs_(fs), out_dir_(std::move(out_dir)) {}
+
+std::string RunStore::RunFilePath() const { return JoinPath(out_dir_, "run.json"); }
+std::string RunStore::ManifestPath() const { return JoinPath(out_dir_, "manifest.json"); }
+std::string RunStore::ClipOutputPath(const std::string& clip_uid) const {
+  return JoinPath(out_dir_, "clips/" + FanOut(clip_uid) + "/" + clip_uid + ".json");
+}
+std::string RunStore::DoneRecordPath(const std::string& clip_uid) const {
+  return JoinPath(out_dir_, "done/" + FanOut(clip_uid) + "/" + clip_uid + ".json");
+}
+std::string RunStore::JournalPath(int rank) const {
+  return JoinPath(out_dir_, StrCat("journal/rank-", rank, ".jsonl"));
+}
+std::string RunStore::LogPath(int rank) const { return JoinPath(out_dir_, StrCat("logs/rank-", rank, ".log")); }
+
+Status RunStore::Init() {
+  for (const char* sub : {"", "clips", "done", "journal", "logs"})
+    VQ2D_RETURN_IF_ERROR(fs_->CreateDirs(JoinPath(out_dir_, sub)));
+  return Status::OK();
+}
+
+Status RunStore::CommitClip(const std::string& clip_uid, const std::string& output, DoneRecord* record,
+                            const std::string& tmp_tag) {
+  if (!SafeName(clip_uid)) return Status::InvalidArgument(StrCat("clip uid '", clip_uid, "' is not a valid file name"));
+  const std::string out_path = ClipOutputPath(clip_uid);
+  const std::string done_path = DoneRecordPath(clip_uid);
+  VQ2D_RETURN_IF_ERROR(fs_->CreateDirs(DirName(out_path)));
+  VQ2D_RETURN_IF_ERROR(fs_->CreateDirs(DirName(done_path)));
+  // A stale done record must never vouch for the new output: remove it first (durably).
+  if (fs_->Exists(done_path)) {
+    VQ2D_RETURN_IF_ERROR(fs_->Remove(done_path));
+    VQ2D_RETURN_IF_ERROR(fs_->SyncDir(DirName(done_path)));
+  }
+  VQ2D_RETURN_IF_ERROR(WriteFileAtomic(fs_, out_path, output, tmp_tag));
+  record->clip_uid = clip_uid;
+  record->output_sha256 = Sha256Hex(output);
+  record->output_bytes = output.size();
+  return WriteFileAtomic(fs_, done_path, record->ToJson().dump(1) + "\n", tmp_tag);
+}
+
+Result<DoneRecord> RunStore::ValidDoneRecord(const std::string& clip_uid, const std::string& fingerprint) const {
+  if (!SafeName(clip_uid)) return Status::InvalidArgument(StrCat("clip uid '", clip_uid, "' is not a valid file name"));
+  const std::string done_path = DoneRecordPath(clip_uid);
+  auto text = fs_->ReadFile(done_path);
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound) return Status::NotFound("no done record");
+    return text.status();
+  }
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::Corruption("done record is not valid JSON");
+  VQ2D_ASSIGN_OR_RETURN(DoneRecord rec, DoneRecord::FromJson(j));
+  if (rec.clip_uid != clip_uid) return Status::Corruption(StrCat("done record names clip '", rec.clip_uid, "'"));
+  if (rec.fingerprint != fingerprint)
+    return Status::Corruption(StrCat("done record has fingerprint ", rec.fingerprint.substr(0, 12),
+                                     ", the run has ", fingerprint.substr(0, 12)));
+  auto out = fs_->ReadFile(ClipOutputPath(clip_uid));
+  if (!out.ok()) return Status::Corruption("output missing: " + out.status().message());
+  if (out->size() != rec.output_bytes)
+    return Status::Corruption(StrCat("output has ", out->size(), " bytes, done record says ", rec.output_bytes));
+  if (Sha256Hex(*out) != rec.output_sha256) return Status::Corruption("output checksum does not match the done record");
+  return rec;
+}
+
+std::map<std::string, DoneRecord> RunStore::ScanDone(const std::string& fingerprint,
+                                                     std::vector<std::string>* rejected) const {
+  std::map<std::string, DoneRecord> out;
+  const std::string done_dir = JoinPath(out_dir_, "done");
+  auto shards = fs_->ListDir(done_dir);
+  if (!shards.ok()) return out;
+  for (const auto& shard : *shards) {
+    auto names = fs_->ListDir(JoinPath(done_dir, shard));
+    if (!names.ok()) continue;
+    for (const auto& name : *names) {
+      if (IsAtomicWriteTempName(name)) continue;
+      const std::string suffix = ".json";
+      if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+      const std::string uid = name.substr(0, name.size() - suffix.size());
+      auto rec = ValidDoneRecord(uid, fingerprint);
+      if (rec.ok()) {
+        out.emplace(uid, std::move(rec).value());
+      } else if (rejected) {
+        rejected->push_back(uid + ": " + rec.status().message());
+      }
+    }
+  }
+  return out;
+}
+
+Result<int> RunStore::CleanTempFiles() const {
+  int removed = 0;
+  for (const char* top : {"clips", "done"}) {
+    const std::string dir = JoinPath(out_dir_, top);
+    auto shards = fs_->ListDir(dir);
+    if (!shards.ok()) continue;
+    for (const auto& shard : *shards) {
+      auto names = fs_->ListDir(JoinPath(dir, shard));
+      if (!names.ok()) continue;
+      for (const auto& name : *names) {
+        if (!IsAtomicWriteTempName(name)) continue;
+        if (fs_->Remove(JoinPath(JoinPath(dir, shard), name)).ok()) ++removed;
+      }
+    }
+  }
+  auto names = fs_->ListDir(out_dir_);
+  if (names.ok()) {
+    for (const auto& name : *names)
+      if (IsAtomicWriteTempName(name) && fs_->Remove(JoinPath(out_dir_, name)).ok()) ++removed;
+  }
+  return removed;
+}
+
+Result<std::unique_ptr<Journal>> Journal::Open(FileSystem* fs, const std::string& path) {
+  bool needs_newline = false;
+  if (fs->Exists(path)) {
+    auto text = fs->ReadFile(path);
+    if (!text.ok()) return text.status();
+    needs_newline = !text->empty() && text->back() != '\n';
+  }
+  VQ2D_ASSIGN_OR_RETURN(auto file, fs->NewAppendableFile(path));
+  if (needs_newline) {
+    VQ2D_RETURN_IF_ERROR(file->Append("\n"));
+    VQ2D_RETURN_IF_ERROR(file->Sync());
+  }
+  return std::unique_ptr<Journal>(new Journal(std::move(file)));
+}
+
+Status Journal::Append(const nlohmann::json& event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  VQ2D_RETURN_IF_ERROR(file_->Append(event.dump() + "\n"));
+  return file_->Sync();
+}
+
+JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir) {
+  JournalSummary summary;
+  const std::string dir = JoinPath(out_dir, "journal");
+  auto names = fs->ListDir(dir);
+  if (!names.ok()) return summary;
+  // Per clip: attempt id -> ended?
+  std::map<std::string, std::map<std::string, bool>> attempts;
+  for (const auto& name : *names) {
+    if (name.rfind("rank-", 0) != 0 || name.size() < 7 || name.substr(name.size() - 6) != ".jsonl") continue;
+    auto text = fs->ReadFile(JoinPath(dir, name));
+    if (!text.ok()) continue;
+    size_t pos = 0;
+    while (pos < text->size()) {
+      size_t end = text->find('\n', pos);
+      if (end == std::string::npos) end = text->size();
+      std::string line = text->substr(pos, end - pos);
+      pos = end + 1;
+      if (line.empty()) continue;
+      nlohmann::json ev = nlohmann::json::parse(line, nullptr, false);
+      if (ev.is_discarded() || !ev.is_object() || !ev.contains("event")) {
+        ++summary.torn_lines;
+        continue;
+      }
+      summary.events.push_back(ev);
+      if (!ev.contains("clip") || !ev["clip"].is_string()) continue;
+      const std::string clip = ev["clip"].get<std::string>();
+      const std::string kind = ev["event"].get<std::string>();
+      const std::string attempt_id = ev.value("attempt_id", "");
+      ClipHistory& h = summary.clips[clip];
+      if (kind == "start") {
+        ++h.starts;
+        attempts[clip].emplace(attempt_id, false);
+      } else if (kind == "finish" || kind == "fail" || kind == "abandon") {
+        attempts[clip][attempt_id] = true;
+        if (kind == "finish") {
+          ++h.finishes;
+          h.last_is_fail = false;
+        } else if (kind == "fail") {
+          ++h.fails;
+          h.last_error = ev.value("error", "");
+          h.last_is_fail = true;
+        } else {
+          ++h.abandons;
+        }
+      }
+    }
+  }
+  for (auto& [clip, ids] : attempts) {
+    int crashes = 0;
+    for (const auto& [id, ended] : ids)
+      if (!ended) ++crashes;
+    summary.clips[clip].crashes = crashes;
+  }
+  return summary;
+}
+
+ClipState ClassifyClip(bool done, const ClipHistory* h, int max_attempts) {
+  if (done) return ClipState::kDone;
+  if (!h) return ClipState::kPending;
+  if (h->crashes >= max_attempts) return ClipState::kQuarantined;
+  if (h->last_is_fail) return ClipState::kFailed;
+  if (h->crashes > 0) return ClipState::kInterrupted;
+  return ClipState::kPending;
+}
+
+}  // namespace vq2d

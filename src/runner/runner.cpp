@@ -1,0 +1,579 @@
+#include "vq2d/runner/runner.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "vq2d/core/sha256.h"
+#include "vq2d/runner/run_store.h"
+#include "vq2d/version.h"
+
+namespace vq2d {
+namespace {
+
+std::atomic<bool> g_stop_flag{false};
+
+// What the signal handler appends to the journal for the clip in flight, pre-formatted, so that a
+// rank killed right after SIGTERM (mpirun tearing the job down because another rank crashed, or
+// Slurm's KillWait) records the clip as abandoned instead of as a crash of its own: only the clip
+// that really kills the process moves towards quarantine. Only async-signal-safe calls (write).
+struct SignalJournal {
+  std::atomic<int> fd{-1};
+  std::atomic<size_t> len{0};
+  char line[1024];
+};
+SignalJournal g_signal_journal;
+
+extern "C" void HandleStopSignal(int) {
+  g_stop_flag.store(true);
+  const int fd = g_signal_journal.fd.load();
+  const size_t n = g_signal_journal.len.exchange(0);
+  if (fd >= 0 && n > 0) {
+    ssize_t ignored = write(fd, g_signal_journal.line, n);
+    (void)ignored;
+  }
+}
+
+void ArmSignalJournal(const std::string& line) {
+  g_signal_journal.len.store(0);
+  const size_t n = std::min(line.size(), sizeof g_signal_journal.line);
+  std::memcpy(g_signal_journal.line, line.data(), n);
+  if (n == line.size()) g_signal_journal.len.store(n);
+}
+
+void DisarmSignalJournal() { g_signal_journal.len.store(0); }
+
+std::string HostName() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string FormatDuration(double s) {
+  if (!(s >= 0) || s > 1e8) return "--:--:--";
+  long long t = static_cast<long long>(s + 0.5);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02lld:%02lld:%02lld", t / 3600, (t / 60) % 60, t % 60);
+  return buf;
+}
+
+// Human-readable per-rank log: <out>/logs/rank-<r>.log (+ stderr for warnings and errors).
+class RankLog {
+ public:
+  RankLog(FileSystem* fs, const std::string& path, int rank, Clock* clock) : rank_(rank), clock_(clock) {
+    auto f = fs->NewAppendableFile(path);
+    if (f.ok()) file_ = std::move(f).value();
+  }
+  void Info(const std::string& msg) { Write("INFO", msg, false); }
+  void Warn(const std::string& msg) { Write("WARN", msg, true); }
+
+ private:
+  void Write(const char* level, const std::string& msg, bool to_stderr) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string line = StrCat(clock_->NowIso8601(), " [rank ", rank_, "] ", level, " ", msg, "\n");
+    if (file_) file_->Append(line);
+    if (to_stderr) std::fprintf(stderr, "%s", line.c_str());
+  }
+  std::mutex mu_;
+  int rank_;
+  Clock* clock_;
+  std::unique_ptr<WritableFile> file_;
+};
+
+// Lines "key: value" -> map, for explaining config differences.
+std::map<std::string, std::string> ConfigLines(const std::string& canonical) {
+  std::map<std::string, std::string> out;
+  std::istringstream is(canonical);
+  std::string line;
+  while (std::getline(is, line)) {
+    size_t c = line.find(": ");
+    if (c != std::string::npos) out[line.substr(0, c)] = line.substr(c + 2);
+  }
+  return out;
+}
+
+std::string ExplainFingerprintChange(const nlohmann::json& old_c, const nlohmann::json& new_c) {
+  std::vector<std::string> diffs;
+  auto a = ConfigLines(old_c.value("config", ""));
+  auto b = ConfigLines(new_c.value("config", ""));
+  std::set<std::string> keys;
+  for (auto& [k, v] : a) keys.insert(k);
+  for (auto& [k, v] : b) keys.insert(k);
+  for (const auto& k : keys) {
+    std::string va = a.count(k) ? a[k] : "(absent)", vb = b.count(k) ? b[k] : "(absent)";
+    if (va != vb) diffs.push_back(StrCat("config ", k, ": ", va, " -> ", vb));
+  }
+  std::map<std::string, std::string> fa, fb;
+  for (const auto& f : old_c.value("files", nlohmann::json::array())) fa[f.value("name", "")] = f.value("sha256", "");
+  for (const auto& f : new_c.value("files", nlohmann::json::array())) fb[f.value("name", "")] = f.value("sha256", "");
+  std::set<std::string> names;
+  for (auto& [k, v] : fa) names.insert(k);
+  for (auto& [k, v] : fb) names.insert(k);
+  for (const auto& n : names) {
+    std::string va = fa.count(n) ? fa[n].substr(0, 12) : "(absent)", vb = fb.count(n) ? fb[n].substr(0, 12) : "(absent)";
+    if (va != vb) diffs.push_back(StrCat("checkpoint ", n, ": sha256 ", va, " -> ", vb));
+  }
+  if (old_c.value("version", "") != new_c.value("version", ""))
+    diffs.push_back(StrCat("vq2d version: ", old_c.value("version", ""), " -> ", new_c.value("version", "")));
+  if (diffs.empty()) return "  (no component differs; run.json may have been edited)";
+  std::string out;
+  for (const auto& d : diffs) out += "  " + d + "\n";
+  return out;
+}
+
+// Moves the results of an earlier fingerprint into <out>/superseded/<fp12>-<time>/.
+Status MoveAside(FileSystem* fs, const RunStore& store, const std::string& old_fp, Clock* clock) {
+  std::string stamp = clock->NowIso8601();
+  for (char& c : stamp)
+    if (c == ':') c = '-';
+  const std::string dest = JoinPath(store.out_dir(), "superseded/" + old_fp.substr(0, 12) + "-" + stamp);
+  VQ2D_RETURN_IF_ERROR(fs->CreateDirs(dest));
+  for (const char* name : {"clips", "done", "journal", "manifest.json", "predictions.json", "run.json"}) {
+    const std::string src = JoinPath(store.out_dir(), name);
+    if (fs->Exists(src)) VQ2D_RETURN_IF_ERROR(fs->Rename(src, JoinPath(dest, name)));
+  }
+  VQ2D_RETURN_IF_ERROR(fs->SyncDir(store.out_dir()));
+  return store.fs()->CreateDirs(JoinPath(store.out_dir(), "clips"));
+}
+
+struct StartState {
+  Status status;
+  std::string fingerprint;
+  std::vector<size_t> todo;   // indices into work, LPT order
+  std::vector<int> attempts;  // attempt number for each todo entry
+  int done = 0, failed = 0, quarantined = 0;
+};
+
+std::string EncodeStart(const StartState& s) {
+  nlohmann::json j{{"ok", s.status.ok()},
+                   {"code", static_cast<int>(s.status.code())},
+                   {"error", s.status.message()},
+                   {"fingerprint", s.fingerprint},
+                   {"todo", s.todo},
+                   {"attempts", s.attempts},
+                   {"done", s.done},
+                   {"failed", s.failed},
+                   {"quarantined", s.quarantined}};
+  return j.dump();
+}
+
+StartState DecodeStart(const std::string& text) {
+  StartState s;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) {
+    s.status = Status::Internal("corrupt start message from rank 0");
+    return s;
+  }
+  if (!j.value("ok", false))
+    s.status = Status(static_cast<StatusCode>(j.value("code", static_cast<int>(StatusCode::kInternal))), j.value("error", ""));
+  s.fingerprint = j.value("fingerprint", "");
+  s.todo = j.value("todo", std::vector<size_t>{});
+  s.attempts = j.value("attempts", std::vector<int>{});
+  s.done = j.value("done", 0);
+  s.failed = j.value("failed", 0);
+  s.quarantined = j.value("quarantined", 0);
+  return s;
+}
+
+// Rank 0: prepare the output directory and decide what this run does.
+StartState PrepareStart(const RunOptions& o, const std::vector<WorkItem>& work, FileSystem* fs, Clock* clock,
+                        const std::string& host) {
+  StartState st;
+  RunStore store(fs, o.out_dir);
+  st.status = store.Init();
+  if (!st.status.ok()) return st;
+  auto fp = ComputeFingerprint(o.canonical_config, o.fingerprint_files);
+  if (!fp.ok()) {
+    st.status = fp.status();
+    return st;
+  }
+  st.fingerprint = fp->value;
+  // run.json: created once; a different fingerprint is refused (or moved aside on request).
+  if (fs->Exists(store.RunFilePath())) {
+    auto text = fs->ReadFile(store.RunFilePath());
+    nlohmann::json old = text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+    const std::string old_fp = old.is_object() ? old.value("fingerprint", "") : "";
+    if (old_fp.empty()) {
+      st.status = Status::Corruption(StrCat(store.RunFilePath(), " is unreadable; move it away to start over"));
+      return st;
+    }
+    if (old_fp != fp->value) {
+      if (!o.new_fingerprint_ok) {
+        st.status = Status::FailedPrecondition(StrCat(
+            "output directory ", o.out_dir, " holds results of another configuration (fingerprint ",
+            old_fp.substr(0, 12), ", this run ", fp->value.substr(0, 12), "). What differs:\n",
+            ExplainFingerprintChange(old.value("components", nlohmann::json::object()), fp->components),
+            "Use another visual_query.exp_name, or pass --new-fingerprint-ok to move the old results to ",
+            o.out_dir, "/superseded/ and start afresh"));
+        return st;
+      }
+      st.status = MoveAside(fs, store, old_fp, clock);
+      if (!st.status.ok()) return st;
+      st.status = store.Init();
+      if (!st.status.ok()) return st;
+    }
+  }
+  if (!fs->Exists(store.RunFilePath())) {
+    nlohmann::json run{{"fingerprint", fp->value},
+                       {"components", fp->components},
+                       {"created_at", clock->NowIso8601()},
+                       {"created_by", host},
+                       {"info", o.run_info}};
+    st.status = WriteFileAtomic(fs, store.RunFilePath(), run.dump(1) + "\n", "0." + std::to_string(getpid()));
+    if (!st.status.ok()) return st;
+  }
+  nlohmann::json manifest{{"fingerprint", fp->value},
+                          {"info", o.run_info},
+                          {"runner", {{"schedule", o.schedule}, {"max_attempts", o.max_attempts}}},
+                          {"clips", nlohmann::json::array()}};
+  for (const auto& w : work)
+    manifest["clips"].push_back({{"clip_uid", w.id}, {"video_uid", w.video_uid}, {"cost", w.cost}});
+  st.status = WriteFileAtomic(fs, store.ManifestPath(), manifest.dump(1) + "\n", "0." + std::to_string(getpid()));
+  if (!st.status.ok()) return st;
+  store.CleanTempFiles();
+
+  auto done = store.ScanDone(fp->value);
+  JournalSummary journals = ReadJournals(fs, o.out_dir);
+  std::set<std::string> skip;
+  std::map<std::string, int> prior_starts;
+  for (const auto& w : work) {
+    auto it = journals.clips.find(w.id);
+    const ClipHistory* h = it == journals.clips.end() ? nullptr : &it->second;
+    if (h) prior_starts[w.id] = h->starts;
+    switch (ClassifyClip(done.count(w.id) > 0, h, o.max_attempts)) {
+      case ClipState::kDone:
+        ++st.done;
+        skip.insert(w.id);
+        break;
+      case ClipState::kQuarantined:
+        if (o.retry_failed) break;
+        ++st.quarantined;
+        skip.insert(w.id);
+        break;
+      case ClipState::kFailed:
+        if (o.retry_failed) break;
+        ++st.failed;
+        skip.insert(w.id);
+        break;
+      default:
+        break;
+    }
+  }
+  st.todo = LptOrder(work, skip);
+  for (size_t idx : st.todo) st.attempts.push_back(prior_starts[work[idx].id] + 1);
+  return st;
+}
+
+}  // namespace
+
+std::atomic<bool>* InstallStopSignalHandlers() {
+  struct sigaction sa;
+  sa.sa_handler = HandleStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGUSR1, &sa, nullptr);
+  return &g_stop_flag;
+}
+
+Result<Fingerprint> ComputeFingerprint(const std::string& canonical_config,
+                                       const std::vector<std::pair<std::string, std::string>>& files) {
+  Fingerprint fp;
+  fp.components = {{"config", canonical_config}, {"files", nlohmann::json::array()}, {"version", VQ2D_VERSION}};
+  Sha256 h;
+  h.Update("vq2d-fingerprint-v1\n");
+  h.Update(canonical_config);
+  for (const auto& [name, path] : files) {
+    auto digest = Sha256File(path);
+    if (!digest.ok()) return digest.status().WithContext(StrCat("fingerprint input '", name, "'"));
+    auto size = FileSystem::Default()->FileSize(path);
+    fp.components["files"].push_back(
+        {{"name", name}, {"path", path}, {"sha256", *digest}, {"bytes", size.ok() ? *size : 0}});
+    h.Update(StrCat("\nfile ", name, " ", *digest));
+  }
+  h.Update(StrCat("\nversion ", VQ2D_VERSION));
+  fp.value = h.HexDigest();
+  return fp;
+}
+
+Result<RunSummary> RunJob(const RunOptions& o, const std::vector<WorkItem>& work, ClipProcessor& processor,
+                          Collective& coll, FileSystem* fs, Clock* clock, const std::atomic<bool>* stop_flag) {
+  const int rank = coll.rank();
+  const std::string host = HostName();
+  const std::string tmp_tag = StrCat(rank, ".", getpid());
+  StopToken stop(stop_flag);
+
+  // 1. Rank 0 decides; everybody learns the same plan inputs.
+  std::string msg;
+  if (rank == 0) msg = EncodeStart(PrepareStart(o, work, fs, clock, host));
+  VQ2D_RETURN_IF_ERROR(coll.Broadcast(&msg, 0));
+  StartState start = DecodeStart(msg);
+  if (!start.status.ok()) return start.status;
+  for (size_t idx : start.todo)
+    if (idx >= work.size()) return Status::Internal("start message indexes past the work list: work lists differ between ranks");
+
+  RunStore store(fs, o.out_dir);
+  VQ2D_RETURN_IF_ERROR(fs->CreateDirs(JoinPath(o.out_dir, "journal")));
+  VQ2D_RETURN_IF_ERROR(fs->CreateDirs(JoinPath(o.out_dir, "logs")));
+  VQ2D_ASSIGN_OR_RETURN(auto journal, Journal::Open(fs, store.JournalPath(rank)));
+  RankLog log(fs, store.LogPath(rank), rank, clock);
+  int signal_fd = -1;
+  if (fs == FileSystem::Default()) {
+    signal_fd = ::open(store.JournalPath(rank).c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    g_signal_journal.fd.store(signal_fd);
+  }
+  log.Info(StrCat("run start: ", coll.size(), " rank(s), ", work.size(), " clips, ", start.todo.size(), " to do, ",
+                  start.done, " done, ", start.failed, " failed, ", start.quarantined,
+                  " quarantined; schedule ", o.schedule, "; fingerprint ", start.fingerprint.substr(0, 12)));
+  journal->Append({{"event", "run_start"}, {"rank", rank}, {"world", coll.size()}, {"host", host},
+                   {"pid", getpid()}, {"time", clock->NowIso8601()}, {"todo", start.todo.size()}});
+
+  std::map<std::string, double> cost_of;
+  for (const auto& w : work) cost_of[w.id] = w.cost;
+
+  // 2. Background helpers: grace-period watchdog (every rank), progress line (rank 0).
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  std::string inflight_clip, inflight_attempt_id;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!finished && !stop.stop_requested()) cv.wait_for(lock, std::chrono::milliseconds(100));
+    if (finished) return;
+    log.Info("stop requested: taking no new clips");
+    const double deadline = clock->MonotonicSeconds() + o.grace_period_s;
+    while (!finished && clock->MonotonicSeconds() < deadline) cv.wait_for(lock, std::chrono::milliseconds(50));
+    if (finished) return;
+    if (!inflight_clip.empty()) {
+      journal->Append({{"event", "abandon"}, {"clip", inflight_clip}, {"attempt_id", inflight_attempt_id},
+                       {"rank", rank}, {"time", clock->NowIso8601()}, {"reason", "grace period expired"}});
+    }
+    log.Warn(StrCat("grace period of ", o.grace_period_s, " s expired; exiting with code ", kExitStopped));
+    std::fflush(stdout);
+    std::_Exit(kExitStopped);
+  });
+
+  const double t_start = clock->MonotonicSeconds();
+  std::set<std::string> done_at_start;
+  auto list_done = [&]() {
+    std::set<std::string> out;
+    const std::string dir = JoinPath(o.out_dir, "done");
+    auto shards = fs->ListDir(dir);
+    if (!shards.ok()) return out;
+    for (const auto& s : *shards) {
+      auto names = fs->ListDir(JoinPath(dir, s));
+      if (!names.ok()) continue;
+      for (const auto& n : *names)
+        if (!IsAtomicWriteTempName(n) && n.size() > 5) out.insert(n.substr(0, n.size() - 5));
+    }
+    return out;
+  };
+  std::thread progress;
+  if (rank == 0) {
+    done_at_start = list_done();
+    progress = std::thread([&] {
+      std::unique_lock<std::mutex> lock(mu);
+      while (!finished) {
+        cv.wait_for(lock, std::chrono::duration<double>(o.progress_interval_s));
+        if (finished) break;
+        lock.unlock();
+        auto now_done = list_done();
+        JournalSummary js = ReadJournals(fs, o.out_dir);
+        int failed = 0, quarantined = 0, done = 0;
+        double new_cost = 0, left_cost = 0;
+        int new_clips = 0;
+        for (const auto& w : work) {
+          if (now_done.count(w.id)) {
+            ++done;
+            if (!done_at_start.count(w.id)) ++new_clips, new_cost += w.cost;
+            continue;
+          }
+          left_cost += w.cost;
+          auto it = js.clips.find(w.id);
+          ClipState state = ClassifyClip(false, it == js.clips.end() ? nullptr : &it->second, o.max_attempts);
+          if (state == ClipState::kFailed) ++failed;
+          if (state == ClipState::kQuarantined) ++quarantined;
+        }
+        const double elapsed = std::max(1e-9, clock->MonotonicSeconds() - t_start);
+        const double rate = new_cost / elapsed;
+        std::string line = StrCat("[progress] ", done, "/", work.size(), " clips done, ", failed, " failed, ",
+                                  quarantined, " quarantined | ", static_cast<long long>(new_clips * 3600.0 / elapsed),
+                                  " clips/h, ", static_cast<long long>(rate), " frames/s | elapsed ",
+                                  FormatDuration(elapsed), ", ETA ",
+                                  rate > 0 ? FormatDuration(left_cost / rate) : std::string("--:--:--"));
+        std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
+        log.Info(line);
+        lock.lock();
+      }
+    });
+  }
+
+  // 3. The work loop.
+  RunSummary summary;
+  Plan plan;
+  std::vector<WorkItem> todo_items;
+  for (size_t idx : start.todo) todo_items.push_back(work[idx]);
+  if (o.schedule == "static") plan = PlanStatic(todo_items, {}, coll.size());
+  size_t static_pos = 0;
+  int seq = 0;
+  auto next = [&]() -> long long {  // position in start.todo, or -1 when nothing is left
+    if (o.schedule == "static") {
+      const auto& mine = plan.per_rank[static_cast<size_t>(rank)];
+      if (static_pos >= mine.size()) return -1;
+      // PlanStatic indexes todo_items, which are in LPT order already.
+      return static_cast<long long>(mine[static_pos++]);
+    }
+    auto t = coll.NextTicket();
+    if (!t.ok()) {
+      log.Warn("ticket counter failed: " + t.status().ToString());
+      return -1;
+    }
+    return *t < static_cast<int64_t>(start.todo.size()) ? static_cast<long long>(*t) : -1;
+  };
+  // In static mode PlanStatic re-sorts todo_items with the same key, so its indices refer to
+  // todo_items positions; map them back explicitly.
+  while (!stop.stop_requested()) {
+    const long long pos = next();
+    if (pos < 0) break;
+    const WorkItem& item = todo_items[static_cast<size_t>(pos)];
+    ClipTask task{item.id, item.video_uid, item.cost, start.attempts[static_cast<size_t>(pos)]};
+    const std::string attempt_id = StrCat(host, ":", getpid(), ":", rank, ":", seq++);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      inflight_clip = task.clip_uid;
+      inflight_attempt_id = attempt_id;
+    }
+    ArmSignalJournal("\n" +
+                     nlohmann::json{{"event", "abandon"}, {"clip", task.clip_uid}, {"attempt_id", attempt_id},
+                                    {"rank", rank}, {"reason", "signal"}}
+                         .dump() +
+                     "\n");
+    journal->Append({{"event", "start"}, {"clip", task.clip_uid}, {"attempt", task.attempt},
+                     {"attempt_id", attempt_id}, {"rank", rank}, {"host", host}, {"pid", getpid()},
+                     {"cost", task.cost}, {"time", clock->NowIso8601()}});
+    const double t0 = clock->MonotonicSeconds();
+    Result<ClipResult> result = Status::Internal("not run");
+    try {
+      result = processor.Process(task, stop);
+    } catch (const std::exception& e) {
+      result = Status::Internal(StrCat("exception: ", e.what()));
+    } catch (...) {
+      result = Status::Internal("unknown exception");
+    }
+    Status s = result.status();
+    DoneRecord rec;
+    if (result.ok()) {
+      rec.fingerprint = start.fingerprint;
+      rec.wall_s = clock->MonotonicSeconds() - t0;
+      rec.rank = rank;
+      rec.host = host;
+      rec.attempt = task.attempt;
+      rec.finished_at = clock->NowIso8601();
+      rec.stats = result->stats;
+      s = store.CommitClip(task.clip_uid, result->output, &rec, tmp_tag);
+    }
+    const double wall = clock->MonotonicSeconds() - t0;
+    if (s.ok()) {
+      journal->Append({{"event", "finish"}, {"clip", task.clip_uid}, {"attempt", task.attempt},
+                       {"attempt_id", attempt_id}, {"rank", rank}, {"wall_s", wall}, {"cost", task.cost},
+                       {"stats", rec.stats}, {"time", clock->NowIso8601()}});
+      log.Info(StrCat("clip ", task.clip_uid, " done in ", wall, " s"));
+      ++summary.processed_here;
+    } else if (s.code() == StatusCode::kCancelled && stop.stop_requested()) {
+      journal->Append({{"event", "abandon"}, {"clip", task.clip_uid}, {"attempt_id", attempt_id}, {"rank", rank},
+                       {"time", clock->NowIso8601()}, {"reason", "stop requested"}});
+      log.Info(StrCat("clip ", task.clip_uid, " abandoned on stop request"));
+    } else {
+      journal->Append({{"event", "fail"}, {"clip", task.clip_uid}, {"attempt", task.attempt},
+                       {"attempt_id", attempt_id}, {"rank", rank}, {"wall_s", wall}, {"error", s.ToString()},
+                       {"time", clock->NowIso8601()}});
+      log.Warn(StrCat("clip ", task.clip_uid, " failed: ", s.ToString()));
+    }
+    DisarmSignalJournal();
+    std::lock_guard<std::mutex> lock(mu);
+    inflight_clip.clear();
+  }
+  g_signal_journal.fd.store(-1);
+  if (signal_fd >= 0) ::close(signal_fd);
+  const bool stopped = stop.stop_requested();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    finished = true;
+  }
+  cv.notify_all();
+  watchdog.join();
+  if (progress.joinable()) progress.join();
+  journal->Append({{"event", "run_end"}, {"rank", rank}, {"stopped", stopped}, {"processed", summary.processed_here},
+                   {"time", clock->NowIso8601()}});
+
+  // 4. End of run.
+  summary.total = static_cast<int>(work.size());
+  if (stopped) {
+    summary.stopped = true;
+    summary.exit_code = kExitStopped;
+    log.Info(StrCat("stopped on signal after ", summary.processed_here, " clip(s); rerun the same command to resume"));
+    return summary;
+  }
+  VQ2D_RETURN_IF_ERROR(coll.Barrier());
+  std::string final_msg;
+  if (rank == 0) {
+    auto done = store.ScanDone(start.fingerprint);
+    JournalSummary js = ReadJournals(fs, o.out_dir);
+    std::vector<std::string> failures;
+    for (const auto& w : work) {
+      auto it = js.clips.find(w.id);
+      const ClipHistory* h = it == js.clips.end() ? nullptr : &it->second;
+      switch (ClassifyClip(done.count(w.id) > 0, h, o.max_attempts)) {
+        case ClipState::kDone:
+          ++summary.done;
+          break;
+        case ClipState::kFailed:
+          ++summary.failed;
+          failures.push_back(StrCat("  failed      ", w.id, ": ", h->last_error));
+          break;
+        case ClipState::kQuarantined:
+          ++summary.quarantined;
+          failures.push_back(StrCat("  quarantined ", w.id, ": the process died ", h->crashes,
+                                    " times while processing it"));
+          break;
+        default:
+          ++summary.pending;
+          break;
+      }
+    }
+    summary.exit_code = (summary.done == summary.total) ? kExitOk : kExitClipsFailed;
+    std::printf("[run] %d/%d clips done, %d failed, %d quarantined, %d pending (%s)\n", summary.done, summary.total,
+                summary.failed, summary.quarantined, summary.pending, o.out_dir.c_str());
+    for (const auto& f : failures) std::printf("%s\n", f.c_str());
+    if (!failures.empty()) std::printf("[run] retry them with --retry-failed; details: vq2d status\n");
+    std::fflush(stdout);
+    final_msg = nlohmann::json{{"exit", summary.exit_code}, {"done", summary.done}, {"failed", summary.failed},
+                               {"quarantined", summary.quarantined}, {"pending", summary.pending}}
+                    .dump();
+  }
+  VQ2D_RETURN_IF_ERROR(coll.Broadcast(&final_msg, 0));
+  auto j = nlohmann::json::parse(final_msg, nullptr, false);
+  if (!j.is_discarded()) {
+    summary.exit_code = j.value("exit", static_cast<int>(kExitError));
+    summary.done = j.value("done", 0);
+    summary.failed = j.value("failed", 0);
+    summary.quarantined = j.value("quarantined", 0);
+    summary.pending = j.value("pending", 0);
+  }
+  return summary;
+}
+
+}  // namespace vq2d

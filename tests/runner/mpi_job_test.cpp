@@ -1,0 +1,235 @@
+// Real-process tests of the runner: mpirun jobs of fake_vq2d (the product CLI with a scripted clip
+// processor), killed, stopped, failing and resumed.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "runner/process_util.h"
+#include "vq2d/core/filesystem.h"
+#include "vq2d/runner/run_status.h"
+#include "vq2d/runner/run_store.h"
+
+namespace vq2d {
+namespace {
+
+using testing::Background;
+using testing::FakeVq2d;
+using testing::Mpirun;
+using testing::ReadText;
+using testing::Sh;
+using testing::WaitFor;
+
+// An annotation file of `videos` x 3 clips x 2 queries and a config running it into <dir>/runs/<exp>.
+struct Dataset {
+  std::string dir, config;
+  std::vector<std::string> clips;
+
+  Dataset(const std::string& d, int videos = 4) : dir(d) {
+    nlohmann::ordered_json vs = nlohmann::ordered_json::array();
+    int k = 0;
+    for (int v = 0; v < videos; ++v) {
+      nlohmann::ordered_json clips_json = nlohmann::ordered_json::array();
+      for (int c = 0; c < 3; ++c) {
+        nlohmann::ordered_json qs = nlohmann::ordered_json::object();
+        for (int q = 0; q < 2; ++q, ++k) {
+          const int qf = 20 + (k * 37) % 50;
+          nlohmann::ordered_json rt = nlohmann::ordered_json::array();
+          for (int f = qf - 8; f < qf - 3; ++f)
+            rt.push_back({{"frame_number", f}, {"x", 10.0 + f}, {"y", 20.0}, {"width", 30.0}, {"height", 40.0},
+                          {"original_width", 640}, {"original_height", 360}});
+          qs[std::to_string(q + 1)] = {{"is_valid", true}, {"query_frame", qf}, {"object_title", "obj"},
+                                       {"visual_crop", {{"frame_number", qf + 2}, {"x", 1}, {"y", 2}, {"width", 30},
+                                                        {"height", 40}, {"original_width", 640}, {"original_height", 360}}},
+                                       {"response_track", rt}};
+        }
+        const std::string uid = "clip-" + std::to_string(v) + "-" + std::to_string(c);
+        clips.push_back(uid);
+        clips_json.push_back({{"clip_uid", uid}, {"video_start_sec", 0}, {"video_end_sec", 30}, {"clip_fps", 5.0},
+                              {"annotations", {{{"annotation_uid", "a-" + uid}, {"query_sets", qs}}}}});
+      }
+      vs.push_back({{"video_uid", "video-" + std::to_string(v)}, {"clips", clips_json}});
+    }
+    nlohmann::ordered_json ann = {{"version", "1.0.5"}, {"videos", vs}};
+    EXPECT_TRUE(WriteFileAtomic(FileSystem::Default(), dir + "/vq_val.json", ann.dump(), "t").ok());
+    config = dir + "/config.yaml";
+    EXPECT_TRUE(WriteFileAtomic(FileSystem::Default(), config,
+                                "data:\n  val_annotations: " + dir + "/vq_val.json\nvisual_query:\n  save_dir: " + dir +
+                                    "/runs\n  exp_name: exp\nrunner:\n  progress_interval_s: 0.5\n  grace_period_s: 20\n",
+                                "t")
+                    .ok());
+  }
+  std::string Out(const std::string& exp = "exp") const { return dir + "/runs/" + exp; }
+  std::string Run(int np, const std::string& env = "", const std::string& extra = "") const {
+    return env + " " + Mpirun(np) + FakeVq2d() + " run --config " + config + " " + extra + " > " + dir +
+           "/last.log 2>&1";
+  }
+  std::string Merge(const std::string& exp, const std::string& out) const {
+    return FakeVq2d() + " merge --config " + config + " --set visual_query.exp_name=" + exp + " --out " + out +
+           " > /dev/null";
+  }
+};
+
+int CountDone(const std::string& out) {
+  return static_cast<int>(RunStore(FileSystem::Default(), out).ScanDone(
+                              nlohmann::json::parse(ReadText(out + "/run.json"), nullptr, false).value("fingerprint", ""))
+                              .size());
+}
+
+std::map<std::string, int> FinishCounts(const std::string& out) {
+  std::map<std::string, int> n;
+  for (const auto& ev : ReadJournals(FileSystem::Default(), out).events)
+    if (ev.value("event", "") == "finish") ++n[ev.value("clip", "")];
+  return n;
+}
+
+std::vector<int> RankPids(const std::string& out, int np) {
+  std::vector<int> pids;
+  for (int r = 0; r < np; ++r) {
+    int pid = -1;
+    for (const auto& ev : ReadJournals(FileSystem::Default(), out).events)
+      if (ev.value("event", "") == "run_start" && ev.value("rank", -1) == r) pid = ev.value("pid", -1);
+    pids.push_back(pid);
+  }
+  return pids;
+}
+
+std::string Reference(const Dataset& ds) {
+  EXPECT_EQ(Sh(ds.Run(2, "", "--set visual_query.exp_name=ref")), 0) << ReadText(ds.dir + "/last.log");
+  EXPECT_EQ(Sh(ds.Merge("ref", ds.dir + "/ref.json")), 0);
+  return ReadText(ds.dir + "/ref.json");
+}
+
+TEST(MpiJobTest, KillOneRankMidRunThenResumeGivesTheUninterruptedResult) {
+  testing::TempDir dir;
+  Dataset ds(dir.path());
+  const std::string reference = Reference(ds);
+  ASSERT_FALSE(reference.empty());
+  {
+    Background job(ds.Run(2, "FAKE_SLEEP_MS=60"));
+    ASSERT_TRUE(WaitFor([&] { return FileSystem::Default()->Exists(ds.Out() + "/run.json") && CountDone(ds.Out()) >= 3; }, 60));
+    auto pids = RankPids(ds.Out(), 2);
+    ASSERT_GT(pids[1], 0);
+    kill(pids[1], SIGKILL);
+    EXPECT_NE(job.Wait(), 0);
+  }
+  const int done_after_kill = CountDone(ds.Out());
+  EXPECT_LT(done_after_kill, static_cast<int>(ds.clips.size()));
+  ASSERT_EQ(Sh(ds.Run(2)), 0) << ReadText(ds.dir + "/last.log");
+  for (const auto& [clip, n] : FinishCounts(ds.Out())) EXPECT_LE(n, 1) << clip << " was finished twice";
+  ASSERT_EQ(Sh(ds.Merge("exp", ds.dir + "/resumed.json")), 0);
+  EXPECT_EQ(ReadText(ds.dir + "/resumed.json"), reference);
+}
+
+TEST(MpiJobTest, SigtermStopsCleanlyWithExitCodeFourAndResumes) {
+  testing::TempDir dir;
+  Dataset ds(dir.path());
+  const std::string reference = Reference(ds);
+  {
+    Background job(ds.Run(2, "FAKE_SLEEP_MS=60"));
+    ASSERT_TRUE(WaitFor([&] { return FileSystem::Default()->Exists(ds.Out() + "/run.json") && CountDone(ds.Out()) >= 2; }, 60));
+    for (int pid : RankPids(ds.Out(), 2)) kill(pid, SIGTERM);  // what Slurm does to every task
+    EXPECT_EQ(job.Wait(), 4) << ReadText(ds.dir + "/last.log");
+  }
+  int stopped_ranks = 0;
+  for (const auto& ev : ReadJournals(FileSystem::Default(), ds.Out()).events)
+    if (ev.value("event", "") == "run_end" && ev.value("stopped", false)) ++stopped_ranks;
+  EXPECT_EQ(stopped_ranks, 2);
+  EXPECT_EQ(RunStore(FileSystem::Default(), ds.Out()).CleanTempFiles().value(), 0) << "torn temp files left";
+  auto st = ReadRunStatus(FileSystem::Default(), ds.Out());
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->failed + st->quarantined, 0);
+  EXPECT_LT(st->done, st->total);
+  ASSERT_EQ(Sh(ds.Run(2)), 0) << ReadText(ds.dir + "/last.log");
+  ASSERT_EQ(Sh(ds.Merge("exp", ds.dir + "/resumed.json")), 0);
+  EXPECT_EQ(ReadText(ds.dir + "/resumed.json"), reference);
+}
+
+TEST(MpiJobTest, ThrowingClipIsRecordedAndTheOthersFinish) {
+  testing::TempDir dir;
+  Dataset ds(dir.path());
+  EXPECT_EQ(Sh(ds.Run(2, "FAKE_THROW_CLIP=clip-1-1")), 3) << ReadText(ds.dir + "/last.log");
+  const std::string log = ReadText(ds.dir + "/last.log");
+  EXPECT_NE(log.find("failed      clip-1-1: Internal: exception: scripted exception in clip-1-1"), std::string::npos) << log;
+  auto st = ReadRunStatus(FileSystem::Default(), ds.Out());
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->done, static_cast<int>(ds.clips.size()) - 1);
+  EXPECT_EQ(st->failed, 1);
+  // merge still writes the file and says what is missing (exit code 3).
+  EXPECT_EQ(Sh(ds.Merge("exp", ds.dir + "/partial.json")), 3);
+  // Fixed and retried: complete.
+  EXPECT_EQ(Sh(ds.Run(2, "", "--retry-failed")), 0) << ReadText(ds.dir + "/last.log");
+}
+
+TEST(MpiJobTest, ClipThatAbortsTheProcessIsQuarantinedAfterMaxAttempts) {
+  testing::TempDir dir;
+  Dataset ds(dir.path());
+  const std::string env = "FAKE_SLEEP_MS=30 FAKE_ABORT_CLIP=clip-0-1";
+  int rc = 0, runs = 0;
+  while (runs < 6) {
+    rc = Sh(ds.Run(2, env));
+    ++runs;
+    if (rc != 134 && rc != 128 + SIGABRT) break;
+  }
+  EXPECT_EQ(runs, 4) << "three crashes, then the run completes without the poison clip";
+  EXPECT_EQ(rc, 3) << ReadText(ds.dir + "/last.log");
+  auto st = ReadRunStatus(FileSystem::Default(), ds.Out());
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->quarantined, 1);
+  EXPECT_EQ(st->done, static_cast<int>(ds.clips.size()) - 1);
+  ASSERT_EQ(st->failures.size(), 1u);
+  EXPECT_EQ(st->failures[0].first, "clip-0-1");
+}
+
+TEST(MpiJobTest, FingerprintMismatchIsRefusedUnlessAskedToStartAfresh) {
+  testing::TempDir dir;
+  Dataset ds(dir.path());
+  const std::string ckpt = ds.dir + "/weights.bin";
+  ASSERT_TRUE(WriteFileAtomic(FileSystem::Default(), ckpt, "weights v1", "t").ok());
+  ASSERT_EQ(Sh(ds.Run(2, "FAKE_FINGERPRINT_FILE=" + ckpt)), 0);
+  ASSERT_TRUE(WriteFileAtomic(FileSystem::Default(), ckpt, "weights v2", "t").ok());
+  EXPECT_EQ(Sh(ds.Run(2, "FAKE_FINGERPRINT_FILE=" + ckpt)), 1);
+  const std::string log = ReadText(ds.dir + "/last.log");
+  EXPECT_NE(log.find("holds results of another configuration"), std::string::npos) << log;
+  EXPECT_NE(log.find("checkpoint fake_checkpoint: sha256"), std::string::npos) << log;
+  EXPECT_EQ(Sh(ds.Run(2, "FAKE_FINGERPRINT_FILE=" + ckpt, "--set visual_query.selection_top_k=3")), 1);
+  EXPECT_NE(ReadText(ds.dir + "/last.log").find("config visual_query.selection_top_k: 25 -> 3"), std::string::npos);
+  EXPECT_EQ(Sh(ds.Run(2, "FAKE_FINGERPRINT_FILE=" + ckpt, "--new-fingerprint-ok")), 0) << ReadText(ds.dir + "/last.log");
+  EXPECT_TRUE(FileSystem::Default()->IsDirectory(ds.Out() + "/superseded"));
+}
+
+TEST(MpiJobTest, DynamicScheduleWithThreeRanksFinishesEveryClipOnce) {
+  testing::TempDir dir;
+  Dataset ds(dir.path());
+  ASSERT_EQ(Sh(ds.Run(3, "FAKE_SLEEP_MS=5", "--set runner.schedule=dynamic")), 0) << ReadText(ds.dir + "/last.log");
+  auto counts = FinishCounts(ds.Out());
+  EXPECT_EQ(counts.size(), ds.clips.size());
+  for (const auto& [clip, n] : counts) EXPECT_EQ(n, 1) << clip;
+  std::set<int> ranks;
+  for (const auto& ev : ReadJournals(FileSystem::Default(), ds.Out()).events)
+    if (ev.value("event", "") == "finish") ranks.insert(ev.value("rank", -1));
+  EXPECT_GE(ranks.size(), 2u);
+}
+
+TEST(ProcessTest, SingleProcessWithoutMpirunAndSlurmMislaunchGuard) {
+  testing::TempDir dir;
+  Dataset ds(dir.path(), 1);
+  EXPECT_EQ(Sh(FakeVq2d() + " run --config " + ds.config + " > " + ds.dir + "/single.log 2>&1"), 0)
+      << ReadText(ds.dir + "/single.log");
+  EXPECT_EQ(Sh("SLURM_JOB_ID=1 SLURM_NTASKS=4 " + FakeVq2d() + " run --config " + ds.config + " > " + ds.dir +
+               "/slurm.log 2>&1"),
+            1);
+  EXPECT_NE(ReadText(ds.dir + "/slurm.log").find("SLURM_NTASKS=4 but this job's world has 1 process"), std::string::npos)
+      << ReadText(ds.dir + "/slurm.log");
+}
+
+TEST(ProcessTest, ProductRunRefusesClearlyUntilThePipelineIsBuilt) {
+  testing::TempDir dir;
+  Dataset ds(dir.path(), 1);
+  EXPECT_EQ(Sh(testing::Vq2d() + " run --config " + ds.config + " > " + ds.dir + "/p.log 2>&1"), 1);
+  EXPECT_NE(ReadText(ds.dir + "/p.log").find("pipeline is not built"), std::string::npos) << ReadText(ds.dir + "/p.log");
+  EXPECT_EQ(Sh(testing::Vq2d() + " run --bogus > /dev/null 2>&1"), 2);
+}
+
+}  // namespace
+}  // namespace vq2d

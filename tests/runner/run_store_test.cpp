@@ -1,0 +1,187 @@
+#include "vq2d/runner/run_store.h"
+
+#include <gtest/gtest.h>
+
+#include "support/fault_fs.h"
+#include "support/test_support.h"
+#include "vq2d/core/sha256.h"
+
+namespace vq2d {
+namespace {
+
+DoneRecord Rec(const std::string& fp) {
+  DoneRecord r;
+  r.fingerprint = fp;
+  r.wall_s = 1.5;
+  r.rank = 1;
+  r.host = "h";
+  r.attempt = 1;
+  return r;
+}
+
+TEST(RunStoreTest, CommitThenValidate) {
+  testing::TempDir dir;
+  RunStore store(FileSystem::Default(), dir.Join("run"));
+  ASSERT_TRUE(store.Init().ok());
+  DoneRecord r = Rec("fp1");
+  ASSERT_TRUE(store.CommitClip("clip-a", "{\"x\":1}", &r, "0.1").ok());
+  auto got = store.ValidDoneRecord("clip-a", "fp1");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->output_sha256, Sha256Hex("{\"x\":1}"));
+  EXPECT_EQ(got->output_bytes, 7u);
+  EXPECT_EQ(store.ValidDoneRecord("clip-b", "fp1").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store.ValidDoneRecord("clip-a", "fp2").status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(store.ScanDone("fp1").size(), 1u);
+  EXPECT_EQ(store.ScanDone("fp2").size(), 0u);
+}
+
+TEST(RunStoreTest, TamperedOrTruncatedOutputIsNotAccepted) {
+  testing::TempDir dir;
+  FileSystem* fs = FileSystem::Default();
+  RunStore store(fs, dir.Join("run"));
+  ASSERT_TRUE(store.Init().ok());
+  DoneRecord r = Rec("fp");
+  ASSERT_TRUE(store.CommitClip("c1", "0123456789", &r, "t").ok());
+  ASSERT_TRUE(store.CommitClip("c2", "abcdefghij", &r, "t").ok());
+  ASSERT_TRUE(WriteFileAtomic(fs, store.ClipOutputPath("c1"), "01234", "t").ok());       // truncated
+  ASSERT_TRUE(WriteFileAtomic(fs, store.ClipOutputPath("c2"), "abcdefghiX", "t").ok());  // same size, changed
+  std::vector<std::string> rejected;
+  EXPECT_TRUE(store.ScanDone("fp", &rejected).empty());
+  EXPECT_EQ(rejected.size(), 2u);
+  ASSERT_TRUE(WriteFileAtomic(fs, store.DoneRecordPath("c1"), "{not json", "t").ok());
+  EXPECT_EQ(store.ValidDoneRecord("c1", "fp").status().code(), StatusCode::kCorruption);
+}
+
+TEST(RunStoreTest, TempFilesAreIgnoredAndCleaned) {
+  testing::TempDir dir;
+  FileSystem* fs = FileSystem::Default();
+  RunStore store(fs, dir.Join("run"));
+  ASSERT_TRUE(store.Init().ok());
+  DoneRecord r = Rec("fp");
+  ASSERT_TRUE(store.CommitClip("c1", "data", &r, "t").ok());
+  ASSERT_TRUE(fs->CreateDirs(DirName(store.DoneRecordPath("c9"))).ok());
+  auto f = fs->NewWritableFile(store.DoneRecordPath("c9") + ".tmp.3.77");
+  ASSERT_TRUE(f.ok());
+  (*f)->Append("{\"clip_uid\":");
+  (*f)->Close();
+  EXPECT_EQ(store.ScanDone("fp").size(), 1u);
+  auto removed = store.CleanTempFiles();
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 1);
+  EXPECT_FALSE(fs->Exists(store.DoneRecordPath("c9") + ".tmp.3.77"));
+}
+
+TEST(RunStoreTest, UnsafeClipNamesAreRefused) {
+  testing::TempDir dir;
+  RunStore store(FileSystem::Default(), dir.Join("run"));
+  ASSERT_TRUE(store.Init().ok());
+  DoneRecord r = Rec("fp");
+  EXPECT_EQ(store.CommitClip("../evil", "x", &r, "t").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.CommitClip("", "x", &r, "t").code(), StatusCode::kInvalidArgument);
+}
+
+TEST(JournalTest, TornLastLineIsSkippedAndAppendsContinueOnAFreshLine) {
+  testing::TempDir dir;
+  FileSystem* fs = FileSystem::Default();
+  ASSERT_TRUE(fs->CreateDirs(dir.Join("run/journal")).ok());
+  const std::string path = dir.Join("run/journal/rank-0.jsonl");
+  {
+    auto j = Journal::Open(fs, path);
+    ASSERT_TRUE(j.ok());
+    ASSERT_TRUE((*j)->Append({{"event", "start"}, {"clip", "a"}, {"attempt_id", "x1"}}).ok());
+  }
+  {
+    auto f = fs->NewAppendableFile(path);
+    (*f)->Append("{\"event\":\"finish\",\"cl");  // crash mid-append
+    (*f)->Close();
+  }
+  {
+    auto j = Journal::Open(fs, path);
+    ASSERT_TRUE(j.ok());
+    ASSERT_TRUE((*j)->Append({{"event", "start"}, {"clip", "a"}, {"attempt_id", "x2"}}).ok());
+    ASSERT_TRUE((*j)->Append({{"event", "fail"}, {"clip", "a"}, {"attempt_id", "x2"}, {"error", "boom"}}).ok());
+  }
+  JournalSummary s = ReadJournals(fs, dir.Join("run"));
+  EXPECT_EQ(s.torn_lines, 1);
+  const ClipHistory& h = s.clips["a"];
+  EXPECT_EQ(h.starts, 2);
+  EXPECT_EQ(h.fails, 1);
+  EXPECT_EQ(h.crashes, 1);  // x1 never ended
+  EXPECT_TRUE(h.last_is_fail);
+  EXPECT_EQ(h.last_error, "boom");
+}
+
+// Crash at every mutating step of committing three clips, lose everything not made durable, and
+// check what a resume would see: a clip is accepted only with exactly its output, and every clip
+// whose commit returned OK before the crash is accepted (never redone).
+TEST(FaultInjectionTest, CrashAtEveryStepOfTheWriteProtocol) {
+  const std::vector<std::pair<std::string, std::string>> clips = {
+      {"c1", std::string(100, 'a')}, {"c2", std::string(3000, 'b')}, {"c3", "short"}};
+  int total_ops = 0;
+  {
+    testing::FaultInjectionFileSystem fs;
+    RunStore store(&fs, "out");
+    ASSERT_TRUE(store.Init().ok());
+    const int before = fs.mutating_ops();
+    for (const auto& [uid, data] : clips) {
+      DoneRecord r = Rec("fp");
+      ASSERT_TRUE(store.CommitClip(uid, data, &r, "0.1").ok());
+    }
+    total_ops = fs.mutating_ops() - before;
+  }
+  ASSERT_GT(total_ops, 10);
+  for (int crash_at = 1; crash_at <= total_ops + 1; ++crash_at) {
+    testing::FaultInjectionFileSystem fs;
+    RunStore store(&fs, "out");
+    ASSERT_TRUE(store.Init().ok());
+    fs.CrashAfter(crash_at);
+    std::set<std::string> committed;
+    for (const auto& [uid, data] : clips) {
+      DoneRecord r = Rec("fp");
+      if (store.CommitClip(uid, data, &r, "0.1").ok()) committed.insert(uid);
+    }
+    fs.SimulateCrash();
+    RunStore resumed(&fs, "out");
+    auto done = resumed.ScanDone("fp");
+    for (const auto& uid : committed) EXPECT_TRUE(done.count(uid)) << "crash_at " << crash_at << ": lost " << uid;
+    for (const auto& [uid, rec] : done) {
+      auto out = fs.ReadFile(resumed.ClipOutputPath(uid));
+      ASSERT_TRUE(out.ok());
+      for (const auto& [cuid, data] : clips)
+        if (cuid == uid) EXPECT_EQ(*out, data) << "crash_at " << crash_at << ": torn output accepted for " << uid;
+    }
+    ASSERT_TRUE(resumed.CleanTempFiles().ok());
+    // The resumed run can redo the missing clips and then has all of them.
+    for (const auto& [uid, data] : clips) {
+      if (done.count(uid)) continue;
+      DoneRecord r = Rec("fp");
+      ASSERT_TRUE(resumed.CommitClip(uid, data, &r, "0.2").ok()) << "crash_at " << crash_at;
+    }
+    EXPECT_EQ(resumed.ScanDone("fp").size(), clips.size());
+  }
+}
+
+// Redoing a clip whose old done record survived must never leave the old record vouching for a
+// half-written new output.
+TEST(FaultInjectionTest, RecommitNeverPairsOldRecordWithNewOutput) {
+  for (int crash_at = 1; crash_at <= 12; ++crash_at) {
+    testing::FaultInjectionFileSystem fs;
+    RunStore store(&fs, "out");
+    ASSERT_TRUE(store.Init().ok());
+    DoneRecord r = Rec("fp");
+    ASSERT_TRUE(store.CommitClip("c", "old-output", &r, "1").ok());
+    fs.CrashAfter(crash_at);
+    DoneRecord r2 = Rec("fp");
+    store.CommitClip("c", "new-output-longer", &r2, "2");
+    fs.SimulateCrash();
+    auto rec = store.ValidDoneRecord("c", "fp");
+    if (rec.ok()) {
+      auto out = fs.ReadFile(store.ClipOutputPath("c"));
+      ASSERT_TRUE(out.ok());
+      EXPECT_TRUE(*out == "old-output" || *out == "new-output-longer") << *out;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace vq2d

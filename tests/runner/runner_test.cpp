@@ -1,0 +1,221 @@
+#include "vq2d/runner/runner.h"
+
+#include <gtest/gtest.h>
+
+#include "runner/runner_test_util.h"
+#include "support/test_support.h"
+#include "vq2d/runner/run_status.h"
+#include "vq2d/runner/run_store.h"
+
+namespace vq2d {
+namespace {
+
+using testing::MakeWork;
+using testing::ScriptedProcessor;
+
+RunOptions Options(const std::string& out) {
+  RunOptions o;
+  o.out_dir = out;
+  o.canonical_config = "a: 1\nb: \"x\"\n";
+  o.progress_interval_s = 3600;
+  o.grace_period_s = 30;
+  return o;
+}
+
+Result<RunSummary> RunLocal(const RunOptions& o, const std::vector<WorkItem>& work, ClipProcessor& p,
+                            const std::atomic<bool>* stop = nullptr) {
+  auto coll = MakeLocalCollective();
+  return RunJob(o, work, p, *coll, FileSystem::Default(), Clock::Default(), stop);
+}
+
+TEST(RunnerTest, RunsEverythingThenResumeDoesNothing) {
+  testing::TempDir dir;
+  auto work = MakeWork(7);
+  ScriptedProcessor p1;
+  auto s1 = RunLocal(Options(dir.Join("out")), work, p1);
+  ASSERT_TRUE(s1.ok()) << s1.status().ToString();
+  EXPECT_EQ(s1->exit_code, kExitOk);
+  EXPECT_EQ(s1->done, 7);
+  EXPECT_EQ(p1.processed.size(), 7u);
+  // LPT order on one rank: costs descending.
+  for (size_t i = 1; i < p1.processed.size(); ++i) {
+    double a = 0, b = 0;
+    for (const auto& w : work) {
+      if (w.id == p1.processed[i - 1]) a = w.cost;
+      if (w.id == p1.processed[i]) b = w.cost;
+    }
+    EXPECT_GE(a, b);
+  }
+  ScriptedProcessor p2;
+  auto s2 = RunLocal(Options(dir.Join("out")), work, p2);
+  ASSERT_TRUE(s2.ok());
+  EXPECT_EQ(s2->exit_code, kExitOk);
+  EXPECT_TRUE(p2.processed.empty()) << "resume redid finished clips";
+}
+
+TEST(RunnerTest, FailingClipIsRecordedOthersFinishAndRetryFailedRetriesIt) {
+  testing::TempDir dir;
+  auto work = MakeWork(5);
+  ScriptedProcessor p;
+  p.throw_on = {"clip-002"};
+  p.fail_on = {"clip-004"};
+  auto s = RunLocal(Options(dir.Join("out")), work, p);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->exit_code, kExitClipsFailed);
+  EXPECT_EQ(s->done, 3);
+  EXPECT_EQ(s->failed, 2);
+  auto st = ReadRunStatus(FileSystem::Default(), dir.Join("out"));
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->failed, 2);
+  ASSERT_EQ(st->failures.size(), 2u);
+  EXPECT_NE(st->ToText().find("scripted exception in clip-002"), std::string::npos) << st->ToText();
+  EXPECT_NE(st->ToText().find("scripted failure in clip-004"), std::string::npos);
+  // A plain rerun skips the failed clips; --retry-failed retries them.
+  ScriptedProcessor again;
+  auto s2 = RunLocal(Options(dir.Join("out")), work, again);
+  EXPECT_TRUE(again.processed.empty());
+  EXPECT_EQ(s2->exit_code, kExitClipsFailed);
+  RunOptions o = Options(dir.Join("out"));
+  o.retry_failed = true;
+  ScriptedProcessor retry;
+  auto s3 = RunLocal(o, work, retry);
+  EXPECT_EQ(retry.processed.size(), 2u);
+  EXPECT_EQ(retry.attempts_seen["clip-002"], 2);
+  EXPECT_EQ(s3->exit_code, kExitOk);
+}
+
+TEST(RunnerTest, ClipThatKeepsKillingTheProcessIsQuarantined) {
+  testing::TempDir dir;
+  auto work = MakeWork(3);
+  const std::string out = dir.Join("out");
+  // Simulate two earlier runs that died inside clip-001: a start with no end, twice.
+  ScriptedProcessor first;
+  first.fail_on = {"clip-000", "clip-001", "clip-002"};
+  ASSERT_TRUE(RunLocal(Options(out), work, first).ok());
+  FileSystem* fs = FileSystem::Default();
+  {
+    auto j = Journal::Open(fs, RunStore(fs, out).JournalPath(7));
+    ASSERT_TRUE(j.ok());
+    for (int i = 0; i < 3; ++i)
+      (*j)->Append({{"event", "start"}, {"clip", "clip-001"}, {"attempt_id", "dead-" + std::to_string(i)}});
+  }
+  RunOptions o = Options(out);
+  o.retry_failed = false;
+  o.max_attempts = 3;
+  // clip-000 and clip-002 are "failed" (skipped), clip-001 crashed 3 times: quarantined.
+  ScriptedProcessor p;
+  auto s = RunLocal(o, work, p);
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(p.processed.empty());
+  EXPECT_EQ(s->quarantined, 1);
+  EXPECT_EQ(s->exit_code, kExitClipsFailed);
+  auto st = ReadRunStatus(fs, out);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->quarantined, 1);
+}
+
+TEST(RunnerTest, FingerprintMismatchIsRefusedWithExplanationOrMovedAside) {
+  testing::TempDir dir;
+  auto work = MakeWork(2);
+  ScriptedProcessor p;
+  ASSERT_TRUE(RunLocal(Options(dir.Join("out")), work, p).ok());
+  RunOptions changed = Options(dir.Join("out"));
+  changed.canonical_config = "a: 2\nb: \"x\"\n";
+  ScriptedProcessor p2;
+  auto s = RunLocal(changed, work, p2);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.status().message().find("config a: 1 -> 2"), std::string::npos) << s.status().message();
+  EXPECT_TRUE(p2.processed.empty());
+  changed.new_fingerprint_ok = true;
+  auto s2 = RunLocal(changed, work, p2);
+  ASSERT_TRUE(s2.ok()) << s2.status().ToString();
+  EXPECT_EQ(p2.processed.size(), 2u);
+  auto names = FileSystem::Default()->ListDir(dir.Join("out/superseded"));
+  ASSERT_TRUE(names.ok());
+  ASSERT_EQ(names->size(), 1u);
+  EXPECT_TRUE(FileSystem::Default()->Exists(dir.Join("out/superseded/" + (*names)[0] + "/run.json")));
+}
+
+TEST(RunnerTest, StopFlagStopsBeforeTheNextClipWithExitCodeStopped) {
+  testing::TempDir dir;
+  auto work = MakeWork(6);
+  std::atomic<bool> stop{false};
+  ScriptedProcessor p;
+  p.on_process = [&](const ClipTask&) {
+    if (p.processed.size() == 2) stop = true;
+  };
+  auto s = RunLocal(Options(dir.Join("out")), work, p, &stop);
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(s->stopped);
+  EXPECT_EQ(s->exit_code, kExitStopped);
+  EXPECT_EQ(p.processed.size(), 2u);
+  // The clip in flight when the stop came was abandoned (Cancelled), not committed or failed.
+  JournalSummary js = ReadJournals(FileSystem::Default(), dir.Join("out"));
+  EXPECT_EQ(js.clips[p.processed[1]].abandons, 1);
+  EXPECT_EQ(js.clips[p.processed[1]].fails, 0);
+  // Resume finishes the rest and redoes only the abandoned clip.
+  ScriptedProcessor rest;
+  auto s2 = RunLocal(Options(dir.Join("out")), work, rest);
+  ASSERT_TRUE(s2.ok());
+  EXPECT_EQ(s2->exit_code, kExitOk);
+  EXPECT_EQ(rest.processed.size(), 5u);
+}
+
+TEST(RunnerTest, ThreeRanksStaticAndDynamicProcessEveryClipExactlyOnce) {
+  for (const std::string schedule : {"static", "dynamic"}) {
+    testing::TempDir dir;
+    auto work = MakeWork(23);
+    const int n = 3;
+    testing::ThreadWorld world(n);
+    std::vector<ScriptedProcessor> procs(n);
+    std::vector<int> exit_codes(n, -1);
+    std::vector<std::thread> threads;
+    for (int r = 0; r < n; ++r) {
+      threads.emplace_back([&, r] {
+        auto rank = world.MakeRank(r);
+        RunOptions o = Options(dir.Join("out"));
+        o.schedule = schedule;
+        auto s = RunJob(o, work, procs[r], *rank, FileSystem::Default(), Clock::Default(), nullptr);
+        exit_codes[r] = s.ok() ? s->exit_code : -2;
+      });
+    }
+    for (auto& t : threads) t.join();
+    std::multiset<std::string> all;
+    for (int r = 0; r < n; ++r) {
+      EXPECT_EQ(exit_codes[r], kExitOk) << schedule << " rank " << r;
+      all.insert(procs[r].processed.begin(), procs[r].processed.end());
+    }
+    EXPECT_EQ(all.size(), work.size()) << schedule;
+    for (const auto& w : work) EXPECT_EQ(all.count(w.id), 1u) << schedule << " " << w.id;
+    if (schedule == "static") {
+      // Every rank got the clips the LPT plan assigns it.
+      Plan plan = PlanStatic(work, {}, n);
+      for (int r = 0; r < n; ++r) {
+        std::vector<std::string> expected;
+        for (size_t idx : plan.per_rank[r]) expected.push_back(work[idx].id);
+        EXPECT_EQ(procs[r].processed, expected) << "rank " << r;
+      }
+    }
+  }
+}
+
+TEST(RunnerTest, StatusReportsThroughputStagesAndEta) {
+  testing::TempDir dir;
+  auto work = MakeWork(4);
+  ScriptedProcessor p;
+  p.fail_on = {"clip-003"};
+  ASSERT_TRUE(RunLocal(Options(dir.Join("out")), work, p).ok());
+  auto st = ReadRunStatus(FileSystem::Default(), dir.Join("out"));
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->total, 4);
+  EXPECT_EQ(st->done, 3);
+  EXPECT_EQ(st->failed, 1);
+  ASSERT_EQ(st->ranks.size(), 1u);
+  EXPECT_EQ(st->ranks.at(0).clips, 3);
+  EXPECT_DOUBLE_EQ(st->stage_seconds.at("select_s"), 0.75);
+  EXPECT_EQ(ReadRunStatus(FileSystem::Default(), dir.Join("nothing")).status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace vq2d
