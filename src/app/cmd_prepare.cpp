@@ -1,129 +1,107 @@
-// vq2d prepare: builds the HDF5 clip records of a split (see include/vq2d/io/prepare.h).
-#include <yaml-cpp/yaml.h>
-
+// vq2d prepare: builds the HDF5 clip records of a split on the runner (sharded over MPI ranks,
+// resumable, failures recorded per clip). See include/vq2d/io/prepare.h and docs/data.md.
 #include <cstdio>
 
 #include "app/args.h"
 #include "app/commands.h"
+#include "app/prepare_processor.h"
 #include "vq2d/core/filesystem.h"
 #include "vq2d/io/annotations.h"
-#include "vq2d/io/prepare.h"
+#include "vq2d/io/config.h"
+#include "vq2d/runner/collective.h"
+#include "vq2d/runner/runner.h"
 
 namespace vq2d::app {
-namespace {
-
-// Reads data.<split>_annotations, data.videos_dir and data.<split>_data_dir from a config file,
-// leaving values already given on the command line alone.
-Status ReadConfigPaths(const std::string& path, const std::string& split, std::string* annotations,
-                       std::string* videos_dir, std::string* out_dir, bool* apply_trim_offset) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(StrCat("config '", path, "': ", e.what()));
-  }
-  try {
-    const YAML::Node data = root["data"];
-    if (!data || !data.IsMap()) return Status::InvalidArgument(StrCat("config '", path, "': missing map 'data'"));
-    auto get = [&](const std::string& key, std::string* out) -> Status {
-      if (!out->empty()) return Status::OK();
-      if (!data[key]) return Status::InvalidArgument(StrCat("config '", path, "': missing key data.", key));
-      *out = data[key].as<std::string>();
-      return Status::OK();
-    };
-    VQ2D_RETURN_IF_ERROR(get(split + "_annotations", annotations));
-    VQ2D_RETURN_IF_ERROR(get("videos_dir", videos_dir));
-    VQ2D_RETURN_IF_ERROR(get(split + "_data_dir", out_dir));
-    if (root["fixes"] && root["fixes"]["apply_trim_offset"]) {
-      *apply_trim_offset = *apply_trim_offset || root["fixes"]["apply_trim_offset"].as<bool>();
-    }
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(StrCat("config '", path, "': ", e.what()));
-  }
-  return Status::OK();
-}
-
-}  // namespace
 
 int RunPrepare(const Args& args) {
-  std::string config, split = "val", annotations, videos_dir, out_dir, compression = "none";
-  long long gzip_level = 4, max_clamped = 10;
-  bool apply_trim_offset = false, quiet = false;
+  std::string config_path = "config.yaml", split;
+  std::vector<std::string> sets;
+  long long max_clamped = 10;
+  bool retry_failed = false, new_fp_ok = false;
   ArgParser p("vq2d prepare",
-              "Decodes every clip of a split from its full-scale video exactly as upstream REN's prepare.py selects\n"
-              "frames (clip_fps timestamps, black-bar trim, PIL-bicubic resize to short side 288 / long side <= 512)\n"
-              "and writes one HDF5 record per clip, <records_dir>/<clip_uid>.h5 (docs/data.md). Existing valid\n"
-              "records are skipped (resume); a failing clip is recorded and the others continue. A report is written\n"
-              "to <records_dir>/prepare_report.json. Exit code: 0 all clips ok, 3 some clips failed, 1 fatal, 2 usage.");
-  p.AddString("--config", &config, "config.yaml: reads data.<split>_annotations, data.videos_dir, data.<split>_data_dir, fixes.apply_trim_offset");
-  p.AddString("--split", &split, "train, val or test");
-  p.AddString("--annotations", &annotations, "annotation JSON (overrides the config)");
-  p.AddString("--videos-dir", &videos_dir, "directory of <video_uid>.mp4 (overrides the config)");
-  p.AddString("--out-dir", &out_dir, "records directory (overrides the config)");
-  p.AddString("--compression", &compression, "frames compression: none or gzip");
-  p.AddInt("--gzip-level", &gzip_level, "gzip level 0-9 with --compression gzip");
-  p.AddInt("--max-clamped-frames", &max_clamped, "fail a clip when more frame times than this lie past its video's end (-1: no limit)");
-  p.AddBool("--apply-trim-offset", &apply_trim_offset, "fixes.apply_trim_offset: map boxes with the black-bar offset (upstream: off)");
-  p.AddBool("--quiet", &quiet, "no per-clip progress lines");
+              "Builds one HDF5 record per clip of a split, <data.<split>_data_dir>/<clip_uid>.h5, from the full-scale\n"
+              "videos <data.videos_dir>/<video_uid>.mp4 and data.<split>_annotations, exactly as upstream REN's\n"
+              "prepare.py selects frames (clip_fps timestamps, black-bar trim, PIL-bicubic resize; keys prepare.*,\n"
+              "fixes.apply_trim_offset). Runs on the job runner: one process, or many ranks under mpirun/srun;\n"
+              "rerunning resumes; a failing clip (missing/unreadable video, bad annotation) is recorded and the\n"
+              "others continue. Run state: <records_dir>/.prepare/ (vq2d status <records_dir>/.prepare).\n"
+              "Exit code: 0 all clips ok, 3 some clips failed, 4 stopped (rerun to resume), 1 error, 2 usage.");
+  p.AddString("--config", &config_path, "configuration file");
+  p.AddList("--set", &sets, "override a config key: a.b.c=value");
+  p.AddString("--split", &split, "train, val or test (overrides visual_query.split)");
+  p.AddInt("--max-clamped-frames", &max_clamped,
+           "fail a clip when more of its frame times than this lie past its video's end (-1: no limit)");
+  p.AddBool("--retry-failed", &retry_failed, "also retry clips recorded as failed or quarantined");
+  p.AddBool("--new-fingerprint-ok", &new_fp_ok,
+            "when the run state was made with other prepare settings, move it aside instead of refusing");
   if (int rc = p.Parse(args); rc >= 0) return rc;
-  if (split != "train" && split != "val" && split != "test") {
-    std::fprintf(stderr, "vq2d prepare: --split must be train, val or test, got '%s'\n", split.c_str());
-    return 2;
-  }
-  if (compression != "none" && compression != "gzip") {
-    std::fprintf(stderr, "vq2d prepare: --compression must be none or gzip, got '%s'\n", compression.c_str());
-    return 2;
-  }
-  if (!config.empty()) {
-    Status s = ReadConfigPaths(config, split, &annotations, &videos_dir, &out_dir, &apply_trim_offset);
-    if (!s.ok()) {
+
+  std::atomic<bool>* stop_flag = InstallStopSignalHandlers();
+  std::unique_ptr<Collective> coll;
+  if (LaunchedByMpi()) {
+    auto c = MakeMpiCollective();
+    if (!c.ok()) {
+      std::fprintf(stderr, "vq2d prepare: %s\n", c.status().ToString().c_str());
+      return kExitError;
+    }
+    coll = std::move(c).value();
+  } else {
+    if (Status s = CheckSlurmWorldSize(1); !s.ok()) {
       std::fprintf(stderr, "vq2d prepare: %s\n", s.ToString().c_str());
-      return 1;
+      return kExitError;
     }
+    coll = MakeLocalCollective();
   }
-  if (annotations.empty() || videos_dir.empty() || out_dir.empty()) {
-    std::fprintf(stderr, "vq2d prepare: give --config, or --annotations, --videos-dir and --out-dir\n");
-    return 2;
+  const bool leader = coll->rank() == 0;
+  auto fail = [&](const Status& s) {
+    if (leader) std::fprintf(stderr, "vq2d prepare: %s\n", s.ToString().c_str());
+    return static_cast<int>(kExitError);
+  };
+  if (!split.empty()) sets.push_back("visual_query.split=" + split);
+  auto config = LoadConfig(config_path, sets);
+  if (!config.ok()) return fail(config.status());
+  const std::string sp = config->visual_query.split;
+  if (sp != "train" && sp != "val" && sp != "test") {
+    return fail(Status::InvalidArgument(StrCat("split must be train, val or test, got '", sp, "'")));
   }
-  auto ann = LoadAnnotations(annotations);
-  if (!ann.ok()) {
-    std::fprintf(stderr, "vq2d prepare: %s\n", ann.status().ToString().c_str());
-    return 1;
+  if (Status s = RequireExistingPath(*config, "data." + sp + "_annotations"); !s.ok()) return fail(s);
+  if (Status s = RequireExistingPath(*config, "data.videos_dir"); !s.ok()) return fail(s);
+  auto annotations = LoadAnnotations(config->AnnotationsFile(sp));
+  if (!annotations.ok()) return fail(annotations.status());
+  const std::string records_dir = config->RecordsDir(sp);
+  const std::string videos_dir = config->data.videos_dir;
+  if (leader) {
+    if (Status s = FileSystem::Default()->CreateDirs(records_dir); !s.ok()) return fail(s);
   }
-  ClipPrepareOptions o;
-  o.split = split;
-  o.annotation_version = ann->version;
-  o.gzip_level = compression == "gzip" ? static_cast<int>(gzip_level) : -1;
-  o.apply_trim_offset = apply_trim_offset;
-  o.max_clamped_frames = max_clamped;
-  if (Status s = FileSystem::Default()->CreateDirs(out_dir); !s.ok()) {
-    std::fprintf(stderr, "vq2d prepare: %s\n", s.ToString().c_str());
-    return 1;
-  }
-  std::printf("vq2d prepare: split %s, %s -> %s\n", split.c_str(), annotations.c_str(), out_dir.c_str());
-  std::fflush(stdout);
-  const SplitReport rep = PrepareSplit(o, *ann, videos_dir, out_dir, [&](size_t done, size_t total, const ClipOutcome& c) {
-    if (quiet && c.state != "failed") return;
-    if (c.state == "failed") {
-      std::printf("[%zu/%zu] FAILED %s: %s\n", done, total, c.clip_uid.c_str(), c.message.c_str());
-    } else if (c.state == "skipped") {
-      std::printf("[%zu/%zu] skipped %s (valid record exists)\n", done, total, c.clip_uid.c_str());
-    } else {
-      std::printf("[%zu/%zu] prepared %s: %lld frames (%lld clamped), %.1f MB, %.2f s\n", done, total,
-                  c.clip_uid.c_str(), static_cast<long long>(c.stats.frames_written),
-                  static_cast<long long>(c.stats.frames_clamped), c.stats.bytes_written / 1e6, c.stats.seconds);
-      for (const auto& w : c.stats.warnings) std::printf("    warning: %s\n", w.c_str());
-    }
+  int nulls = 0;
+  std::vector<WorkItem> work = PrepareWorkList(*annotations, &nulls);
+  ClipPrepareOptions o = PrepareOptionsFromConfig(*config, sp, max_clamped);
+  o.annotation_version = annotations->version;
+  if (leader) {
+    std::printf("[prepare] split %s: %zu clips (%d with null clip_uid left out) from %s -> %s, %d rank(s)\n",
+                sp.c_str(), work.size(), nulls, config->AnnotationsFile(sp).c_str(), records_dir.c_str(), coll->size());
     std::fflush(stdout);
-  });
-  const std::string report_path = JoinPath(out_dir, "prepare_report.json");
-  if (Status s = WriteFileAtomic(FileSystem::Default(), report_path, rep.ToJson(), "prepare"); !s.ok()) {
-    std::fprintf(stderr, "vq2d prepare: cannot write the report: %s\n", s.ToString().c_str());
   }
-  std::printf("vq2d prepare: %d prepared, %d skipped, %d failed, %lld frames (%lld clamped) in %.1f s; report %s\n",
-              rep.prepared, rep.skipped, rep.failed, static_cast<long long>(rep.frames_written),
-              static_cast<long long>(rep.frames_clamped), rep.seconds, report_path.c_str());
-  return rep.failed > 0 ? 3 : 0;
+  PrepareProcessor processor(*annotations, o, videos_dir, records_dir);
+  RunOptions ro;
+  ro.out_dir = JoinPath(records_dir, ".prepare");
+  ro.schedule = config->runner.schedule;
+  ro.max_attempts = static_cast<int>(config->runner.max_attempts);
+  ro.progress_interval_s = config->runner.progress_interval_s;
+  ro.grace_period_s = config->runner.grace_period_s;
+  ro.retry_failed = retry_failed;
+  ro.new_fingerprint_ok = new_fp_ok;
+  ro.canonical_config = PrepareCanonicalConfig(o, videos_dir, records_dir);
+  ro.fingerprint_files = {{"annotations", config->AnnotationsFile(sp)}};
+  ro.run_info = {{"command", "prepare"}, {"split", sp}, {"annotations", config->AnnotationsFile(sp)},
+                 {"records_dir", records_dir}, {"videos_dir", videos_dir}, {"config_file", config_path}};
+  auto summary = RunJob(ro, work, processor, *coll, FileSystem::Default(), Clock::Default(), stop_flag);
+  if (!summary.ok()) return fail(summary.status());
+  if (leader) {
+    std::printf("[prepare] records in %s; per-clip state: vq2d status %s\n", records_dir.c_str(), ro.out_dir.c_str());
+    if (summary->stopped) std::printf("[prepare] stopped on request; rerun the same command to resume\n");
+  }
+  return summary->exit_code;
 }
 
 }  // namespace vq2d::app
