@@ -1,8 +1,13 @@
 #include "vq2d/io/video_decode.h"
 
+#include <algorithm>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
+
+extern "C" {
+#include <libavformat/avformat.h>
+}
 
 #include "vq2d/core/filesystem.h"
 #include "vq2d/io/prepare_math.h"
@@ -22,6 +27,26 @@ Status OpenCapture(const std::string& path, cv::VideoCapture* cap) {
     return Status::Corruption(StrCat("video '", path, "' cannot be opened: ", e.what()));
   }
   return Status::OK();
+}
+
+// Seconds from the container's start (what "ffmpeg -ss" counts from) to the start of the first video
+// stream (what OpenCV's CAP_PROP_POS_MSEC counts from). 0 when unknown.
+double VideoStreamStartOffset(const std::string& path) {
+  AVFormatContext* ic = nullptr;
+  if (avformat_open_input(&ic, path.c_str(), nullptr, nullptr) < 0) return 0.0;
+  double offset = 0.0;
+  if (avformat_find_stream_info(ic, nullptr) >= 0 && ic->start_time != AV_NOPTS_VALUE) {
+    for (unsigned i = 0; i < ic->nb_streams; ++i) {
+      const AVStream* st = ic->streams[i];
+      if (st->codecpar->codec_type != AVMEDIA_TYPE_VIDEO) continue;  // OpenCV takes the first video stream
+      if (st->start_time != AV_NOPTS_VALUE) {
+        offset = st->start_time * av_q2d(st->time_base) - ic->start_time / static_cast<double>(AV_TIME_BASE);
+      }
+      break;
+    }
+  }
+  avformat_close_input(&ic);
+  return offset;
 }
 
 }  // namespace
@@ -62,6 +87,7 @@ Result<DecodedVideoInfo> DecodeFramesAtTimes(const std::string& video_path, cons
   std::vector<double> thr(n);
   for (size_t i = 0; i < n; ++i) thr[i] = SeekMillis(times_sec[i]) / 1000.0 - kTimeEpsSec;
 
+  info.stream_start_offset_sec = VideoStreamStartOffset(video_path);
   try {
     info.fps = cap.get(cv::CAP_PROP_FPS);
     const int64_t count_estimate = static_cast<int64_t>(cap.get(cv::CAP_PROP_FRAME_COUNT));
@@ -72,7 +98,9 @@ Result<DecodedVideoInfo> DecodeFramesAtTimes(const std::string& video_path, cons
     while (j < n) {
       if (!cap.grab()) break;
       ++k;
-      const double t = cap.get(cv::CAP_PROP_POS_MSEC) / 1000.0;
+      // Stream-relative time (a negative value is OpenCV's dts fallback for the frame at pts 0), then
+      // relative to the container start as ffmpeg's -ss counts.
+      const double t = std::max(0.0, cap.get(cv::CAP_PROP_POS_MSEC) / 1000.0) + info.stream_start_offset_sec;
       last_time = t;
       size_t j_end = j;
       while (j_end < n && t >= thr[j_end]) ++j_end;

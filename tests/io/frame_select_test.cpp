@@ -2,6 +2,8 @@
 // the frame_select format (expected.json with "videos"); frames carry their index in binary.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "io/fixture_io.h"
@@ -55,6 +57,49 @@ TEST(FrameSelect, MatchesUpstreamFfmpegSeekExactly) {
     }
   }
   EXPECT_GT(videos, 0) << "no frame_select-format case found in prepare/";
+}
+
+// Runs upstream's exact per-time ffmpeg call and returns the index drawn on the frame it outputs
+// (-1 when ffmpeg outputs nothing, i.e. past the end).
+int FfmpegFrameAt(const std::string& video, double t, int w, int h) {
+  const std::string cmd = "ffmpeg -nostdin -loglevel error -ss " + SeekTimecode(t) + " -threads 1 -i '" + video +
+                          "' -r 1 -q:v 2 -pix_fmt rgb24 -frames:v 1 -f rawvideo - 2>/dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return -2;
+  std::vector<uint8_t> buf(static_cast<size_t>(w) * h * 3);
+  const size_t n = std::fread(buf.data(), 1, buf.size(), p);
+  ::pclose(p);
+  return n == buf.size() ? DecodeIndex(buf.data(), w * 3) : -1;
+}
+
+// The container can start before the video stream (audio first); "ffmpeg -ss" counts from the
+// container start. Checked against the real ffmpeg CLI (installed by tools/setup.sh).
+TEST(FrameSelect, MatchesFfmpegCliWhenAudioStartsFirst) {
+  if (std::system("ffmpeg -version > /dev/null 2>&1") != 0) GTEST_SKIP() << "ffmpeg CLI not installed";
+  const auto cases = testing::FixtureCases("prepare");
+  std::string src;
+  for (const auto& dir : cases)
+    if (std::filesystem::exists(dir + "/video_2.mp4")) src = dir + "/video_2.mp4";
+  ASSERT_FALSE(src.empty()) << "prepare/*/video_2.mp4 fixture missing";
+  testing::TempDir d;
+  const std::string mux = d.Join("mux.mp4");
+  const std::string cmd = "ffmpeg -nostdin -y -loglevel error -itsoffset 0.5 -i '" + src +
+                          "' -f lavfi -t 14 -i anullsrc=r=16000:cl=mono -map 0:v -map 1:a -c:v copy -c:a aac '" + mux + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::vector<double> times = {0.0, 0.3};
+  auto more = ClipFrameTimes(0.4419, 4.9, 5.0);
+  ASSERT_TRUE(more.ok());
+  times.insert(times.end(), more->begin(), more->end());
+  std::vector<int> got;
+  auto info = DecodeFramesAtTimes(mux, times, [&](int64_t, const uint8_t* rgb, int, int, int64_t stride) {
+    got.push_back(DecodeIndex(rgb, stride));
+    return Status::OK();
+  });
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_NEAR(info->stream_start_offset_sec, 0.5, 1e-3);
+  std::vector<int> want;
+  for (double t : times) want.push_back(FfmpegFrameAt(mux, t, 320, 240));
+  EXPECT_EQ(got, want);
 }
 
 TEST(FrameSelect, SelectionRule) {

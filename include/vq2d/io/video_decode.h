@@ -5,9 +5,9 @@
 // backend): grab() every frame, retrieve() + BGR->RGB only the frames that are kept. No per-frame
 // process, no inexact seek.
 //
-// Timestamps are CAP_PROP_POS_MSEC (relative to the video stream's start). Upstream's -ss is relative
-// to the container start; the two agree when the video stream starts the container (Ego4D canonical
-// videos, files written by vq2d synth). A frame counts as ">= t" when its time is >= t - 1 µs, which
+// Timestamps are CAP_PROP_POS_MSEC (relative to the video stream's start) plus the offset of the video
+// stream's start from the container's start (read with libavformat), i.e. relative to the container
+// start as upstream's -ss counts (the container may start earlier, e.g. with audio). A frame counts as ">= t" when its time is >= t - 1 µs, which
 // absorbs the float rounding of the millisecond timestamps (exact for 24/25/30/30000/1001 fps).
 //
 // Times past the last frame are clamped to the last frame and counted (upstream would drop the clip).
@@ -33,6 +33,7 @@ std::vector<int64_t> SelectFramesForSeekTimes(const std::vector<double>& frame_t
 struct DecodedVideoInfo {
   int width = 0, height = 0;  // decoded frame size
   double fps = 0;             // container frame rate (CAP_PROP_FPS)
+  double stream_start_offset_sec = 0;  // video stream start - container start
   int64_t frames_decoded = 0;  // frames grabbed (up to the last one needed, or all when clamping)
   int64_t frames_clamped = 0;  // requested times past the last frame (given the last frame)
   std::vector<int64_t> source_index;  // per requested time: decode-order index of the frame given
