@@ -126,15 +126,4 @@ int RunBenchPrepare(const Args& args) {
   return 0;
 }
 
-int RunBench(const Args& args) {
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::printf("usage: vq2d bench <target> [options]\n\ntargets:\n  prepare    frames decoded + written per second by vq2d prepare (1080p)\n");
-    return args.empty() ? 2 : 0;
-  }
-  const Args rest(args.begin() + 1, args.end());
-  if (args[0] == "prepare") return RunBenchPrepare(rest);
-  std::fprintf(stderr, "vq2d bench: unknown target '%s' (see vq2d bench --help)\n", args[0].c_str());
-  return 2;
-}
-
 }  // namespace vq2d::app

@@ -11,6 +11,7 @@
 #include "app/args.h"
 #include "app/commands.h"
 #include "vq2d/core/filesystem.h"
+#include "vq2d/io/clip_output.h"
 #include "vq2d/io/record.h"
 
 namespace vq2d::app {
@@ -39,6 +40,17 @@ Result<Prediction> LoadPrediction(const std::string& path, const ClipRecord& rec
     return Status::InvalidArgument(StrCat("predictions '", path, "': ", e.what()));
   }
   Prediction p;
+  if (j.is_object() && j.value("schema", "") == "vq2d.clip_output/1") {  // a run's per-clip output (record pixels)
+    VQ2D_ASSIGN_OR_RETURN(ClipOutput co, ParseClipOutput(text, path));
+    if (co.clip_uid != rec.meta().clip_uid) return p;
+    for (const auto& qp : co.queries) {
+      if (qp.annotation_index != static_cast<int>(ann_index) || qp.query_set != q.id) continue;
+      p.found = true;
+      p.score = qp.score;
+      for (const auto& b : qp.bboxes) p.boxes[b.fno] = PredBox{b.x1, b.y1, b.x2, b.y2};
+    }
+    return p;
+  }
   try {
     const auto& videos = j.at("results").at("videos");
     for (const auto& v : videos) {
@@ -95,8 +107,9 @@ int RunRender(const Args& args) {
               "Draws one query of a clip record: ground-truth response track (green), predicted track (red, with\n"
               "its score), the query frame (yellow marker; frames from it on are outside the search window), a\n"
               "timeline and the visual-crop inset. Writes FILE.mp4 (clip_fps) and FILE.png, a contact sheet of the\n"
-              "visual crop, response-track frames and predicted frames. Predictions may be upstream per-clip files\n"
-              "(record pixels) or submission-format files (original pixels).");
+              "visual crop, response-track frames and predicted frames. Predictions may be a run's per-clip output\n"
+              "(clips/<aa>/<clip>.json), upstream per-clip files (record pixels) or the merged/submission file\n"
+              "(original pixels).");
   p.AddString("--record", &record_path, "clip record (.h5)", /*required=*/true);
   p.AddString("--predictions", &predictions, "predictions JSON (omit to draw the ground truth only)");
   p.AddString("--query", &query, "query set: ID (first annotation holding it) or ANN:ID; default: the first valid one");

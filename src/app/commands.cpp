@@ -16,7 +16,7 @@ const std::vector<Command>& Commands() {
       {"synth", "write the synthetic Ego4D-format dataset (videos, annotations, config.yaml)", RunSynth},
       {"prepare", "build the HDF5 clip records of a split from the videos and annotations", RunPrepare},
       {"render", "draw a record's ground truth and predictions into an mp4 and a PNG contact sheet", RunRender},
-      {"bench", "benchmarks: vq2d bench prepare", RunBench},
+      {"bench", "speed reports: vq2d bench <target> (prepare)", RunBench},
   };
   return commands;
 }

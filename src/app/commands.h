@@ -28,7 +28,7 @@ int RunConfig(const Args& args);
 int RunPrepare(const Args& args);
 int RunSynth(const Args& args);
 int RunRender(const Args& args);
-int RunBench(const Args& args);  // dispatches `vq2d bench <target>`
-int RunBenchPrepare(const Args& args);
+int RunBench(const Args& args);         // dispatches to the targets below
+int RunBenchPrepare(const Args& args);  // vq2d bench prepare
 
 }  // namespace vq2d::app

@@ -5,7 +5,9 @@
 
 #include "app/commands.h"
 #include "support/test_support.h"
+#include "vq2d/core/filesystem.h"
 #include "vq2d/io/annotations.h"
+#include "vq2d/io/clip_output.h"
 #include "vq2d/io/prepare.h"
 #include "vq2d/io/record.h"
 
@@ -50,6 +52,32 @@ TEST(PrepareCommand, SynthPrepareResumeRender) {
   ASSERT_EQ(RunRender({"--record", first_record, "--out", d.Join("render/r.mp4")}), 0);
   EXPECT_GT(fs::file_size(d.Join("render/r.mp4")), 1000u);
   EXPECT_GT(fs::file_size(d.Join("render/r.png")), 1000u);
+  // With a prediction in the run's per-clip output format (record pixels).
+  {
+    auto rec = OpenClipRecord(first_record);
+    ASSERT_TRUE(rec.ok());
+    const auto& q = rec->clip().annotations[0].query_sets[0];
+    ClipOutput co;
+    co.clip_uid = rec->meta().clip_uid;
+    co.video_uid = rec->meta().video_uid;
+    co.frame_width = rec->width();
+    co.frame_height = rec->height();
+    co.original_width = 640;
+    co.original_height = 360;
+    QueryPrediction qp;
+    qp.query_set = q.id;
+    qp.score = 0.75;
+    for (const auto& b : q.response_track) {
+      const auto r = rec->ToRecordPixels(b);
+      qp.bboxes.push_back(PredictedBox{b.frame_number, double(r[0]), double(r[1]), double(r[0] + r[2]), double(r[1] + r[3])});
+    }
+    co.queries.push_back(qp);
+    ASSERT_TRUE(WriteFileAtomic(FileSystem::Default(), d.Join("co.json"), SerializeClipOutput(co), "t").ok());
+    EXPECT_EQ(RunRender({"--record", first_record, "--predictions", d.Join("co.json"), "--query", "0:" + q.id,
+                         "--out", d.Join("render/p.mp4")}), 0);
+    EXPECT_TRUE(fs::exists(d.Join("render/p.png")));
+    EXPECT_EQ(RunRender({"--record", first_record, "--query", "99", "--out", d.Join("render/x.mp4")}), 1);
+  }
   // Usage errors.
   EXPECT_EQ(RunPrepare({"--config", cfg, "--split", "nope"}), 1);
   EXPECT_EQ(RunPrepare({"--bogus"}), 2);
