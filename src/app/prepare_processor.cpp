@@ -48,7 +48,7 @@ std::vector<WorkItem> PrepareWorkList(const AnnotationFile& annotations, int* nu
       }
       if (seen[*c.clip_uid]) continue;
       seen[*c.clip_uid] = true;
-      work.push_back(WorkItem{*c.clip_uid, std::max(0.0, c.video_end_sec), v.video_uid});
+      work.push_back(WorkItem{*c.clip_uid, 30.0 * std::max(0.0, c.video_end_sec), v.video_uid});
     }
   }
   if (null_clip_uids) *null_clip_uids = nulls;
@@ -72,7 +72,7 @@ Result<ClipResult> PrepareProcessor::Process(const ClipTask& task, const StopTok
   const std::string out = RecordPathFor(records_dir_, task.clip_uid);
   ClipResult r;
   nlohmann::json summary = {{"clip_uid", task.clip_uid}, {"video_uid", task.video_uid}, {"record", out}};
-  if (IsValidRecord(out, task.clip_uid)) {
+  if (IsValidRecord(out, task.clip_uid, options_)) {
     summary["state"] = "existing";
     r.stats = {{"existing_record", true}};
   } else {

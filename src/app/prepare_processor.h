@@ -22,7 +22,7 @@ std::string PrepareCanonicalConfig(const ClipPrepareOptions& options, const std:
                                    const std::string& records_dir);
 
 // The work list of `vq2d prepare`: every clip with a clip_uid (first occurrence), in file order;
-// cost = video_end_sec (decoding runs from the start of the video to the clip's end).
+// cost = 30 * video_end_sec, the frames decoded (from the video's start to the clip's end at 30 fps).
 std::vector<WorkItem> PrepareWorkList(const AnnotationFile& annotations, int* null_clip_uids);
 
 class PrepareProcessor : public ClipProcessor {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -105,6 +106,7 @@ Status PrepareClip(const ClipPrepareOptions& opt, const Video& video, const Clip
   meta.num_frames = T;
   meta.apply_trim_offset = opt.apply_trim_offset;
   meta.compression = opt.gzip_level >= 0 ? StrCat("gzip-", opt.gzip_level) : "none";
+  meta.prepare_settings = PrepareSettingsText(opt);
   meta.vq2d_version = VQ2D_VERSION;
   meta.vq2d_git_rev = VQ2D_GIT_REV;
 
@@ -238,10 +240,18 @@ Status PrepareClip(const ClipPrepareOptions& opt, const Video& video, const Clip
   return Status::OK();
 }
 
-bool IsValidRecord(const std::string& path, const std::string& clip_uid) {
+std::string PrepareSettingsText(const ClipPrepareOptions& o) {
+  char perc[32];
+  std::snprintf(perc, sizeof(perc), "%.17g", o.max_perc_to_trim);
+  return StrCat("shorter_side=", o.shorter_side, " longer_side_max=", o.longer_side_max,
+                " blackbar_threshold=", o.blackbar_threshold, " max_perc_to_trim=", perc,
+                " apply_trim_offset=", o.apply_trim_offset ? 1 : 0);
+}
+
+bool IsValidRecord(const std::string& path, const std::string& clip_uid, const ClipPrepareOptions& options) {
   if (!FileSystem::Default()->Exists(path)) return false;
   auto rec = OpenClipRecord(path);
-  return rec.ok() && rec->meta().clip_uid == clip_uid;
+  return rec.ok() && rec->meta().clip_uid == clip_uid && rec->meta().prepare_settings == PrepareSettingsText(options);
 }
 
 std::string RecordPathFor(const std::string& records_dir, const std::string& clip_uid) {
@@ -291,7 +301,7 @@ SplitReport PrepareSplit(const ClipPrepareOptions& options, const AnnotationFile
       o.video_uid = v.video_uid;
       o.clip_uid = c.clip_uid.value_or("");
       const std::string out = o.clip_uid.empty() ? "" : RecordPathFor(records_dir, o.clip_uid);
-      if (!out.empty() && IsValidRecord(out, o.clip_uid)) {
+      if (!out.empty() && IsValidRecord(out, o.clip_uid, options)) {
         o.state = "skipped";
         ++rep.skipped;
       } else {

@@ -274,6 +274,7 @@ Status ClipRecordWriter::Finish(const ClipRecordMeta& meta, const std::vector<do
   VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "frames_decoded", H5T_NATIVE_INT64, {meta.frames_decoded}));
   VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "apply_trim_offset", H5T_NATIVE_INT64, {meta.apply_trim_offset ? 1 : 0}));
   VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "compression", meta.compression));
+  VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "prepare_settings", meta.prepare_settings));
   VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "vq2d_version", VQ2D_VERSION));
   VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "vq2d_git_rev", VQ2D_GIT_REV));
   H5Sclose(space_);
@@ -346,6 +347,7 @@ Result<ClipRecord> OpenClipRecord(const std::string& path) {
   VQ2D_REC_STR(m.video_uid, "video_uid");
   VQ2D_REC_STR(m.split, "split");
   VQ2D_REC_STR(m.compression, "compression");
+  VQ2D_REC_STR(m.prepare_settings, "prepare_settings");
   VQ2D_REC_STR(m.vq2d_version, "vq2d_version");
   VQ2D_REC_STR(m.vq2d_git_rev, "vq2d_git_rev");
   VQ2D_REC_NUM(double, H5T_NATIVE_DOUBLE, cf, "clip_fps", 1);

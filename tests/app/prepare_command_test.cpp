@@ -28,7 +28,7 @@ TEST(PrepareCommand, SynthPrepareResumeRender) {
   for (const auto& v : ann->videos) {
     for (const auto& c : v.clips) {
       const std::string path = RecordPathFor(dir + "/records/val", *c.clip_uid);
-      EXPECT_TRUE(IsValidRecord(path, *c.clip_uid)) << path;
+      EXPECT_TRUE(IsValidRecord(path, *c.clip_uid, ClipPrepareOptions())) << path;
       if (first_record.empty()) first_record = path;
     }
   }
@@ -44,7 +44,7 @@ TEST(PrepareCommand, SynthPrepareResumeRender) {
   EXPECT_EQ(RunPrepare({"--config", cfg, "--split", "test"}), 3);
   EXPECT_FALSE(fs::exists(RecordPathFor(dir + "/records/test", *test->videos[0].clips[0].clip_uid)));
   EXPECT_TRUE(IsValidRecord(RecordPathFor(dir + "/records/test", *test->videos[1].clips[0].clip_uid),
-                            *test->videos[1].clips[0].clip_uid));
+                            *test->videos[1].clips[0].clip_uid, ClipPrepareOptions()));
   fs::rename(d.Join("aside.mp4"), missing);
   EXPECT_EQ(RunPrepare({"--config", cfg, "--split", "test", "--retry-failed"}), 0);
   EXPECT_TRUE(fs::exists(RecordPathFor(dir + "/records/test", *test->videos[0].clips[0].clip_uid)));

@@ -160,6 +160,11 @@ TEST(Prepare, SynthRoundTripRecordsAndResume) {
       EXPECT_EQ(0, std::memcmp(crop->data.data(), f + (r[1] * g.width + r[0]) * 3, crop->width * 3));
     }
   }
+  // A record made with other settings is not valid for these.
+  ClipPrepareOptions other = o;
+  other.apply_trim_offset = true;
+  EXPECT_TRUE(IsValidRecord(RecordPathFor(rec_dir, *af->videos[0].clips[0].clip_uid), *af->videos[0].clips[0].clip_uid, o));
+  EXPECT_FALSE(IsValidRecord(RecordPathFor(rec_dir, *af->videos[0].clips[0].clip_uid), *af->videos[0].clips[0].clip_uid, other));
   // Resume: everything is skipped, nothing rewritten.
   const SplitReport again = PrepareSplit(o, *af, s.videos_dir, rec_dir, {});
   EXPECT_EQ(again.skipped, 2);
@@ -348,7 +353,7 @@ TEST(Prepare, MalformedJsonAndBadRecordsGiveClearErrors) {
   ASSERT_FALSE(rec.ok());
   EXPECT_EQ(rec.status().code(), StatusCode::kCorruption);
   EXPECT_NE(rec.status().message().find("garbage.h5"), std::string::npos);
-  EXPECT_FALSE(IsValidRecord(d.Join("garbage.h5"), "x"));
+  EXPECT_FALSE(IsValidRecord(d.Join("garbage.h5"), "x", ClipPrepareOptions()));
   auto missing = OpenClipRecord(d.Join("missing.h5"));
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
 }

@@ -64,8 +64,13 @@ Status ValidateClipForPrepare(const Video& video, const Clip& clip);
 Status PrepareClip(const ClipPrepareOptions& options, const Video& video, const Clip& clip,
                    const std::string& videos_dir, const std::string& out_path, PrepareStats* stats);
 
-// True when `path` holds a complete, readable record of `clip_uid` (resume check).
-bool IsValidRecord(const std::string& path, const std::string& clip_uid);
+// Canonical text of the options that shape a record's pixels and box mapping (sizes, black-bar
+// trimming, apply_trim_offset); stored in each record as "prepare_settings".
+std::string PrepareSettingsText(const ClipPrepareOptions& options);
+
+// True when `path` holds a complete, readable record of `clip_uid` made with `options`' settings
+// (resume check; compression and limits do not matter).
+bool IsValidRecord(const std::string& path, const std::string& clip_uid, const ClipPrepareOptions& options);
 
 // <records_dir>/<clip_uid>.h5
 std::string RecordPathFor(const std::string& records_dir, const std::string& clip_uid);

@@ -12,7 +12,7 @@
 //     clip_fps, video_start_sec, video_end_sec, video_fps, original_size [W,H] (decoded video),
 //     trim_box [x1,y1,x2,y2] (decoded pixels, rows y1..y2-1, columns x1..x2-1), resized_size [W,H],
 //     num_frames, frames_clamped, frames_decoded, apply_trim_offset (0/1), compression,
-//     vq2d_version, vq2d_git_rev.
+//     prepare_settings, vq2d_version, vq2d_git_rev.
 //
 // Thread-safety: Debian's libhdf5 is thread-safe with one global lock; a ClipRecord may be read from
 // several threads (calls serialise). A ClipRecordWriter is used by one thread.
@@ -42,6 +42,7 @@ struct ClipRecordMeta {
   int64_t frames_decoded = 0;       // video frames decoded to build the record
   bool apply_trim_offset = false;   // fixes.apply_trim_offset used for the visual-crop mapping
   std::string compression = "none";  // "none" or "gzip-<level>"
+  std::string prepare_settings;     // canonical text of the settings that shape the pixels (resume check)
   std::string vq2d_version, vq2d_git_rev;  // of the writer
 };
 
