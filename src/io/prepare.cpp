@@ -4,7 +4,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "vq2d/core/filesystem.h"
@@ -21,6 +26,78 @@ std::string VideoPathFor(const std::string& videos_dir, const std::string& video
 }
 
 namespace {
+
+// Runs resize + record append on a worker thread (bounded queue) so that decoding continues meanwhile;
+// in synchronous mode it runs them in the caller. The first error stops further work and is returned
+// by the next Push and by Finish.
+class FrameWorker {
+ public:
+  using Work = std::function<Status(const uint8_t* data, int64_t stride)>;
+  FrameWorker(Work work, bool async, size_t capacity) : work_(std::move(work)), async_(async), capacity_(capacity) {
+    if (async_) thread_ = std::thread([this] { Loop(); });
+  }
+  ~FrameWorker() { Finish(); }
+  // `data` + `offset` is the first pixel of the frame region to process, rows `stride` bytes apart.
+  Status Push(std::vector<uint8_t> data, int64_t offset, int64_t stride) {
+    if (!async_) return work_(data.data() + offset, stride);
+    std::unique_lock<std::mutex> lock(mu_);
+    space_.wait(lock, [&] { return queue_.size() < capacity_ || !status_.ok(); });
+    if (!status_.ok()) return status_;
+    queue_.push_back(Item{std::move(data), offset, stride});
+    items_.notify_one();
+    return Status::OK();
+  }
+  // Synchronous shortcut for data that stays valid during the call (no copy).
+  Status Run(const uint8_t* data, int64_t stride) { return work_(data, stride); }
+  bool async() const { return async_; }
+  Status Finish() {
+    if (async_ && thread_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        done_ = true;
+      }
+      items_.notify_all();
+      thread_.join();
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+
+ private:
+  struct Item {
+    std::vector<uint8_t> data;
+    int64_t offset, stride;
+  };
+  void Loop() {
+    for (;;) {
+      Item item;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        items_.wait(lock, [&] { return !queue_.empty() || done_; });
+        if (queue_.empty()) return;
+        item = std::move(queue_.front());
+        queue_.pop_front();
+        space_.notify_one();
+        if (!status_.ok()) continue;  // drain after an error
+      }
+      Status s = work_(item.data.data() + item.offset, item.stride);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (status_.ok()) status_ = s;
+        space_.notify_all();
+      }
+    }
+  }
+  Work work_;
+  bool async_;
+  size_t capacity_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable items_, space_;
+  std::deque<Item> queue_;
+  bool done_ = false;
+  Status status_;
+};
 
 std::string ClipName(const Video& video, const Clip& clip) {
   return StrCat("clip ", clip.clip_uid ? *clip.clip_uid : std::string("<null>"), " (video ", video.video_uid, ")");
@@ -89,6 +166,7 @@ Status PrepareClip(const ClipPrepareOptions& opt, const Video& video, const Clip
   // State shared by the decode callbacks.
   std::unique_ptr<BlackBarDetector> detector;
   std::unique_ptr<ClipRecordWriter> writer;
+  std::unique_ptr<FrameWorker> worker;  // created with the writer; destroyed (joined) before it
   std::unique_ptr<PilBicubicResizer> resizer;
   std::vector<uint8_t> resized;
   std::vector<std::vector<uint8_t>> buffer;  // decoded frames (contiguous) while the trim box is open
@@ -117,16 +195,27 @@ Status PrepareClip(const ClipPrepareOptions& opt, const Video& video, const Clip
     VQ2D_ASSIGN_OR_RETURN(writer, ClipRecordWriter::Create(tmp_path, meta, opt.gzip_level));
     resizer = std::make_unique<PilBicubicResizer>(b.width(), b.height(), size[0], size[1]);
     resized.resize(static_cast<size_t>(size[0]) * size[1] * 3);
+    worker = std::make_unique<FrameWorker>(
+        [&](const uint8_t* region, int64_t stride) {
+          resizer->Resize(region, stride, resized.data());
+          return writer->AppendFrame(resized.data());
+        },
+        opt.async_write, 4);
     return Status::OK();
   };
+  // Crop (trim box) + resize + append one decoded frame; asynchronous mode copies the cropped region.
   auto write_frame = [&](const uint8_t* rgb, int64_t stride) -> Status {
-    resizer->Resize(rgb + static_cast<int64_t>(box.y1) * stride + box.x1 * 3, stride, resized.data());
-    return writer->AppendFrame(resized.data());
+    const uint8_t* region = rgb + static_cast<int64_t>(box.y1) * stride + box.x1 * 3;
+    if (!worker->async()) return worker->Run(region, stride);
+    const int64_t row = static_cast<int64_t>(box.width()) * 3;
+    std::vector<uint8_t> copy(static_cast<size_t>(row) * box.height());
+    for (int y = 0; y < box.height(); ++y) std::memcpy(copy.data() + y * row, region + y * stride, row);
+    return worker->Push(std::move(copy), 0, row);
   };
   auto flush_buffer = [&]() -> Status {
+    const int64_t stride = static_cast<int64_t>(dec_w) * 3;
     for (auto& f : buffer) {
-      VQ2D_RETURN_IF_ERROR(write_frame(f.data(), static_cast<int64_t>(dec_w) * 3));
-      std::vector<uint8_t>().swap(f);
+      VQ2D_RETURN_IF_ERROR(worker->Push(std::move(f), box.y1 * stride + box.x1 * 3, stride));
     }
     buffer.clear();
     buffered_bytes = 0;
@@ -162,6 +251,7 @@ Status PrepareClip(const ClipPrepareOptions& opt, const Video& video, const Clip
   };
 
   auto cleanup = [&](const Status& s) {
+    worker.reset();
     writer.reset();
     if (fs->Exists(tmp_path)) fs->Remove(tmp_path);
     return s;
@@ -225,6 +315,7 @@ Status PrepareClip(const ClipPrepareOptions& opt, const Video& video, const Clip
       }
     }
   }
+  if (Status ws = worker->Finish(); !ws.ok()) return cleanup(ws.WithContext(name));
   meta.video_fps = info->fps;
   meta.frames_clamped = info->frames_clamped;
   meta.frames_decoded = st.frames_decoded;

@@ -172,20 +172,22 @@ TEST(Prepare, SynthRoundTripRecordsAndResume) {
   for (const auto& e : fs::directory_iterator(rec_dir)) EXPECT_FALSE(IsAtomicWriteTempName(e.path().filename().string()));
 }
 
-TEST(Prepare, GzipAndSecondDecodePassGiveIdenticalFrames) {
+TEST(Prepare, GzipSecondPassAndSyncWriteGiveIdenticalFrames) {
   TempDir d;
   const auto s = MakeSynth(d.path(), 1, 5);  // video 0 is letterboxed: the trim box stays open
   auto af = LoadAnnotations(s.val_json);
   ASSERT_TRUE(af.ok());
   const auto& v = af->videos[0];
   const auto& c = v.clips[0];
-  ClipPrepareOptions plain, gz, small;
+  ClipPrepareOptions plain, gz, small, sync;
   gz.gzip_level = 4;
+  sync.async_write = false;
   small.max_buffer_bytes = 1;  // forces the second decode pass
-  PrepareStats s1, s2, s3;
+  PrepareStats s1, s2, s3, s4;
   ASSERT_TRUE(PrepareClip(plain, v, c, s.videos_dir, d.Join("a.h5"), &s1).ok());
   ASSERT_TRUE(PrepareClip(gz, v, c, s.videos_dir, d.Join("b.h5"), &s2).ok());
   ASSERT_TRUE(PrepareClip(small, v, c, s.videos_dir, d.Join("c.h5"), &s3).ok());
+  ASSERT_TRUE(PrepareClip(sync, v, c, s.videos_dir, d.Join("s.h5"), &s4).ok());
   EXPECT_EQ(s1.decode_passes, 1);
   EXPECT_EQ(s3.decode_passes, 2);
   EXPECT_LT(s2.bytes_written, s1.bytes_written);
@@ -196,6 +198,23 @@ TEST(Prepare, GzipAndSecondDecodePassGiveIdenticalFrames) {
              fc = cc->ReadFrames(0, cc->num_frames());
   EXPECT_EQ(fa->data, fb->data);
   EXPECT_EQ(fa->data, fc->data);
+  auto sr = OpenClipRecord(d.Join("s.h5"));
+  ASSERT_TRUE(sr.ok());
+  EXPECT_EQ(fa->data, sr->ReadFrames(0, sr->num_frames())->data);
+  // A non-letterboxed clip streams from its first frame: async and sync streaming agree too.
+  {
+    TempDir d2;
+    const auto s2d = MakeSynth(d2.path(), 2, 5);
+    auto af2 = LoadAnnotations(s2d.val_json);
+    ASSERT_TRUE(af2.ok());
+    const auto& v2 = af2->videos[1];
+    ASSERT_TRUE(PrepareClip(plain, v2, v2.clips[0], s2d.videos_dir, d2.Join("a.h5"), nullptr).ok());
+    ASSERT_TRUE(PrepareClip(sync, v2, v2.clips[0], s2d.videos_dir, d2.Join("s.h5"), nullptr).ok());
+    auto ra = OpenClipRecord(d2.Join("a.h5")), rs = OpenClipRecord(d2.Join("s.h5"));
+    ASSERT_TRUE(ra.ok() && rs.ok());
+    EXPECT_EQ(ra->meta().geometry.trim, (TrimBox{0, 0, 640, 360}));
+    EXPECT_EQ(ra->ReadFrames(0, ra->num_frames())->data, rs->ReadFrames(0, rs->num_frames())->data);
+  }
 }
 
 TEST(Prepare, TrimOffsetSwitchIsRecordedAndApplied) {

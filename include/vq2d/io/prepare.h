@@ -38,6 +38,7 @@ struct ClipPrepareOptions {
   int64_t max_clamped_frames = 10;   // more frame times past the video's end fail the clip; -1: no limit
   int64_t max_buffer_bytes = int64_t{2} << 30;  // decoded-frame buffer while the trim box is open
   std::string tmp_tag = "prep";      // temp file is <out_path>.tmp.<tmp_tag>
+  bool async_write = true;           // resize + write on a second thread while decoding continues
 };
 
 struct PrepareStats {
