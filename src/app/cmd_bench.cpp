@@ -14,6 +14,8 @@ struct BenchTarget {
 };
 
 const BenchTarget kTargets[] = {
+    {"eval", "official evaluator on 4,500 synthetic queries", RunBenchEval},
+    {"runner", "runner overhead per clip (10,000 no-work clips) and LPT makespan vs lower bound", RunBenchRunner},
     {"prepare", "frames decoded + written per second by vq2d prepare on a 1080p video", RunBenchPrepare},
 };
 

@@ -3,6 +3,7 @@
 #include "app/args.h"
 #include "app/run_command.h"
 #include "vq2d/io/annotations.h"
+#include "vq2d/runner/nccl.h"
 #include "vq2d/runner/work_list.h"
 
 namespace vq2d::app {
@@ -64,6 +65,7 @@ int RunRunWith(const Args& args, const ProcessorFactory& factory) {
                 "%d rank(s), backend %s\n",
                 sp.c_str(), work.size(), wl_report.null_clip_uid, wl_report.no_valid_queries, coll->size(),
                 coll->backend().c_str());
+    if (auto v = NcclVersion(); v.ok()) std::printf("[run] NCCL %s available for GPU-resident collectives\n", v->c_str());
     for (const auto& d : wl_report.duplicate_clips) std::printf("[run] clip %s is listed twice; processed once\n", d.c_str());
     std::fflush(stdout);
   }

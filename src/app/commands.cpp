@@ -13,10 +13,12 @@ const std::vector<Command>& Commands() {
       {"status", "show done / failed / pending clips, throughput and ETA of a run", RunStatus},
       {"merge", "merge per-clip outputs into the official predictions file", RunMerge},
       {"config", "validate a configuration; print effective values or every key", RunConfig},
+      {"eval", "score predictions with the official Ego4D VQ2D metrics (or REN-local with --local)", RunEval},
+      {"submit", "write the eval.ai VQ2D submission from REN-format predictions (REN submit.py)", RunSubmit},
+      {"bench", "speed reports: vq2d bench <target> (vq2d bench --help lists them)", RunBench},
       {"synth", "write the synthetic Ego4D-format dataset (videos, annotations, config.yaml)", RunSynth},
       {"prepare", "build the HDF5 clip records of a split from the videos and annotations", RunPrepare},
       {"render", "draw a record's ground truth and predictions into an mp4 and a PNG contact sheet", RunRender},
-      {"bench", "speed reports: vq2d bench <target> (prepare)", RunBench},
   };
   return commands;
 }

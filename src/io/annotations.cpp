@@ -140,7 +140,7 @@ size_t AnnotationFile::NumValidQuerySets() const {
 
 Result<AnnotationFile> ParseAnnotations(std::string_view json_text, const std::string& source_name) {
   VQ2D_ASSIGN_OR_RETURN(OJson root, io_internal::ParseOrderedJson(json_text, source_name));
-  JsonRef r{&root, "", &source_name};
+  JsonRef r{&root, &source_name};
   VQ2D_RETURN_IF_ERROR(r.RequireObject());
   AnnotationFile f;
   VQ2D_ASSIGN_OR_RETURN(f.version, r.GetString("version"));

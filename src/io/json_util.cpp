@@ -34,16 +34,30 @@ std::string DescribeJson(const OJson& v) {
   }
 }
 
-JsonRef JsonRef::Child(const std::string& key) const {
-  std::string p = path.empty() ? key : path + "." + key;
-  return JsonRef{&value->at(key), std::move(p), source};
+JsonRef JsonRef::Child(const std::string& k) const {
+  JsonRef c{&value->at(k), source, this};
+  c.key = k;
+  return c;
 }
 
 JsonRef JsonRef::Index(size_t i) const {
-  return JsonRef{&(*value)[i], StrCat(path, "[", i, "]"), source};
+  JsonRef c{&(*value)[i], source, this};
+  c.index = i;
+  c.is_index = true;
+  return c;
 }
 
-std::string JsonRef::Where() const { return StrCat(*source, ": ", path.empty() ? "(root)" : path); }
+std::string JsonRef::Path() const {
+  if (!parent) return "";
+  std::string p = parent->Path();
+  if (is_index) return StrCat(p, "[", index, "]");
+  return p.empty() ? key : p + "." + key;
+}
+
+std::string JsonRef::Where() const {
+  std::string p = Path();
+  return StrCat(*source, ": ", p.empty() ? "(root)" : p);
+}
 
 Status JsonRef::Error(const std::string& expected) const {
   return Status::InvalidArgument(StrCat(Where(), ": expected ", expected, ", got ", DescribeJson(*value)));

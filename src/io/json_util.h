@@ -16,11 +16,17 @@ using OJson = nlohmann::ordered_json;
 // Parses `text` keeping object key order. Syntax errors name the source and the byte offset.
 Result<OJson> ParseOrderedJson(std::string_view text, const std::string& source_name);
 
-// A JSON value together with its path, for error messages.
+// A JSON value together with its path, for error messages. The path is built lazily (only for
+// errors) from the parent chain: a JsonRef must not outlive the JsonRef it was derived from.
 struct JsonRef {
   const OJson* value;
-  std::string path;      // "" for the root, else "videos[0].clips[1]..."
   const std::string* source;
+  const JsonRef* parent = nullptr;
+  std::string key;          // object key in the parent (when !is_index)
+  size_t index = 0;         // array index in the parent (when is_index)
+  bool is_index = false;
+
+  std::string Path() const;  // "" for the root, else "videos[0].clips[1]..."
 
   JsonRef Child(const std::string& key) const;  // value must be an object holding `key`
   JsonRef Index(size_t i) const;                 // value must be an array

@@ -101,7 +101,6 @@ struct RunnerOptions {
   long long max_attempts = 3;       // starts without finishing before a clip is quarantined
   double progress_interval_s = 30;  // rank 0 progress line period
   double grace_period_s = 120;      // after SIGTERM/SIGUSR1: time the current clip may take to finish
-  std::string collective = "mpi";   // mpi | nccl (NCCL only for GPU-resident data; control stays on MPI)
 };
 
 // Switches that fix upstream quirks (ren_vq.md §2.13). All off = upstream behaviour.

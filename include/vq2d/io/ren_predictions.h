@@ -1,0 +1,41 @@
+// REN's per-clip prediction file (ren_vq.md §2.10; REN vq_utils.format_predictions + run.Evaluator),
+// the pipeline's output format that `vq2d eval --local` and `vq2d submit` read.
+//
+// Layout: {"version":"1.0.5","challenge":"ego4d_vq2d_challenge","results":{"videos":[{"video_uid",
+//   "clips":[{"clip_uid","predictions":[{"query_sets":{"<id>":{"bboxes":[{fno,x1,x2,y1,y2}],"score"},
+//   "<id>-gt":{"bboxes":[...],"score":null}}}]}],"frame_height":H,"frame_width":W}]}}
+// Boxes are in record pixels (the preprocessed frame, e.g. 512x288): x1 = int(x), x2 = int(x + w),
+// y likewise (truncation toward zero), sorted by fno. Queries of a clip are grouped into annotation
+// entries by occurrence: the n-th occurrence of a query-set id goes to predictions[n-1]. "<id>-gt"
+// is written only when the ground truth's first frame number is not -1 (the test split has no GT).
+// Videos and clips are ordered by uid (upstream uses python set order, which is unspecified).
+//
+// Thread-safety: pure function.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "vq2d/core/status.h"
+
+namespace vq2d {
+
+struct RenTrackRow {  // [fno, x, y, w, h] in record pixels
+  long long fno = 0;
+  double x = 0, y = 0, w = 0, h = 0;
+};
+
+struct RenQueryOutput {
+  std::string video_uid, clip_uid, query_set;
+  std::vector<RenTrackRow> predicted;     // may be empty
+  double score = 0;
+  std::vector<RenTrackRow> ground_truth;  // test split: one row with fno -1
+  int frame_height = 0, frame_width = 0;  // record frame size (all queries of a video must agree)
+};
+
+// The JSON text of format_predictions(...). Errors: "ValueError: ..." when a track is not
+// frame-contiguous, "AssertionError: ..." when a video's queries disagree on the frame size,
+// "IndexError: ..." when a ground truth is empty.
+Result<std::string> FormatRenPredictions(const std::vector<RenQueryOutput>& queries);
+
+}  // namespace vq2d

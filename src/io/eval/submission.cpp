@@ -1,0 +1,307 @@
+#include "vq2d/io/submission.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+
+#include "io/eval/validate.h"
+#include "io/json_util.h"
+#include "vq2d/core/filesystem.h"
+
+namespace vq2d {
+namespace {
+
+using io_internal::DescribeJson;
+using io_internal::OJson;
+
+// Python-style references: collated videos and clip objects are shared, as upstream mutates them in
+// place (a clip matched twice is the same object).
+struct VideoNode {
+  OJson uid;  // video_uid value as given
+  std::vector<std::shared_ptr<OJson>> clips;
+};
+
+bool UidMatches(const OJson& v, const std::optional<std::string>& uid) {
+  if (!uid) return v.is_null();
+  return v.is_string() && v.get_ref<const std::string&>() == *uid;
+}
+
+std::string UidText(const std::optional<std::string>& uid) { return uid ? "'" + *uid + "'" : "None"; }
+
+OJson DummyQuerySet() {
+  OJson box = OJson::object();
+  box["fno"] = 0;
+  box["x1"] = 0;
+  box["y1"] = 0;
+  box["x2"] = 0;
+  box["y2"] = 0;
+  OJson q = OJson::object();
+  q["bboxes"] = OJson::array({box});
+  q["score"] = 0.0;
+  return q;
+}
+
+Result<double> AsNumber(const OJson& v, const std::string& where) {
+  if (v.is_number() ) return v.get<double>();
+  return Status::InvalidArgument(StrCat("TypeError: ", where, ": expected a number, got ", DescribeJson(v)));
+}
+
+// int((v / frame) * original)
+Result<OJson> Rescale(const OJson& v, double frame, double original, const std::string& where) {
+  VQ2D_ASSIGN_OR_RETURN(double x, AsNumber(v, where));
+  if (frame == 0) return Status::InvalidArgument(StrCat("ZeroDivisionError: ", where, ": frame size is 0"));
+  double r = (x / frame) * original;
+  if (!std::isfinite(r) || std::fabs(r) >= 9.2e18) {
+    return Status::InvalidArgument(StrCat("ValueError: ", where, ": cannot convert ", r, " to an integer"));
+  }
+  return OJson(static_cast<long long>(std::trunc(r)));
+}
+
+Status Need(const OJson& obj, const char* key, const std::string& where) {
+  if (!obj.is_object()) {
+    return Status::InvalidArgument(StrCat("TypeError: ", where, ": expected an object, got ", DescribeJson(obj)));
+  }
+  if (!obj.contains(key)) return Status::InvalidArgument(StrCat("KeyError: ", where, ": missing key '", key, "'"));
+  return Status::OK();
+}
+
+Status NeedArray(const OJson& v, const std::string& where) {
+  if (!v.is_array()) return Status::InvalidArgument(StrCat("TypeError: ", where, ": expected an array, got ", DescribeJson(v)));
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, const AnnotationFile& gt) {
+  if (files.empty()) return Status::InvalidArgument("no prediction files");
+  // ---- 1. collate ------------------------------------------------------------------------------
+  OJson base;
+  std::vector<OJson> videos;  // all videos, in read order
+  for (size_t i = 0; i < files.size(); ++i) {
+    VQ2D_ASSIGN_OR_RETURN(OJson j, io_internal::ParseOrderedJson(files[i].text, files[i].name));
+    VQ2D_RETURN_IF_ERROR(Need(j, "results", files[i].name));
+    VQ2D_RETURN_IF_ERROR(Need(j["results"], "videos", files[i].name + ": results"));
+    VQ2D_RETURN_IF_ERROR(NeedArray(j["results"]["videos"], files[i].name + ": results.videos"));
+    if (i == 0) {
+      for (auto& v : j["results"]["videos"]) videos.push_back(std::move(v));
+      base = std::move(j);
+    } else {
+      if (j["results"]["videos"].empty()) {
+        return Status::InvalidArgument(StrCat("IndexError: ", files[i].name, ": results.videos is empty"));
+      }
+      videos.push_back(std::move(j["results"]["videos"][0]));
+    }
+  }
+  // Rescale every box to the original resolution.
+  for (size_t vi = 0; vi < videos.size(); ++vi) {
+    OJson& video = videos[vi];
+    std::string vw = StrCat("collated results.videos[", vi, "]");
+    for (const char* key : {"video_uid", "clips"}) VQ2D_RETURN_IF_ERROR(Need(video, key, vw));
+    VQ2D_RETURN_IF_ERROR(NeedArray(video["clips"], vw + ".clips"));
+    const OJson& video_uid = video["video_uid"];
+    for (size_t ci = 0; ci < video["clips"].size(); ++ci) {
+      OJson& clip = video["clips"][ci];
+      std::string cw = StrCat(vw, ".clips[", ci, "]");
+      for (const char* key : {"clip_uid", "predictions"}) VQ2D_RETURN_IF_ERROR(Need(clip, key, cw));
+      VQ2D_RETURN_IF_ERROR(NeedArray(clip["predictions"], cw + ".predictions"));
+      const OJson& clip_uid = clip["clip_uid"];
+      // Record frame size: the clip's own frame_height/frame_width (extension; removed from the output),
+      // else the video's (REN's layout).
+      const bool clip_size = clip.contains("frame_height") && clip.contains("frame_width");
+      const OJson& size_owner = clip_size ? clip : video;
+      const std::string& size_where = clip_size ? cw : vw;
+      for (const char* key : {"frame_height", "frame_width"}) VQ2D_RETURN_IF_ERROR(Need(size_owner, key, size_where));
+      VQ2D_ASSIGN_OR_RETURN(double frame_h, AsNumber(size_owner["frame_height"], size_where + ".frame_height"));
+      VQ2D_ASSIGN_OR_RETURN(double frame_w, AsNumber(size_owner["frame_width"], size_where + ".frame_width"));
+      for (size_t ai = 0; ai < clip["predictions"].size(); ++ai) {
+        OJson& entry = clip["predictions"][ai];
+        std::string aw = StrCat(cw, ".predictions[", ai, "]");
+        VQ2D_RETURN_IF_ERROR(Need(entry, "query_sets", aw));
+        OJson& qsets = entry["query_sets"];
+        if (!qsets.is_object()) return Status::InvalidArgument(StrCat("TypeError: ", aw, ".query_sets: expected an object"));
+        for (auto it = qsets.begin(); it != qsets.end(); ++it) {
+          const std::string& qid = it.key();
+          std::string qw = StrCat(aw, ".query_sets.", qid);
+          // Original size: the visual crop of the last valid annotation with this query set.
+          bool found = false;
+          int ow = 0, oh = 0;
+          for (const Video& va : gt.videos) {
+            if (!(video_uid.is_string() && video_uid.get_ref<const std::string&>() == va.video_uid)) continue;
+            for (const Clip& ca : va.clips) {
+              if (!UidMatches(clip_uid, ca.clip_uid)) continue;
+              for (const ClipAnnotation& aa : ca.annotations) {
+                auto q = std::find_if(aa.query_sets.begin(), aa.query_sets.end(),
+                                      [&](const QuerySet& s) { return s.id == qid; });
+                if (q == aa.query_sets.end()) {
+                  return Status::InvalidArgument(StrCat(
+                      "KeyError: ", qw, ": annotation '", aa.annotation_uid, "' of clip ", UidText(ca.clip_uid),
+                      " in the test annotations has no query set '", qid, "' (submit.py reads it from every annotation "
+                      "of the clip)"));
+                }
+                if (q->is_valid) {
+                  ow = q->visual_crop.original_width;
+                  oh = q->visual_crop.original_height;
+                  found = true;
+                }
+              }
+            }
+          }
+          VQ2D_RETURN_IF_ERROR(Need(it.value(), "bboxes", qw));
+          OJson& boxes = it.value()["bboxes"];
+          VQ2D_RETURN_IF_ERROR(NeedArray(boxes, qw + ".bboxes"));
+          if (!boxes.empty() && !found) {
+            return Status::InvalidArgument(
+                StrCat("TypeError: ", qw, ": no valid annotation of video ", video_uid.dump(), " clip ", clip_uid.dump(),
+                       " has query set '", qid, "' in the test annotations, so its original size is unknown"));
+          }
+          for (size_t bi = 0; bi < boxes.size(); ++bi) {
+            OJson& b = boxes[bi];
+            std::string bw = StrCat(qw, ".bboxes[", bi, "]");
+            for (const char* key : {"x1", "y1", "x2", "y2"}) VQ2D_RETURN_IF_ERROR(Need(b, key, bw));
+            VQ2D_ASSIGN_OR_RETURN(b["x1"], Rescale(b["x1"], frame_w, ow, bw + ".x1"));
+            VQ2D_ASSIGN_OR_RETURN(b["y1"], Rescale(b["y1"], frame_h, oh, bw + ".y1"));
+            VQ2D_ASSIGN_OR_RETURN(b["x2"], Rescale(b["x2"], frame_w, ow, bw + ".x2"));
+            VQ2D_ASSIGN_OR_RETURN(b["y2"], Rescale(b["y2"], frame_h, oh, bw + ".y2"));
+          }
+        }
+      }
+      if (clip_size) {
+        clip.erase("frame_height");
+        clip.erase("frame_width");
+      }
+    }
+  }
+  // Merge videos with equal uid (first-occurrence order); only video_uid and clips survive.
+  std::vector<std::shared_ptr<VideoNode>> merged;
+  for (OJson& video : videos) {
+    std::shared_ptr<VideoNode> node;
+    for (auto& m : merged) {
+      if (m->uid == video["video_uid"]) {
+        node = m;
+        break;
+      }
+    }
+    if (!node) {
+      node = std::make_shared<VideoNode>();
+      node->uid = video["video_uid"];
+      merged.push_back(node);
+    }
+    for (OJson& clip : video["clips"]) node->clips.push_back(std::make_shared<OJson>(std::move(clip)));
+  }
+  auto serialize = [&](const std::vector<std::shared_ptr<VideoNode>>& vids) {
+    OJson out = base;
+    OJson arr = OJson::array();
+    for (const auto& v : vids) {
+      OJson vj = OJson::object();
+      vj["video_uid"] = v->uid;
+      vj["clips"] = OJson::array();
+      for (const auto& c : v->clips) vj["clips"].push_back(*c);
+      arr.push_back(std::move(vj));
+    }
+    out["results"]["videos"] = std::move(arr);
+    return out;
+  };
+  SubmissionBuild build;
+  build.collated_json = serialize(merged).dump();
+
+  // ---- 2. order --------------------------------------------------------------------------------
+  std::vector<std::shared_ptr<VideoNode>> ordered;
+  for (const Video& va : gt.videos) {
+    std::shared_ptr<VideoNode> vp;
+    for (auto& m : merged) {
+      if (m->uid.is_string() && m->uid.get_ref<const std::string&>() == va.video_uid) {
+        vp = m;
+        break;
+      }
+    }
+    if (!vp) {
+      build.notes.push_back(StrCat("[INFO] Adding an empty prediction for video ", va.video_uid));
+      ++build.dummy_videos;
+      vp = std::make_shared<VideoNode>();
+      vp->uid = va.video_uid;
+    }
+    std::vector<std::shared_ptr<OJson>> clips;
+    for (const Clip& ca : va.clips) {
+      std::shared_ptr<OJson> cp;
+      for (auto& c : vp->clips) {
+        if (UidMatches((*c)["clip_uid"], ca.clip_uid)) {
+          cp = c;
+          break;
+        }
+      }
+      if (!cp) {
+        build.notes.push_back(StrCat("[INFO] Adding a dummy prediction for clip ", ca.clip_uid ? *ca.clip_uid : "None"));
+        ++build.dummy_clips;
+        cp = std::make_shared<OJson>(OJson::object());
+        (*cp)["clip_uid"] = ca.clip_uid ? OJson(*ca.clip_uid) : OJson(nullptr);
+        (*cp)["predictions"] = OJson::array();
+        for (const ClipAnnotation& aa : ca.annotations) {
+          OJson entry = OJson::object();
+          entry["query_sets"] = OJson::object();
+          for (const QuerySet& q : aa.query_sets) entry["query_sets"][q.id] = DummyQuerySet();
+          (*cp)["predictions"].push_back(std::move(entry));
+        }
+      }
+      // Missing valid query sets of present annotations (zip: the shorter list bounds it).
+      OJson& preds = (*cp)["predictions"];
+      if (preds.is_array()) {
+        for (size_t ai = 0; ai < std::min(preds.size(), ca.annotations.size()); ++ai) {
+          OJson& entry = preds[ai];
+          if (!entry.is_object() || !entry.contains("query_sets") || !entry["query_sets"].is_object()) continue;
+          for (const QuerySet& q : ca.annotations[ai].query_sets) {
+            if (!q.is_valid || entry["query_sets"].contains(q.id)) continue;
+            build.notes.push_back(StrCat("[INFO] Adding an dummy prediction for query set ", q.id, " in clip ",
+                                         ca.clip_uid ? *ca.clip_uid : "None"));
+            ++build.dummy_query_sets;
+            entry["query_sets"][q.id] = DummyQuerySet();
+          }
+        }
+      }
+      clips.push_back(cp);
+    }
+    vp->clips = std::move(clips);
+    ordered.push_back(vp);
+  }
+  OJson submission = serialize(ordered);
+  // ---- 3. version from the test file, then validate -----------------------------------------------
+  if (submission.is_object()) submission["version"] = gt.version;
+  build.validation = ValidatePredictionsJson(submission, "submission", gt);
+  build.submission_json = submission.dump();
+  return build;
+}
+
+Result<std::vector<NamedJson>> ReadPredictionInputs(const std::string& path) {
+  FileSystem* fs = FileSystem::Default();
+  std::vector<NamedJson> out;
+  if (!fs->IsDirectory(path)) {
+    if (!fs->Exists(path)) return Status::NotFound(StrCat("predictions '", path, "' do not exist"));
+    VQ2D_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(path));
+    out.push_back({path, std::move(text)});
+    return out;
+  }
+  VQ2D_ASSIGN_OR_RETURN(std::vector<std::string> names, fs->ListDir(path));
+  std::vector<std::pair<long long, std::string>> files;
+  for (const auto& name : names) {
+    if (IsAtomicWriteTempName(name)) continue;
+    if (name.size() < 5 || name.compare(name.size() - 5, 5, ".json") != 0) continue;
+    std::string prefix = name.substr(0, name.find('-'));
+    char* end = nullptr;
+    long long run = std::strtoll(prefix.c_str(), &end, 10);
+    if (prefix.empty() || *end != '\0') {
+      return Status::InvalidArgument(
+          StrCat("ValueError: ", JoinPath(path, name), ": prediction files must be named '<run_id>-<clip_uid>.json'"));
+    }
+    files.emplace_back(run, name);
+  }
+  if (files.empty()) return Status::NotFound(StrCat("no '<run_id>-<clip_uid>.json' prediction files in '", path, "'"));
+  std::stable_sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    std::string p = JoinPath(path, f.second);
+    VQ2D_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(p));
+    out.push_back({p, std::move(text)});
+  }
+  return out;
+}
+
+}  // namespace vq2d

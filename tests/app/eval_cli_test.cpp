@@ -1,0 +1,143 @@
+// End-to-end checks of `vq2d eval` and `vq2d submit` (the built binary) on fixture inputs.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "support/test_support.h"
+
+namespace vq2d {
+namespace {
+
+using nlohmann::ordered_json;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void Write(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+}
+
+// <build>/vq2d: from VQ2D_BINARY_DIR when CTest provides it, else next to this test's directory
+// (<build>/tests/vq2d_app_tests).
+std::string Binary() {
+  std::string dir = testing::BinaryDir();
+  if (!dir.empty()) return dir + "/vq2d";
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  std::string exe = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("./tests/x");
+  std::string tests_dir = exe.substr(0, exe.rfind('/'));
+  return tests_dir.substr(0, tests_dir.rfind('/')) + "/vq2d";
+}
+
+// Runs the binary; returns the exit code, stdout in *out, stderr in *err.
+int RunVq2d(const std::string& args, const testing::TempDir& tmp, std::string* out, std::string* err) {
+  std::string cmd = Binary() + " " + args + " >" + tmp.Join("stdout") + " 2>" + tmp.Join("stderr");
+  int rc = std::system(cmd.c_str());
+  *out = Slurp(tmp.Join("stdout"));
+  *err = Slurp(tmp.Join("stderr"));
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+std::string LogicCase(const std::string& kind) {
+  for (const auto& dir : testing::FixtureCases("logic")) {
+    std::ifstream probe(dir + "/case.json");
+    if (probe.good() && nlohmann::json::parse(Slurp(dir + "/case.json")).value("case", "") == kind) return dir;
+  }
+  return "";
+}
+
+TEST(EvalCliTest, GoldenTiesPrintOfficialTableAndWriteOutputs) {
+  std::string dir = LogicCase("metrics");
+  ASSERT_FALSE(dir.empty()) << "logic/metrics fixture missing under " << testing::FixturesRoot();
+  auto inputs = ordered_json::parse(Slurp(dir + "/inputs.json"));
+  testing::TempDir tmp;
+  Write(tmp.Join("gt.json"), inputs["golden"][1]["gt"].dump());
+  Write(tmp.Join("pred.json"), inputs["golden"][1]["pred"].dump());
+  std::string out, err;
+  int rc = RunVq2d("eval --predictions " + tmp.Join("pred.json") + " --annotations " + tmp.Join("gt.json") + " --json " +
+                   tmp.Join("m/metrics.json") + " --per-query " + tmp.Join("q.csv"),
+               tmp, &out, &err);
+  ASSERT_EQ(rc, 0) << err;
+  EXPECT_EQ(out,
+            "Starting Evaluation.....\n"
+            "Evaluating VQ2D performance\n"
+            "--------------------\n"
+            "all\n"
+            "--------------------\n"
+            "tAP                  |      0.306\n"
+            "tAP @ IoU=0.25       |      0.556\n"
+            "stAP                 |      0.278\n"
+            "stAP @ IoU=0.25      |      0.556\n"
+            "success              |     66.667\n"
+            "recovery %           |     50.000\n");
+  auto m = nlohmann::json::parse(Slurp(tmp.Join("m/metrics.json")));
+  EXPECT_EQ(m["sort_order_desc"], nlohmann::json({2, 1, 0}));
+  std::string csv = Slurp(tmp.Join("q.csv"));
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4);
+
+  // A malformed prediction: exit 1, the upstream exception and the path on stderr, no table.
+  auto bad = inputs["golden"][1]["pred"];
+  bad["results"]["videos"][0]["clips"][0]["clip_uid"] = "other";
+  Write(tmp.Join("bad.json"), bad.dump());
+  rc = RunVq2d("eval --predictions " + tmp.Join("bad.json") + " --annotations " + tmp.Join("gt.json"), tmp, &out, &err);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(err.find("AssertionError: " + tmp.Join("bad.json") + ": results.videos[0].clips[0].clip_uid"),
+            std::string::npos)
+      << err;
+}
+
+TEST(EvalCliTest, SubmitWritesValidFileAndRefusesInvalidOne) {
+  std::string dir = LogicCase("predictions_format");
+  ASSERT_FALSE(dir.empty()) << "logic/predictions_format fixture missing under " << testing::FixturesRoot();
+  auto inputs = ordered_json::parse(Slurp(dir + "/inputs.json"));
+  auto expected = nlohmann::json::parse(Slurp(dir + "/expected.json"));
+  int done_ok = 0, done_bad = 0;
+  for (size_t i = 0; i < inputs["submit"].size(); ++i) {
+    const auto& ex = expected["submit"][i];
+    if (ex.contains("error")) continue;
+    bool valid = ex["validate"] == "ok";
+    if ((valid && done_ok) || (!valid && done_bad)) continue;
+    testing::TempDir tmp;
+    Write(tmp.Join("test.json"), inputs["submit"][i]["test_annotations"].dump());
+    std::string preds = tmp.Join("preds");
+    ASSERT_EQ(std::system(("mkdir -p " + preds).c_str()), 0);
+    for (auto it = inputs["submit"][i]["prediction_files"].begin(); it != inputs["submit"][i]["prediction_files"].end();
+         ++it) {
+      Write(preds + "/" + it.key(), it.value().dump());
+    }
+    std::string out, err;
+    int rc = RunVq2d("submit --predictions " + preds + " --test-annotations " + tmp.Join("test.json") + " -o " +
+                     tmp.Join("out/predictions.json"),
+                 tmp, &out, &err);
+    std::ifstream written(tmp.Join("out/predictions.json"));
+    if (valid) {
+      ASSERT_EQ(rc, 0) << err;
+      ASSERT_TRUE(written.good());
+      // Upstream's own file order is arbitrary (os.listdir) but ordering makes the result independent of it.
+      EXPECT_EQ(nlohmann::json::parse(Slurp(tmp.Join("out/predictions.json"))), ex["ordered"]);
+      ++done_ok;
+    } else {
+      EXPECT_EQ(rc, 1);
+      EXPECT_FALSE(written.good()) << "an invalid submission must not be written";
+      EXPECT_NE(err.find("refusing to write"), std::string::npos) << err;
+      EXPECT_NE(err.find("AssertionError: "), std::string::npos) << err;
+      ++done_bad;
+    }
+  }
+  EXPECT_EQ(done_ok, 1);
+  EXPECT_EQ(done_bad, 1);
+}
+
+}  // namespace
+}  // namespace vq2d
