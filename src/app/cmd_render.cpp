@@ -100,7 +100,21 @@ std::string ReplaceExtension(const std::string& path, const std::string& ext) {
 
 }  // namespace
 
+namespace {
+int RunRenderImpl(const Args& args);
+}  // namespace
+
 int RunRender(const Args& args) {
+  try {
+    return RunRenderImpl(args);
+  } catch (const std::exception& e) {  // OpenCV drawing/encoding errors: report, do not crash
+    std::fprintf(stderr, "vq2d render: %s\n", e.what());
+    return 1;
+  }
+}
+
+namespace {
+int RunRenderImpl(const Args& args) {
   std::string record_path, predictions, query, out;
   long long scale = 2;
   ArgParser p("vq2d render",
@@ -264,5 +278,7 @@ int RunRender(const Args& args) {
               rec->meta().clip_uid.c_str(), q->id.c_str(), q->object_title.c_str(), T, out.c_str(), png.c_str());
   return 0;
 }
+
+}  // namespace
 
 }  // namespace vq2d::app

@@ -355,7 +355,20 @@ std::string Absolute(const std::string& p) {
 
 }  // namespace
 
+namespace {
+Result<SynthSummary> WriteSynthDatasetImpl(const SynthOptions& o);
+}  // namespace
+
 Result<SynthSummary> WriteSynthDataset(const SynthOptions& o) {
+  try {
+    return WriteSynthDatasetImpl(o);
+  } catch (const std::exception& e) {  // OpenCV / filesystem exceptions become a Status
+    return Status::IOError(StrCat("synth: ", e.what()));
+  }
+}
+
+namespace {
+Result<SynthSummary> WriteSynthDatasetImpl(const SynthOptions& o) {
   if (o.out_dir.empty()) return Status::InvalidArgument("synth: --out is required");
   if (o.num_clips < 1 || o.num_clips > 100) return Status::InvalidArgument(StrCat("synth: --clips must be 1..100, got ", o.num_clips));
   FileSystem* fs = FileSystem::Default();
@@ -422,5 +435,7 @@ Result<SynthSummary> WriteSynthDataset(const SynthOptions& o) {
   VQ2D_RETURN_IF_ERROR(WriteFileAtomic(fs, sum.config_yaml, yaml, "synth"));
   return sum;
 }
+
+}  // namespace
 
 }  // namespace vq2d
