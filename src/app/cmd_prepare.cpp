@@ -17,6 +17,7 @@ int RunPrepare(const Args& args) {
   std::string config_path = "config.yaml", split;
   std::vector<std::string> sets;
   long long max_clamped = 10;
+  double seek_margin = -1;
   bool retry_failed = false, new_fp_ok = false;
   ArgParser p("vq2d prepare",
               "Builds one HDF5 record per clip of a split, <data.<split>_data_dir>/<clip_uid>.h5, from the full-scale\n"
@@ -31,6 +32,9 @@ int RunPrepare(const Args& args) {
   p.AddString("--split", &split, "train, val or test (overrides visual_query.split)");
   p.AddInt("--max-clamped-frames", &max_clamped,
            "fail a clip when more of its frame times than this lie past its video's end (-1: no limit)");
+  p.AddDouble("--seek-margin", &seek_margin,
+              "seconds: start decoding at a verified seek this long before a clip's first frame instead of at the "
+              "video's start (same frames, less decoding for late clips; -1: off)");
   p.AddBool("--retry-failed", &retry_failed, "also retry clips recorded as failed or quarantined");
   p.AddBool("--new-fingerprint-ok", &new_fp_ok,
             "when the run state was made with other prepare settings, move it aside instead of refusing");
@@ -77,6 +81,7 @@ int RunPrepare(const Args& args) {
   std::vector<WorkItem> work = PrepareWorkList(*annotations, &nulls);
   ClipPrepareOptions o = PrepareOptionsFromConfig(*config, sp, max_clamped);
   o.annotation_version = annotations->version;
+  o.seek_margin_sec = seek_margin;
   if (leader) {
     std::printf("[prepare] split %s: %zu clips (%d with null clip_uid left out) from %s -> %s, %d rank(s)\n",
                 sp.c_str(), work.size(), nulls, config->AnnotationsFile(sp).c_str(), records_dir.c_str(), coll->size());

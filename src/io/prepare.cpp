@@ -257,7 +257,9 @@ Status PrepareClip(const ClipPrepareOptions& opt, const Video& video, const Clip
     return s;
   };
 
-  auto info = DecodeFramesAtTimes(video_path, times, first_pass);
+  DecodeOptions dopt;
+  dopt.seek_margin_sec = opt.seek_margin_sec;
+  auto info = DecodeFramesAtTimes(video_path, times, first_pass, dopt);
   if (!info.ok()) return cleanup(info.status().WithContext(name));
   st.decode_passes = 1;
   st.frames_decoded = info->frames_decoded;
@@ -278,7 +280,7 @@ Status PrepareClip(const ClipPrepareOptions& opt, const Video& video, const Clip
       // The buffer limit was exceeded before the trim box was known: decode again, streaming.
       auto again = DecodeFramesAtTimes(video_path, times, [&](int64_t, const uint8_t* rgb, int, int, int64_t stride) {
         return write_frame(rgb, stride);
-      });
+      }, dopt);
       if (!again.ok()) return cleanup(again.status().WithContext(name));
       st.decode_passes = 2;
       st.frames_decoded += again->frames_decoded;

@@ -1,6 +1,7 @@
 #include "vq2d/io/video_decode.h"
 
 #include <algorithm>
+#include <cmath>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -49,6 +50,12 @@ double VideoStreamStartOffset(const std::string& path) {
   return offset;
 }
 
+// A grabbed frame's time: stream-relative (a negative value is OpenCV's dts fallback for the frame at
+// pts 0), then relative to the container start as ffmpeg's -ss counts.
+double FrameTime(cv::VideoCapture& cap, double stream_start_offset_sec) {
+  return std::max(0.0, cap.get(cv::CAP_PROP_POS_MSEC) / 1000.0) + stream_start_offset_sec;
+}
+
 }  // namespace
 
 std::vector<int64_t> SelectFramesForSeekTimes(const std::vector<double>& frame_times_sec,
@@ -77,7 +84,7 @@ Result<VideoProbe> ProbeVideo(const std::string& video_path) {
 }
 
 Result<DecodedVideoInfo> DecodeFramesAtTimes(const std::string& video_path, const std::vector<double>& times_sec,
-                                             const FrameCallback& on_frame) {
+                                             const FrameCallback& on_frame, const DecodeOptions& options) {
   cv::VideoCapture cap;
   VQ2D_RETURN_IF_ERROR(OpenCapture(video_path, &cap));
   DecodedVideoInfo info;
@@ -92,15 +99,38 @@ Result<DecodedVideoInfo> DecodeFramesAtTimes(const std::string& video_path, cons
     info.fps = cap.get(cv::CAP_PROP_FPS);
     const int64_t count_estimate = static_cast<int64_t>(cap.get(cv::CAP_PROP_FRAME_COUNT));
     cv::Mat bgr, rgb;
-    int64_t k = -1, last_retrieved = -1;
+    int64_t k = -1, last_retrieved = -1, grabbed = 0;
     double last_time = 0;
     size_t j = 0;
+    // Optional seek to shortly before the first needed time; kept only if the first frame it yields is
+    // earlier than every needed frame (so none can have been skipped), else decoding restarts at 0.
+    const double seek_target = n > 0 ? thr[0] - info.stream_start_offset_sec - options.seek_margin_sec : 0.0;
+    bool seek = options.seek_margin_sec >= 0 && seek_target > 1.0;
+    if (seek) cap.set(cv::CAP_PROP_POS_MSEC, seek_target * 1000.0);
+    bool first = true;
+    auto restart_without_seek = [&]() -> Status {
+      cap.release();
+      VQ2D_RETURN_IF_ERROR(OpenCapture(video_path, &cap));
+      seek = false;
+      first = true;
+      k = -1;
+      return Status::OK();
+    };
     while (j < n) {
-      if (!cap.grab()) break;
-      ++k;
-      // Stream-relative time (a negative value is OpenCV's dts fallback for the frame at pts 0), then
-      // relative to the container start as ffmpeg's -ss counts.
-      const double t = std::max(0.0, cap.get(cv::CAP_PROP_POS_MSEC) / 1000.0) + info.stream_start_offset_sec;
+      const bool got = cap.grab();
+      const double t = got ? FrameTime(cap, info.stream_start_offset_sec) : 0.0;
+      if (first && seek && (!got || !(t < thr[0]))) {
+        VQ2D_RETURN_IF_ERROR(restart_without_seek());
+        continue;
+      }
+      if (!got) break;
+      ++grabbed;
+      if (first) {
+        k = seek ? std::max<int64_t>(0, static_cast<int64_t>(cap.get(cv::CAP_PROP_POS_FRAMES)) - 1) : 0;
+        first = false;
+      } else {
+        ++k;
+      }
       last_time = t;
       size_t j_end = j;
       while (j_end < n && t >= thr[j_end]) ++j_end;
@@ -126,17 +156,25 @@ Result<DecodedVideoInfo> DecodeFramesAtTimes(const std::string& video_path, cons
         VQ2D_RETURN_IF_ERROR(on_frame(static_cast<int64_t>(j), rgb.data, rgb.cols, rgb.rows, static_cast<int64_t>(rgb.step)));
       }
     }
-    info.frames_decoded = k + 1;
+    info.frames_decoded = grabbed;
+    info.seeked = seek;
     if (k < 0) return Status::Corruption(StrCat("video '", video_path, "' holds no decodable frame"));
     if (j < n) {
       // Times past the end: clamp to the last frame.
       if (last_retrieved != k) {
-        // The frame-count estimate was off: decode again up to the last frame and keep it.
+        // The frame-count estimate was off: decode again up to the last frame (found by its timestamp)
+        // and keep it.
         cv::VideoCapture again;
         VQ2D_RETURN_IF_ERROR(OpenCapture(video_path, &again));
-        for (int64_t i = 0; i <= k; ++i) {
-          if (!again.grab()) return Status::Corruption(StrCat("video '", video_path, "': second pass ended early"));
+        if (seek) again.set(cv::CAP_PROP_POS_MSEC, seek_target * 1000.0);
+        bool found = false;
+        while (again.grab()) {
+          if (std::abs(FrameTime(again, info.stream_start_offset_sec) - last_time) < 1e-9) {
+            found = true;
+            break;
+          }
         }
+        if (!found) return Status::Corruption(StrCat("video '", video_path, "': second pass did not reach the last frame"));
         if (!again.retrieve(bgr) || bgr.empty() || bgr.type() != CV_8UC3) {
           return Status::Corruption(StrCat("video '", video_path, "': last frame ", k, " cannot be decoded"));
         }

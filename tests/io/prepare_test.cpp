@@ -217,6 +217,47 @@ TEST(Prepare, GzipSecondPassAndSyncWriteGiveIdenticalFrames) {
   }
 }
 
+TEST(Prepare, VerifiedSeekGivesTheSameRecord) {
+  TempDir d;
+  const auto s = MakeSynth(d.path(), 2, 6);
+  auto af = LoadAnnotations(s.test_json);  // test clips start >= 13 s into their videos
+  ASSERT_TRUE(af.ok());
+  for (const auto& v : af->videos) {
+    const auto& c = v.clips[0];
+    ASSERT_GT(c.video_start_sec, 10.0);
+    ClipPrepareOptions plain, seek;
+    seek.seek_margin_sec = 2.0;
+    PrepareStats sp, ss;
+    ASSERT_TRUE(PrepareClip(plain, v, c, s.videos_dir, d.Join("p.h5"), &sp).ok());
+    ASSERT_TRUE(PrepareClip(seek, v, c, s.videos_dir, d.Join("s.h5"), &ss).ok());
+    // The frames before (start - margin) are not decoded.
+    EXPECT_LE(ss.frames_decoded, sp.frames_decoded - static_cast<int64_t>(30 * (c.video_start_sec - 2.5)))
+        << "the seek did not skip the start";
+    auto a = OpenClipRecord(d.Join("p.h5")), b = OpenClipRecord(d.Join("s.h5"));
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->ReadFrames(0, a->num_frames())->data, b->ReadFrames(0, b->num_frames())->data);
+    EXPECT_EQ(a->source_frame_index(), b->source_frame_index());
+    EXPECT_EQ(a->meta().geometry.trim, b->meta().geometry.trim);
+  }
+  // Seeking on the frame_select fixtures gives upstream's frames too (the seek is verified).
+  for (const auto& dir : testing::FixtureCases("prepare")) {
+    if (!fs::exists(dir + "/expected.json")) continue;
+    const auto ex = testing::ReadJsonFile(dir + "/expected.json");
+    if (!ex.contains("videos")) continue;
+    for (const auto& v : ex["videos"]) {
+      auto times = ClipFrameTimes(v["video_start_sec"], v["video_end_sec"], v["clip_fps"]);
+      ASSERT_TRUE(times.ok());
+      std::vector<int64_t> pts;
+      DecodeOptions o;
+      o.seek_margin_sec = 0.0;  // as close as possible: exercises the verification
+      auto info = DecodeFramesAtTimes(dir + "/" + v["file"].get<std::string>(), *times,
+                                      [](int64_t, const uint8_t*, int, int, int64_t) { return Status::OK(); }, o);
+      ASSERT_TRUE(info.ok()) << info.status().ToString();
+      EXPECT_EQ(info->source_index, v["selected_frame_index"].get<std::vector<int64_t>>()) << v["file"];
+    }
+  }
+}
+
 TEST(Prepare, TrimOffsetSwitchIsRecordedAndApplied) {
   TempDir d;
   const auto s = MakeSynth(d.path(), 1, 5);

@@ -39,6 +39,7 @@ struct ClipPrepareOptions {
   int64_t max_buffer_bytes = int64_t{2} << 30;  // decoded-frame buffer while the trim box is open
   std::string tmp_tag = "prep";      // temp file is <out_path>.tmp.<tmp_tag>
   bool async_write = true;           // resize + write on a second thread while decoding continues
+  double seek_margin_sec = -1;       // < 0: decode from the video's start; >= 0: verified seek (DecodeOptions)
 };
 
 struct PrepareStats {

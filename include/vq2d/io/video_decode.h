@@ -34,7 +34,9 @@ struct DecodedVideoInfo {
   int width = 0, height = 0;  // decoded frame size
   double fps = 0;             // container frame rate (CAP_PROP_FPS)
   double stream_start_offset_sec = 0;  // video stream start - container start
+  bool seeked = false;         // decoding started at a verified seek (DecodeOptions::seek_margin_sec)
   int64_t frames_decoded = 0;  // frames grabbed (up to the last one needed, or all when clamping)
+  // source_index is the decode-order index; after a seek it is OpenCV's frame number estimate.
   int64_t frames_clamped = 0;  // requested times past the last frame (given the last frame)
   std::vector<int64_t> source_index;  // per requested time: decode-order index of the frame given
   std::vector<double> source_time_sec;  // per requested time: that frame's timestamp
@@ -47,11 +49,19 @@ struct DecodedVideoInfo {
 using FrameCallback =
     std::function<Status(int64_t time_index, const uint8_t* rgb, int width, int height, int64_t stride)>;
 
+struct DecodeOptions {
+  // < 0 (default): decode from the first frame. >= 0: seek to this many seconds before the first
+  // needed time, and keep the seek only if the first frame it yields is earlier than the first needed
+  // time (so no needed frame can have been skipped; otherwise decoding restarts from the first frame).
+  // Exact either way; saves decoding the part of a long video before a late clip.
+  double seek_margin_sec = -1;
+};
+
 // Decodes `video_path` front to back and delivers the frame chosen for every entry of `times_sec`
 // (non-decreasing seconds, converted with SeekMillis). NotFound: missing file; Corruption: the file
 // cannot be opened or holds no decodable frame.
 Result<DecodedVideoInfo> DecodeFramesAtTimes(const std::string& video_path, const std::vector<double>& times_sec,
-                                             const FrameCallback& on_frame);
+                                             const FrameCallback& on_frame, const DecodeOptions& options = {});
 
 // Probes a video without decoding: size, fps and the container's frame count (approximate).
 struct VideoProbe {
