@@ -34,5 +34,9 @@ int RunBenchRen(const Args& args);     // vq2d bench ren
 int RunBench(const Args& args);      // vq2d bench <target>
 int RunBenchSam2(const Args& args);  // vq2d bench sam2
 int RunInspect(const Args& args);
+int RunBenchPrepare(const Args& args);  // vq2d bench prepare
+int RunPrepare(const Args& args);
+int RunSynth(const Args& args);
+int RunRender(const Args& args);
 
 }  // namespace vq2d::app
