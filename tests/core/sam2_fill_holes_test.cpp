@@ -1,25 +1,14 @@
 // Connected-component post-processing against fixtures/sam2 cases of kind "fill_holes".
-#include <gtest/gtest.h>
-#include <torch/torch.h>
-
-#include <fstream>
-
-#include "nlohmann/json.hpp"
-#include "support/test_support.h"
-#include "vq2d/core/checkpoint.h"
+#include "core/sam2_test_util.h"
 #include "vq2d/core/sam2_image_predictor.h"
 
 namespace vq2d::sam2 {
 namespace {
 
 TEST(Sam2FillHoles, MatchesFixtures) {
-  const auto all = vq2d::testing::FixtureCases("sam2");
-  ASSERT_FALSE(all.empty()) << "fixture area sam2 missing";
   int ran = 0;
-  for (const auto& dir : all) {
-    std::ifstream f(dir + "/case.json");
-    const auto c = nlohmann::json::parse(f);
-    if (c.value("case", std::string()) != "fill_holes") continue;
+  for (const auto& dir : testing::CasesOfKind("fill_holes")) {
+    const auto c = testing::ReadCaseJson(dir);
     SCOPED_TRACE(dir);
     ++ran;
     auto loaded = LoadSafetensors(dir + "/tensors.safetensors");
@@ -40,6 +29,14 @@ TEST(Sam2FillHoles, MatchesFixtures) {
     EXPECT_TRUE(torch::equal(FillHolesInMaskScores(logits, 0), logits));
   }
   EXPECT_GT(ran, 0) << "no fill_holes case";
+}
+
+// Every case folder of the area is run by one of the sam2 fixture tests.
+TEST(Sam2Fixtures, EveryCaseHasAKnownKind) {
+  const auto all = vq2d::testing::FixtureCases("sam2");
+  ASSERT_FALSE(all.empty()) << "fixture area sam2 missing under " << vq2d::testing::FixturesRoot();
+  for (const auto& dir : all)
+    EXPECT_FALSE(testing::KindOf(testing::ReadCaseJson(dir)).empty()) << dir << ": unknown SAM 2 fixture kind";
 }
 
 }  // namespace
