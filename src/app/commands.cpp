@@ -16,6 +16,8 @@ const std::vector<Command>& Commands() {
       {"eval", "score predictions with the official Ego4D VQ2D metrics (or REN-local with --local)", RunEval},
       {"submit", "write the eval.ai VQ2D submission from REN-format predictions (REN submit.py)", RunSubmit},
       {"bench", "speed reports: vq2d bench <target> (vq2d bench --help lists them)", RunBench},
+      {"bench", "speed reports: vq2d bench <target> (sam2)", RunBench},
+      {"inspect", "structure and tensors (name, dtype, shape) of a checkpoint or safetensors file", RunInspect},
       {"synth", "write the synthetic Ego4D-format dataset (videos, annotations, config.yaml)", RunSynth},
       {"prepare", "build the HDF5 clip records of a split from the videos and annotations", RunPrepare},
       {"render", "draw a record's ground truth and predictions into an mp4 and a PNG contact sheet", RunRender},

@@ -140,6 +140,23 @@ TEST(SubmissionTest, RescalesFillsDummiesAndCopiesVersion) {
   EXPECT_EQ(bad.status().message(), "KeyError: collated results.videos[0]: missing key 'frame_height'");
 }
 
+TEST(SubmissionTest, OfficialLayoutFromMergeIsNotRescaled) {
+  auto gt = ParseAnnotations(kTestAnnotations, "test.json");
+  ASSERT_TRUE(gt.ok());
+  // What `vq2d merge` writes: no frame size anywhere, boxes already in original pixels.
+  std::string merged = R"({"version": "1.0.5", "challenge": "ego4d_vq2d_challenge", "results": {"videos": [
+    {"video_uid": "v", "clips": [{"clip_uid": "c", "predictions": [
+      {"query_sets": {"1": {"bboxes": [{"fno": 7, "x1": 375, "x2": 1916, "y1": 37, "y2": 1076}], "score": 0.5}}}]}]}]}})";
+  auto r = BuildSubmission({{"predictions.json", merged}}, *gt);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->validation.ok()) << r->validation.ToString();
+  json out = json::parse(r->submission_json);
+  const json& b = out["results"]["videos"][0]["clips"][0]["predictions"][0]["query_sets"]["1"]["bboxes"][0];
+  EXPECT_EQ(b["x1"], 375);
+  EXPECT_EQ(b["y2"], 1076);
+  EXPECT_EQ(r->dummy_clips, 1u);
+}
+
 TEST(SubmissionTest, MissingValidQuerySetGetsDummyAndWrongCountIsRefused) {
   auto gt = ParseAnnotations(kTestAnnotations, "test.json");
   ASSERT_TRUE(gt.ok());

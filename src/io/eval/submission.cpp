@@ -109,6 +109,11 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, con
       // Record frame size: the clip's own frame_height/frame_width (extension; removed from the output),
       // else the video's (REN's layout).
       const bool clip_size = clip.contains("frame_height") && clip.contains("frame_width");
+      // Neither the clip nor the video names a frame size: the official layout written by
+      // `vq2d merge`, whose boxes are already in original pixels. Nothing to rescale.
+      const bool original_pixels = !clip.contains("frame_height") && !clip.contains("frame_width") &&
+                                   !video.contains("frame_height") && !video.contains("frame_width");
+      if (original_pixels) continue;
       const OJson& size_owner = clip_size ? clip : video;
       const std::string& size_where = clip_size ? cw : vw;
       for (const char* key : {"frame_height", "frame_width"}) VQ2D_RETURN_IF_ERROR(Need(size_owner, key, size_where));
