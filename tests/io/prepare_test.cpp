@@ -38,8 +38,6 @@ std::vector<cv::Mat> DecodeAll(const std::string& path) {
   return out;
 }
 
-std::string FindLetterboxedVideo(const AnnotationFile& af) { return af.videos[0].video_uid; }  // video 0
-
 TEST(Synth, DeterministicForASeed) {
   TempDir a, b, c;
   const auto sa = MakeSynth(a.path(), 1, 7), sb = MakeSynth(b.path(), 1, 7), sc = MakeSynth(c.path(), 1, 8);
