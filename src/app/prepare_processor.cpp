@@ -78,6 +78,12 @@ Result<ClipResult> PrepareProcessor::Process(const ClipTask& task, const StopTok
   } else {
     ClipPrepareOptions o = options_;
     o.tmp_tag = StrCat("prep", task.attempt);
+    // Temp files of earlier attempts that died mid-write (the runner gives a clip to one rank at a time).
+    FileSystem* fs = FileSystem::Default();
+    for (int a = 1; a < task.attempt; ++a) {
+      const std::string stale = StrCat(out, ".tmp.prep", a);
+      if (fs->Exists(stale)) fs->Remove(stale);
+    }
     PrepareStats st;
     VQ2D_RETURN_IF_ERROR(PrepareClip(o, *it->second.first, *it->second.second, videos_dir_, out, &st));
     summary["state"] = "prepared";

@@ -46,6 +46,7 @@ Status WriteStringAttr(hid_t obj, const char* name, const std::string& value) {
   Hid type(H5Tcopy(H5T_C_S1));
   H5Tset_size(type.id, std::max<size_t>(1, value.size()));
   H5Tset_strpad(type.id, H5T_STR_NULLPAD);
+  H5Tset_cset(type.id, H5T_CSET_UTF8);
   Hid space(H5Screate(H5S_SCALAR));
   Hid attr(H5Acreate2(obj, name, type.id, space.id, H5P_DEFAULT, H5P_DEFAULT));
   if (!attr.ok()) return Status::IOError(StrCat("cannot create attribute ", name));
@@ -75,6 +76,7 @@ Result<std::string> ReadStringAttr(hid_t obj, const char* name) {
   Hid mtype(H5Tcopy(H5T_C_S1));
   H5Tset_size(mtype.id, n);
   H5Tset_strpad(mtype.id, H5T_STR_NULLPAD);
+  H5Tset_cset(mtype.id, H5Tget_cset(ftype.id));
   std::string buf(n, '\0');
   if (H5Aread(attr.id, mtype.id, buf.data()) < 0) return Status::Corruption(StrCat("cannot read attribute '", name, "'"));
   buf.resize(std::strlen(buf.c_str()));
@@ -248,6 +250,7 @@ Status ClipRecordWriter::Finish(const ClipRecordMeta& meta, const std::vector<do
     Hid type(H5Tcopy(H5T_C_S1));
     H5Tset_size(type.id, std::max<size_t>(1, annotations_json.size()));
     H5Tset_strpad(type.id, H5T_STR_NULLPAD);
+    H5Tset_cset(type.id, H5T_CSET_UTF8);
     Hid space(H5Screate(H5S_SCALAR));
     Hid ds(H5Dcreate2(f, "annotations_json", type.id, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
     if (!ds.ok() || H5Dwrite(ds.id, type.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, annotations_json.data()) < 0) {
@@ -410,6 +413,7 @@ Result<ClipRecord> OpenClipRecord(const std::string& path) {
     Hid mtype(H5Tcopy(H5T_C_S1));
     H5Tset_size(mtype.id, n);
     H5Tset_strpad(mtype.id, H5T_STR_NULLPAD);
+    H5Tset_cset(mtype.id, H5Tget_cset(ftype.id));
     std::string text(n, '\0');
     if (H5Dread(ds.id, mtype.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data()) < 0) {
       return fail(Status::Corruption("cannot read /annotations_json"));

@@ -38,8 +38,6 @@ std::vector<cv::Mat> DecodeAll(const std::string& path) {
   return out;
 }
 
-std::string FindLetterboxedVideo(const AnnotationFile& af) { return af.videos[0].video_uid; }  // video 0
-
 TEST(Synth, DeterministicForASeed) {
   TempDir a, b, c;
   const auto sa = MakeSynth(a.path(), 1, 7), sb = MakeSynth(b.path(), 1, 7), sc = MakeSynth(c.path(), 1, 8);
@@ -299,6 +297,7 @@ TEST(Prepare, CorruptedInputsAreIsolatedPerClip) {
   fs::copy_file(src, JoinPath(s.videos_dir, trunc_uid + ".mp4"));
   fs::resize_file(JoinPath(s.videos_dir, trunc_uid + ".mp4"), fs::file_size(src) / 2);
   add("c-ok", [](Video&, Clip&) {});
+  add("c-unicode", [](Video&, Clip& c) { c.annotations[0].query_sets[0].object_title = "tasse \xC3\xA0 caf\xC3\xA9 \xE2\x98\x95"; });
   add("c-missing-video", [](Video& v, Clip&) { v.video_uid = "no-such-video"; });
   add("c-truncated", [&](Video& v, Clip&) { v.video_uid = trunc_uid; });
   add("c-null-uid", [](Video&, Clip& c) { c.clip_uid.reset(); });
@@ -337,6 +336,12 @@ TEST(Prepare, CorruptedInputsAreIsolatedPerClip) {
   auto state = [&](const std::string& uid) { return by.count(uid) ? by[uid]->state : std::string("absent"); };
   auto msg = [&](const std::string& uid) { return by.count(uid) ? by[uid]->message : std::string(); };
   EXPECT_EQ(state("c-ok"), "prepared");
+  EXPECT_EQ(state("c-unicode"), "prepared");
+  {
+    auto r = OpenClipRecord(RecordPathFor(rec_dir, "c-unicode"));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->clip().annotations[0].query_sets[0].object_title, "tasse \xC3\xA0 caf\xC3\xA9 \xE2\x98\x95");
+  }
   EXPECT_EQ(state("c-missing-video"), "failed");
   EXPECT_NE(msg("c-missing-video").find("NotFound"), std::string::npos) << msg("c-missing-video");
   EXPECT_NE(msg("c-missing-video").find("no-such-video.mp4"), std::string::npos);
