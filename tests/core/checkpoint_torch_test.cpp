@@ -280,6 +280,28 @@ TEST(TorchCheckpointReader, Torch2StyleZip64Archive) {
   EXPECT_NE(big.status().message().find("'big'-endian"), std::string::npos) << big.status().message();
 }
 
+TEST(TorchCheckpointReader, DictKeysThatCannotNameTensorsAreSkipped) {
+  // {"x": tensor, (1, 2): [tensor], None: tensor}
+  Pickle p;
+  p.EmptyDict().Mark();
+  p.Str("x").Tensor("FloatStorage", "0", 2, 0, {2}, {1});
+  p.Int(1).Int(2).Op('\x86').Op(']').Tensor("FloatStorage", "0", 2, 0, {1}, {1}).Op('a');
+  p.Op('N').Tensor("FloatStorage", "0", 2, 1, {1}, {1});
+  p.SetItems().Stop();
+  TempDir dir;
+  const std::string path = WriteBytes(dir.Join("k.pt"), MakeCheckpoint(p.bytes(), {{"0", testing::Bytes(std::vector<float>{1, 2})}}));
+  auto r = LoadTorchCheckpoint(path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_TRUE(r->count("x"));
+  auto s = InspectTensorFile(path);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->structure.size(), 4u);
+  EXPECT_EQ(s->structure[0], "dict (3 entries, 1 tensor)");
+  EXPECT_EQ(s->structure[2], "  tuple: list (1 entry, 0 tensors)");
+  EXPECT_EQ(s->structure[3], "  None: Tensor float32 [1]");
+}
+
 TEST(TorchCheckpointReader, TopLevelTensorAndEmptyDict) {
   TempDir dir;
   Pickle p;

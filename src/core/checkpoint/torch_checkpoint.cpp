@@ -241,10 +241,14 @@ std::string ScalarSummary(const PyObject* o) {
   }
 }
 
-std::string ContainerSummary(const PyObject* o, const std::string& key, const std::vector<FlatTensor>& all) {
+// `key`: the flattened name of `o` ("" for the root); nullptr when `o` sits under a dict key that
+// cannot name tensors (flattening skips it, so it holds none of the listed tensors).
+std::string ContainerSummary(const PyObject* o, const std::string* key, const std::vector<FlatTensor>& all) {
   size_t tensors = 0;
-  const std::string p = key.empty() ? "" : key + ".";
-  for (const auto& t : all) tensors += StartsWith(t.key, p) ? 1 : 0;
+  if (key != nullptr) {
+    const std::string p = key->empty() ? "" : *key + ".";
+    for (const auto& t : all) tensors += StartsWith(t.key, p) ? 1 : 0;
+  }
   const size_t n = o->kind == PyKind::kDict ? o->dict.size() : o->items.size();
   return StrCat(PyTypeName(o), " (", n, n == 1 ? " entry" : " entries", ", ", tensors, tensors == 1 ? " tensor)" : " tensors)");
 }
@@ -262,7 +266,8 @@ std::vector<std::string> DescribeStructure(const TorchArchive& a, const std::vec
     lines.push_back(ScalarSummary(root));
     return lines;
   }
-  lines.push_back(ContainerSummary(root, "", all));
+  const std::string root_key;
+  lines.push_back(ContainerSummary(root, &root_key, all));
   constexpr size_t kMaxChildren = 32;
   const size_t n = root->kind == PyKind::kDict ? root->dict.size() : root->items.size();
   bool all_tensors = true;
@@ -277,12 +282,14 @@ std::vector<std::string> DescribeStructure(const TorchArchive& a, const std::vec
     if (root->kind == PyKind::kDict) {
       const PyObject* k = root->dict[i].first;
       name = k->kind == PyKind::kString ? StrCat("'", k->str, "'") : ScalarSummary(k);
+      const bool named = k->kind == PyKind::kString || k->kind == PyKind::kInt;
       const std::string key = k->kind == PyKind::kString ? k->str : k->kind == PyKind::kInt ? std::to_string(k->i) : "";
       v = root->dict[i].second;
-      lines.push_back(StrCat("  ", name, ": ", IsContainer(v) ? ContainerSummary(v, key, all) : ScalarSummary(v)));
+      lines.push_back(StrCat("  ", name, ": ", IsContainer(v) ? ContainerSummary(v, named ? &key : nullptr, all) : ScalarSummary(v)));
     } else {
       v = root->items[i];
-      lines.push_back(StrCat("  [", i, "]: ", IsContainer(v) ? ContainerSummary(v, std::to_string(i), all) : ScalarSummary(v)));
+      const std::string key = std::to_string(i);
+      lines.push_back(StrCat("  [", i, "]: ", IsContainer(v) ? ContainerSummary(v, &key, all) : ScalarSummary(v)));
     }
   }
   if (n > kMaxChildren) lines.push_back(StrCat("  ... and ", n - kMaxChildren, " more entries"));
