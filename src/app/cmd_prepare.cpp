@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "app/args.h"
+#include "app/job_setup.h"
 #include "app/commands.h"
 #include "app/prepare_processor.h"
 #include "vq2d/core/filesystem.h"
@@ -41,21 +42,12 @@ int RunPrepare(const Args& args) {
   if (int rc = p.Parse(args); rc >= 0) return rc;
 
   std::atomic<bool>* stop_flag = InstallStopSignalHandlers();
-  std::unique_ptr<Collective> coll;
-  if (LaunchedByMpi()) {
-    auto c = MakeMpiCollective();
-    if (!c.ok()) {
-      std::fprintf(stderr, "vq2d prepare: %s\n", c.status().ToString().c_str());
-      return kExitError;
-    }
-    coll = std::move(c).value();
-  } else {
-    if (Status s = CheckSlurmWorldSize(1); !s.ok()) {
-      std::fprintf(stderr, "vq2d prepare: %s\n", s.ToString().c_str());
-      return kExitError;
-    }
-    coll = MakeLocalCollective();
+  auto job = MakeJobCollective();
+  if (!job.ok()) {
+    std::fprintf(stderr, "vq2d prepare: %s\n", job.status().ToString().c_str());
+    return kExitError;
   }
+  std::unique_ptr<Collective> coll = std::move(job).value();
   const bool leader = coll->rank() == 0;
   auto fail = [&](const Status& s) {
     if (leader) std::fprintf(stderr, "vq2d prepare: %s\n", s.ToString().c_str());
@@ -88,14 +80,7 @@ int RunPrepare(const Args& args) {
     std::fflush(stdout);
   }
   PrepareProcessor processor(*annotations, o, videos_dir, records_dir);
-  RunOptions ro;
-  ro.out_dir = JoinPath(records_dir, ".prepare");
-  ro.schedule = config->runner.schedule;
-  ro.max_attempts = static_cast<int>(config->runner.max_attempts);
-  ro.progress_interval_s = config->runner.progress_interval_s;
-  ro.grace_period_s = config->runner.grace_period_s;
-  ro.retry_failed = retry_failed;
-  ro.new_fingerprint_ok = new_fp_ok;
+  RunOptions ro = RunOptionsFromConfig(*config, JoinPath(records_dir, ".prepare"), retry_failed, new_fp_ok);
   ro.canonical_config = PrepareCanonicalConfig(o, videos_dir, records_dir);
   ro.fingerprint_files = {{"annotations", config->AnnotationsFile(sp)}};
   ro.run_info = {{"command", "prepare"}, {"split", sp}, {"annotations", config->AnnotationsFile(sp)},

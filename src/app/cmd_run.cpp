@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "app/args.h"
+#include "app/job_setup.h"
 #include "app/run_command.h"
 #include "vq2d/io/annotations.h"
 #include "vq2d/runner/nccl.h"
@@ -29,21 +30,12 @@ int RunRunWith(const Args& args, const ProcessorFactory& factory) {
   if (int rc = p.Parse(args); rc >= 0) return rc;
 
   std::atomic<bool>* stop_flag = InstallStopSignalHandlers();
-  std::unique_ptr<Collective> coll;
-  if (LaunchedByMpi()) {
-    auto c = MakeMpiCollective();
-    if (!c.ok()) {
-      std::fprintf(stderr, "vq2d run: %s\n", c.status().ToString().c_str());
-      return kExitError;
-    }
-    coll = std::move(c).value();
-  } else {
-    if (Status s = CheckSlurmWorldSize(1); !s.ok()) {
-      std::fprintf(stderr, "vq2d run: %s\n", s.ToString().c_str());
-      return kExitError;
-    }
-    coll = MakeLocalCollective();
+  auto job = MakeJobCollective();
+  if (!job.ok()) {
+    std::fprintf(stderr, "vq2d run: %s\n", job.status().ToString().c_str());
+    return kExitError;
   }
+  std::unique_ptr<Collective> coll = std::move(job).value();
   const bool leader = coll->rank() == 0;
   // Errors before the job starts are identical on every rank; rank 0 reports them.
   auto fail = [&](const Status& s) {
@@ -84,14 +76,7 @@ int RunRunWith(const Args& args, const ProcessorFactory& factory) {
   }
   if (!*all_ok) return kExitError;  // another rank failed and said why
 
-  RunOptions o;
-  o.out_dir = config->OutputDir();
-  o.schedule = config->runner.schedule;
-  o.max_attempts = static_cast<int>(config->runner.max_attempts);
-  o.progress_interval_s = config->runner.progress_interval_s;
-  o.grace_period_s = config->runner.grace_period_s;
-  o.retry_failed = retry_failed;
-  o.new_fingerprint_ok = new_fp_ok;
+  RunOptions o = RunOptionsFromConfig(*config, config->OutputDir(), retry_failed, new_fp_ok);
   o.canonical_config = CanonicalConfig(*config, /*results_only=*/true);
   o.fingerprint_files = factory.fingerprint_files(*config);
   o.run_info = {{"split", sp}, {"annotations", config->AnnotationsFile(sp)}, {"records_dir", config->RecordsDir(sp)},

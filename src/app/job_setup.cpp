@@ -1,0 +1,24 @@
+#include "app/job_setup.h"
+
+namespace vq2d::app {
+
+Result<std::unique_ptr<Collective>> MakeJobCollective() {
+  if (LaunchedByMpi()) return MakeMpiCollective();
+  VQ2D_RETURN_IF_ERROR(CheckSlurmWorldSize(1));
+  return MakeLocalCollective();
+}
+
+RunOptions RunOptionsFromConfig(const Config& config, const std::string& out_dir, bool retry_failed,
+                                bool new_fingerprint_ok) {
+  RunOptions o;
+  o.out_dir = out_dir;
+  o.schedule = config.runner.schedule;
+  o.max_attempts = static_cast<int>(config.runner.max_attempts);
+  o.progress_interval_s = config.runner.progress_interval_s;
+  o.grace_period_s = config.runner.grace_period_s;
+  o.retry_failed = retry_failed;
+  o.new_fingerprint_ok = new_fingerprint_ok;
+  return o;
+}
+
+}  // namespace vq2d::app
