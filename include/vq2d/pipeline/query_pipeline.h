@@ -1,0 +1,91 @@
+// Per-query driver of the REN VQ2D pipeline (upstream run.py run() loop body, ren_vq.md §2.5-§2.9):
+// select -> refine -> track (max, with tokens) -> query expansion -> select -> refine -> keep
+// >= track_selection_threshold -> track (last) -> accept iff new > threshold * old.
+// ClipPipeline adds query encoding (§2.3) and video encoding (§2.4) with a per-clip token cache.
+//
+// A query never throws and never takes its clip down: where upstream would raise or produce NaN,
+// the documented fallback is taken (docs/pipeline.md) and `upstream_errors` records it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "vq2d/core/status.h"
+#include "vq2d/pipeline/models.h"
+#include "vq2d/pipeline/selection.h"
+#include "vq2d/pipeline/tracking.h"
+
+namespace vq2d::pipeline {
+
+// Quirk switches (ren_vq.md §2.13), all off = upstream behaviour. Mirrors io's FixesOptions.
+struct PipelineFixes {
+  bool expansion_token_index = false;    // #1 append tracked_tokens[query_idx]
+  bool tracked_token_alignment = false;  // #2 zero row for an empty SAM mask (8 tokens per frame)
+  bool suppression_frame_index = false;  // #3 query-frame suppression indexed by frame id
+  bool blur_gray_conversion = false;     // #4 RGB2GRAY in is_blurry
+  bool apply_trim_offset = false;        // #5 (data preparation; not used by the stages)
+};
+
+struct PipelineParams {
+  std::vector<double> query_cropping_factors = {1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75};
+  std::vector<double> frame_cropping_factors = {1.0, 2.0};
+  double matching_threshold = 0.6;         // upstream hard-codes 0.6 (dataloader.py:58)
+  int64_t selection_top_k = 25;
+  double selection_top_p = 0.7;
+  double nms_threshold = 0.8;
+  double refinement_top_p = 0.7;
+  double cropping_margin_expansion = 1.5;
+  int64_t patch_size = 8;
+  double query_selection_threshold = 0.5;
+  double track_selection_threshold = 0.7;  // round-2 filter and acceptance ratio
+  int64_t bbox_size_threshold = 10;
+  double blur_threshold = 100.0;
+  int64_t tracking_half_span = 500;
+  bool refine_tracks = true;               // run query expansion + round 2
+  PipelineFixes fixes;
+};
+
+// The refinement stage as the rounds call it: refines `selected` (boxes empty, scores = selection
+// scores) against `queries` and returns the kept candidates (refined boxes/scores, temporal order).
+class CandidateRefinerStage {
+ public:
+  virtual ~CandidateRefinerStage() = default;
+  virtual Result<Candidates> Refine(const torch::Tensor& frames, const Candidates& selected, const QuerySet& queries,
+                                    double top_p) = 0;
+};
+
+struct StageStats {
+  double query_s = 0, video_s = 0, select_s = 0, refine_s = 0, track_s = 0, expansion_s = 0;
+  int64_t n_objects = 0, n_queries_round1 = 0, n_queries_round2 = 0;
+  int64_t n_selected_round1 = 0, n_refined_round1 = 0, n_selected_round2 = 0, n_refined_round2 = 0;
+  int64_t ren_images = 0;  // REN images encoded for this query (0 when served by the cache)
+};
+
+struct QueryOutcome {
+  Track track;                 // final track (may be empty)
+  double score = 0.0;          // final score (0 when no track)
+  bool round2_tracked = false;
+  bool round2_accepted = false;
+  std::vector<std::string> upstream_errors;  // "<stage>: <python exception>" where upstream raises
+  StageStats stats;
+};
+
+struct RoundModels {
+  CandidateRefinerStage* refiner = nullptr;
+  VideoTracker* tracker = nullptr;
+  BoxTokenGenerator* tokens = nullptr;
+};
+
+// Rounds 1 and 2 for one query given its encoded queries and video objects. frames [T,H,W,3]
+// uint8, query_timestep < T. `trace` (optional) receives one JSON record per stage call.
+Result<QueryOutcome> RunQueryRounds(const torch::Tensor& frames, const QuerySet& queries, const VideoObjects& objects,
+                                    int64_t query_timestep, const RoundModels& models, const PipelineParams& params,
+                                    nlohmann::json* trace = nullptr);
+
+}  // namespace vq2d::pipeline
