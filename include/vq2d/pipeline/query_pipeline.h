@@ -88,4 +88,34 @@ Result<QueryOutcome> RunQueryRounds(const torch::Tensor& frames, const QuerySet&
                                     int64_t query_timestep, const RoundModels& models, const PipelineParams& params,
                                     nlohmann::json* trace = nullptr);
 
+// One query of a clip: the visual crop (frame + box in frame pixels, as mapped by the dataloader)
+// and the query frame (annotation `query_frame` = query_timestep; video frames [0, it) are searched).
+struct QueryInput {
+  int64_t visual_crop_frame = 0;
+  std::array<int64_t, 4> visual_crop_box{};  // xywh
+  int64_t query_timestep = 0;
+};
+
+// All queries of one clip. Models are borrowed (built once per rank by the caller). The per-clip
+// video-token cache (REN tokens of every (frame, crop)) is shared by the clip's queries when
+// `use_cache`; without it every query re-encodes its frames as upstream does. Results are identical.
+// Thread-safety: one thread per instance.
+class ClipPipeline {
+ public:
+  ClipPipeline(const Models& models, const PipelineParams& params, bool use_cache = true);
+  // frames [T,H,W,3] uint8 RGB of the clip (kept by reference-counted tensor, not copied); resets the cache.
+  void StartClip(torch::Tensor frames);
+  // Never fails on bad model output; errors are returned only for broken inputs/model failures.
+  Result<QueryOutcome> RunQuery(const QueryInput& query, nlohmann::json* trace = nullptr);
+  int64_t ren_images_encoded_for_video() const;
+
+ private:
+  Models models_;
+  PipelineParams params_;
+  bool use_cache_;
+  torch::Tensor frames_;
+  std::unique_ptr<VideoTokenCache> cache_;
+  int64_t uncached_ren_images_ = 0;
+};
+
 }  // namespace vq2d::pipeline
