@@ -138,6 +138,26 @@ Result<std::vector<VideoTokenCache::FrameCrops>> VideoTokenCache::Encode(const t
   return out;
 }
 
+void VideoTokenCache::FilterFrame(const FrameCrops& fc, int64_t t, const torch::Tensor& query_tokens, double threshold,
+                                  std::vector<torch::Tensor>* toks, std::vector<torch::Tensor>* pts,
+                                  std::vector<int64_t>* fids) const {
+  for (const Crop& c : fc) {
+    const std::vector<int64_t> keep = RenMatchingFilter(c.tokens, query_tokens, threshold);
+    const torch::Tensor idx = torch::tensor(keep, torch::kInt64);
+    toks->push_back(c.tokens.index_select(0, idx));
+    // p / cf + crop_start in float32.
+    torch::Tensor p = c.points.index_select(0, idx).clone();
+    auto a = p.accessor<float, 2>();
+    const float cf = static_cast<float>(c.cf);
+    for (int64_t i = 0; i < p.size(0); ++i) {
+      a[i][0] = a[i][0] / cf + static_cast<float>(c.y0);
+      a[i][1] = a[i][1] / cf + static_cast<float>(c.x0);
+    }
+    pts->push_back(p);
+    fids->insert(fids->end(), keep.size(), t);
+  }
+}
+
 Result<VideoObjects> VideoTokenCache::Objects(const torch::Tensor& frames, int64_t end, const torch::Tensor& query_tokens,
                                               double threshold, TokenExtractor& ren) {
   if (frames.dim() != 4 || end > frames.size(0) || end < 0) {
@@ -158,21 +178,7 @@ Result<VideoObjects> VideoTokenCache::Objects(const torch::Tensor& frames, int64
   std::vector<int64_t> fids;
   for (int64_t t = 0; t < end; ++t) {
     const FrameCrops& fc = t < extra_begin ? frames_[t] : extra[t - extra_begin];
-    for (const Crop& c : fc) {
-      const std::vector<int64_t> keep = RenMatchingFilter(c.tokens, query_tokens, threshold);
-      const torch::Tensor idx = torch::tensor(keep, torch::kInt64);
-      toks.push_back(c.tokens.index_select(0, idx));
-      // p / cf + crop_start in float32.
-      torch::Tensor p = c.points.index_select(0, idx).clone();
-      auto a = p.accessor<float, 2>();
-      const float cf = static_cast<float>(c.cf);
-      for (int64_t i = 0; i < p.size(0); ++i) {
-        a[i][0] = a[i][0] / cf + static_cast<float>(c.y0);
-        a[i][1] = a[i][1] / cf + static_cast<float>(c.x0);
-      }
-      pts.push_back(p);
-      fids.insert(fids.end(), keep.size(), t);
-    }
+    FilterFrame(fc, t, query_tokens, threshold, &toks, &pts, &fids);
   }
   VideoObjects o;
   if (toks.empty()) {
@@ -185,6 +191,46 @@ Result<VideoObjects> VideoTokenCache::Objects(const torch::Tensor& frames, int64
   o.points = torch::cat(pts);
   o.frame_ids = torch::tensor(fids, torch::kInt64);
   return o;
+}
+
+Result<std::vector<VideoObjects>> StreamVideoObjects(const torch::Tensor& frames, const std::vector<int64_t>& ends,
+                                                     const std::vector<torch::Tensor>& query_tokens,
+                                                     const std::vector<double>& cfs, double threshold,
+                                                     TokenExtractor& ren, int64_t chunk_frames, int64_t* ren_images) {
+  if (ends.size() != query_tokens.size()) return Status::InvalidArgument("StreamVideoObjects: one end per query");
+  int64_t max_end = 0;
+  for (int64_t e : ends) max_end = std::max(max_end, e);
+  if (frames.dim() != 4 || max_end > frames.size(0)) {
+    return Status::InvalidArgument(StrCat("video encoding: frames must be [T,H,W,3] with T >= ", max_end));
+  }
+  const size_t nq = ends.size();
+  std::vector<std::vector<torch::Tensor>> toks(nq), pts(nq);
+  std::vector<std::vector<int64_t>> fids(nq);
+  int64_t images = 0;
+  for (int64_t b = 0; b < max_end; b += std::max<int64_t>(1, chunk_frames)) {
+    const int64_t e = std::min(max_end, b + std::max<int64_t>(1, chunk_frames));
+    VideoTokenCache chunk(cfs, 16, 0);  // encodes frames [b, e) once, keeps nothing
+    VQ2D_ASSIGN_OR_RETURN(auto enc, chunk.EncodeRange(frames, b, e, ren));
+    images += chunk.ren_images_encoded();
+    for (size_t q = 0; q < nq; ++q) {
+      const int64_t qe = std::min(ends[q], e);
+      for (int64_t t = b; t < qe; ++t) chunk.FilterFrame(enc[t - b], t, query_tokens[q], threshold, &toks[q], &pts[q], &fids[q]);
+    }
+  }
+  if (ren_images) *ren_images = images;
+  std::vector<VideoObjects> out(nq);
+  for (size_t q = 0; q < nq; ++q) {
+    if (toks[q].empty()) {
+      out[q].tokens = torch::zeros({0, query_tokens[q].size(1)}, torch::kFloat32);
+      out[q].points = torch::zeros({0, 2}, torch::kFloat32);
+      out[q].frame_ids = torch::zeros({0}, torch::kInt64);
+      continue;
+    }
+    out[q].tokens = torch::cat(toks[q]);
+    out[q].points = torch::cat(pts[q]);
+    out[q].frame_ids = torch::tensor(fids[q], torch::kInt64);
+  }
+  return out;
 }
 
 Result<VideoObjects> EncodeVideo(const torch::Tensor& frames, int64_t end, const std::vector<double>& cfs,

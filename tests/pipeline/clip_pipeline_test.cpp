@@ -171,6 +171,29 @@ TEST(ClipPipeline, FindsThePastedObjectAndCacheChangesNothing) {
   EXPECT_EQ(on.outcomes[1].stats.ren_images, 5);  // frame 18 only
 }
 
+TEST(ClipPipeline, StreamingPassOverAllQueriesMatchesPerQueryRuns) {
+  PipelineParams p;
+  const ClipRun off = RunClip(false, p);
+  ColourRen ren;
+  RedSam sam;
+  PoolFeatures feat;
+  RedTracker tracker;
+  ClipPipeline clip(Models{&ren, &sam, &feat, &tracker}, p, true);
+  clip.StartClip(MakeClip());
+  std::vector<QueryInput> qs;
+  for (int64_t qt : {18, 19, 17}) qs.push_back(QueryInput{3, {16, 11, 12, 12}, qt});
+  for (int64_t chunk : {1, 4, 64}) {
+    auto out = clip.RunQueries(qs, chunk);
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    ASSERT_EQ(out->size(), 3u);
+    for (size_t k = 0; k < 3; ++k) {
+      EXPECT_EQ((*out)[k].track, off.outcomes[k].track) << k;
+      EXPECT_EQ((*out)[k].score, off.outcomes[k].score) << k;
+    }
+    EXPECT_EQ((*out)[0].stats.ren_images, 19 * 5);
+  }
+}
+
 TEST(ClipPipeline, QueryWithoutAnyMaskGivesEmptyTrackNotFailure) {
   PipelineParams p;
   ColourRen ren;

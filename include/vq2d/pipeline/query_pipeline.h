@@ -107,9 +107,16 @@ class ClipPipeline {
   void StartClip(torch::Tensor frames);
   // Never fails on bad model output; errors are returned only for broken inputs/model failures.
   Result<QueryOutcome> RunQuery(const QueryInput& query, nlohmann::json* trace = nullptr);
+  // All queries of the clip: queries encoded first, then ONE streaming pass over the frames
+  // (chunks of `chunk_frames`) filters every query's objects, so host memory stays bounded by a
+  // chunk of REN tokens. Same outcomes as RunQuery per query.
+  Result<std::vector<QueryOutcome>> RunQueries(const std::vector<QueryInput>& queries, int64_t chunk_frames = 8);
   int64_t ren_images_encoded_for_video() const;
 
  private:
+  Result<bool> EncodeQuerySet(const QueryInput& q, QuerySet* out, QueryOutcome* outcome);
+  Result<QueryOutcome> Rounds(const QueryInput& q, const QuerySet& queries, const VideoObjects& objects,
+                              QueryOutcome pre, nlohmann::json* trace);
   Models models_;
   PipelineParams params_;
   bool use_cache_;

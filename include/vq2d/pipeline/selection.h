@@ -46,7 +46,6 @@ class VideoTokenCache {
   int64_t ren_images_encoded() const { return ren_images_; }
   int64_t cached_frames() const { return static_cast<int64_t>(frames_.size()); }
 
- private:
   struct Crop {
     torch::Tensor tokens;  // [Q,D]
     torch::Tensor points;  // [Q,2] crop pixels
@@ -54,12 +53,30 @@ class VideoTokenCache {
     int y0 = 0, x0 = 0;
   };
   using FrameCrops = std::vector<Crop>;
+  // Encodes frames [begin, end) without caching them.
+  Result<std::vector<FrameCrops>> EncodeRange(const torch::Tensor& frames, int64_t begin, int64_t end, TokenExtractor& ren) {
+    return Encode(frames, begin, end, ren);
+  }
+  // Appends the filtered objects of one encoded frame t.
+  void FilterFrame(const FrameCrops& fc, int64_t t, const torch::Tensor& query_tokens, double threshold,
+                   std::vector<torch::Tensor>* toks, std::vector<torch::Tensor>* pts, std::vector<int64_t>* fids) const;
+
+ private:
   Result<std::vector<FrameCrops>> Encode(const torch::Tensor& frames, int64_t begin, int64_t end, TokenExtractor& ren);
   std::vector<double> cfs_;
   int64_t batch_, max_cached_;
   std::vector<FrameCrops> frames_;
   int64_t ren_images_ = 0;
 };
+
+// All queries of a clip in one streaming pass (bounded memory: only `chunk_frames` frames of REN
+// tokens are alive): query q gets the objects of frames [0, ends[q]) filtered against
+// query_tokens[q] — the same objects as EncodeVideo per query, with max(ends) frames encoded once.
+Result<std::vector<VideoObjects>> StreamVideoObjects(const torch::Tensor& frames, const std::vector<int64_t>& ends,
+                                                     const std::vector<torch::Tensor>& query_tokens,
+                                                     const std::vector<double>& frame_cropping_factors, double threshold,
+                                                     TokenExtractor& ren, int64_t chunk_frames = 8,
+                                                     int64_t* ren_images = nullptr);
 
 // Upstream VideoEncoder without a cache: encode frames [0, end) and filter.
 Result<VideoObjects> EncodeVideo(const torch::Tensor& frames, int64_t end, const std::vector<double>& frame_cropping_factors,
