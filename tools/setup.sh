@@ -13,7 +13,7 @@ build_dir=${VQ2D_BUILD_DIR:-$here/build}
 packages=(
   build-essential cmake ccache pkg-config git
   libtorch-dev libopenblas0-pthread
-  libopencv-dev libhdf5-dev libyaml-cpp-dev nlohmann-json3-dev
+  libopencv-dev libavformat-dev libhdf5-dev libyaml-cpp-dev nlohmann-json3-dev
   libopenmpi-dev openmpi-bin
   libgtest-dev shellcheck ffmpeg
 )

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The README's test command: sets up (tools/setup.sh) and runs every test suite with CTest.
+# The README's test command: sets up (tools/setup.sh), runs every test suite with CTest, then the
+# checkpoint reader's tests under ASan + UBSan (tools/sanitize_core.sh; VQ2D_SKIP_SANITIZE=1 skips it).
 # Fixtures are read from $VQ2D_FIXTURES (default: ../shared/fixtures next to the repo).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -7,5 +8,8 @@ build_dir=${VQ2D_BUILD_DIR:-$here/build}
 "$here/tools/setup.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
-cd "$build_dir"
-ctest --output-on-failure -j "${VQ2D_TEST_JOBS:-2}" --timeout 900 "$@"
+(cd "$build_dir" && ctest --output-on-failure -j "${VQ2D_TEST_JOBS:-2}" --timeout 900 "$@")
+# The checkpoint reader's tests again under AddressSanitizer + UBSan (separate small build).
+if [ "${VQ2D_SKIP_SANITIZE:-0}" != 1 ]; then
+  "$here/tools/sanitize_core.sh"
+fi

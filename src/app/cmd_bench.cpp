@@ -16,6 +16,9 @@ struct BenchTarget {
 const BenchTarget kTargets[] = {
     {"eval", "official evaluator on 4,500 synthetic queries", RunBenchEval},
     {"runner", "runner overhead per clip (10,000 no-work clips) and LPT makespan vs lower bound", RunBenchRunner},
+    {"ren", "REN wrapper (DINOv2 ViT-L/14 + region encoder, random weights) images/s and peak memory", RunBenchRen},
+    {"sam2", "SAM 2.1 image encoder and tracking throughput (random weights, 1024²)", RunBenchSam2},
+    {"prepare", "frames decoded + written per second by vq2d prepare on a 1080p video", RunBenchPrepare},
 };
 
 void PrintHelp() {

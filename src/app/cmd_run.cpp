@@ -71,12 +71,18 @@ int RunRunWith(const Args& args, const ProcessorFactory& factory) {
   }
 
   auto processor = factory.make(*config, *coll);
+  // Every rank votes, so a failure on some ranks (device, memory) never leaves the others waiting.
+  auto all_ok = coll->AllTrue(processor.ok());
+  if (!all_ok.ok()) {
+    std::fprintf(stderr, "vq2d run [rank %d]: %s\n", coll->rank(), all_ok.status().ToString().c_str());
+    coll->Abort(kExitError);
+  }
   if (!processor.ok()) {
-    // A rank-local failure (device, memory) must not leave the other ranks waiting.
-    std::fprintf(stderr, "vq2d run [rank %d]: %s\n", coll->rank(), processor.status().ToString().c_str());
-    if (coll->size() > 1) coll->Abort(kExitError);
+    if (leader || coll->size() == 1 || processor.status().code() != StatusCode::kFailedPrecondition)
+      std::fprintf(stderr, "vq2d run [rank %d]: %s\n", coll->rank(), processor.status().ToString().c_str());
     return kExitError;
   }
+  if (!*all_ok) return kExitError;  // another rank failed and said why
 
   RunOptions o;
   o.out_dir = config->OutputDir();

@@ -12,9 +12,13 @@ const std::vector<Command>& Commands() {
       {"run", "run the VQ2D pipeline over a split (resumable; MPI: one rank per GPU)", RunRun},
       {"status", "show done / failed / pending clips, throughput and ETA of a run", RunStatus},
       {"merge", "merge per-clip outputs into the official predictions file", RunMerge},
-      {"config", "validate a configuration; print effective values or every key", RunConfig},
+      {"prepare", "build the HDF5 clip records of a split from the videos and annotations", RunPrepare},
+      {"synth", "write the synthetic Ego4D-format dataset (videos, annotations, config.yaml)", RunSynth},
       {"eval", "score predictions with the official Ego4D VQ2D metrics (or REN-local with --local)", RunEval},
-      {"submit", "write the eval.ai VQ2D submission from REN-format predictions (REN submit.py)", RunSubmit},
+      {"submit", "write the eval.ai VQ2D submission file (from vq2d merge or REN per-clip predictions)", RunSubmit},
+      {"render", "draw a record's ground truth and predictions into an mp4 and a PNG contact sheet", RunRender},
+      {"inspect", "structure and tensors (name, dtype, shape) of a checkpoint or safetensors file", RunInspect},
+      {"config", "validate a configuration; print effective values or every key", RunConfig},
       {"bench", "speed reports: vq2d bench <target> (vq2d bench --help lists them)", RunBench},
   };
   return commands;

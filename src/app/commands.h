@@ -24,11 +24,18 @@ int RunCommandLine(int argc, char** argv);
 int RunRun(const Args& args);
 int RunStatus(const Args& args);
 int RunMerge(const Args& args);
-int RunConfig(const Args& args);
+int RunPrepare(const Args& args);
+int RunSynth(const Args& args);
 int RunEval(const Args& args);
 int RunSubmit(const Args& args);
-int RunBench(const Args& args);        // dispatches to the targets below
-int RunBenchEval(const Args& args);    // vq2d bench eval
-int RunBenchRunner(const Args& args);  // vq2d bench runner
+int RunRender(const Args& args);
+int RunInspect(const Args& args);
+int RunConfig(const Args& args);
+int RunBench(const Args& args);         // dispatches to the targets below
+int RunBenchEval(const Args& args);     // vq2d bench eval
+int RunBenchRunner(const Args& args);   // vq2d bench runner
+int RunBenchRen(const Args& args);      // vq2d bench ren
+int RunBenchSam2(const Args& args);     // vq2d bench sam2
+int RunBenchPrepare(const Args& args);  // vq2d bench prepare
 
 }  // namespace vq2d::app

@@ -24,6 +24,7 @@ class LocalCollective final : public Collective {
     return Status::OK();
   }
   Result<int64_t> NextTicket() override { return next_++; }
+  Result<bool> AllTrue(bool value) override { return value; }
   [[noreturn]] void Abort(int exit_code) override {
     std::fflush(nullptr);
     std::exit(exit_code);
@@ -114,6 +115,13 @@ class MpiCollective final : public Collective {
     if (rc != MPI_SUCCESS) return MpiError("MPI_Fetch_and_op", rc);
     if (rc2 != MPI_SUCCESS) return MpiError("MPI_Win_unlock", rc2);
     return previous;
+  }
+
+  Result<bool> AllTrue(bool value) override {
+    int in = value ? 1 : 0, out = 0;
+    int rc = MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return MpiError("MPI_Allreduce", rc);
+    return out != 0;
   }
 
   [[noreturn]] void Abort(int exit_code) override {

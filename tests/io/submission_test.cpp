@@ -90,3 +90,93 @@ TEST(SubmissionFixtureTest, EverySubmitCaseMatchesUpstream) {
 
 }  // namespace
 }  // namespace vq2d
+
+namespace vq2d {
+namespace {
+
+constexpr const char* kTestAnnotations = R"({"version": "1.0.5", "videos": [
+  {"video_uid": "v", "split": "test", "clips": [
+    {"clip_uid": "c", "annotations": [
+      {"annotation_uid": "a0", "query_sets": {
+        "1": {"is_valid": true, "query_frame": 40, "visual_crop": {"frame_number": 3, "x": 1, "y": 1, "width": 5,
+              "height": 5, "original_width": 1920, "original_height": 1080}},
+        "2": {"is_valid": false, "query_frame": 40, "visual_crop": {"frame_number": 3, "x": 1, "y": 1, "width": 5,
+              "height": 5, "original_width": 1920, "original_height": 1080}}}}]},
+    {"clip_uid": "missing", "annotations": [
+      {"annotation_uid": "a1", "query_sets": {
+        "1": {"is_valid": true, "query_frame": 40, "visual_crop": {"frame_number": 3, "x": 1, "y": 1, "width": 5,
+              "height": 5, "original_width": 1440, "original_height": 1080}}}}]}]}]})";
+
+TEST(SubmissionTest, RescalesFillsDummiesAndCopiesVersion) {
+  auto gt = ParseAnnotations(kTestAnnotations, "test.json");
+  ASSERT_TRUE(gt.ok()) << gt.status().ToString();
+  // Clip-level frame size (extension); boxes in 512x288 record pixels.
+  std::string pred = R"({"version": "1.0.4", "challenge": "ego4d_vq2d_challenge", "results": {"videos": [
+    {"video_uid": "v", "clips": [{"clip_uid": "c", "frame_height": 288, "frame_width": 512, "predictions": [
+      {"query_sets": {"1": {"bboxes": [{"fno": 7, "x1": 100, "x2": 511, "y1": 10, "y2": 287}], "score": 0.5}}}]}]}]}})";
+  auto r = BuildSubmission({{"0-c.json", pred}}, *gt);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->validation.ok()) << r->validation.ToString();
+  json out = json::parse(r->submission_json);
+  EXPECT_EQ(out["version"], "1.0.5");  // copied from the test file
+  const json& c0 = out["results"]["videos"][0]["clips"][0];
+  EXPECT_FALSE(c0.contains("frame_height"));
+  const json& b = c0["predictions"][0]["query_sets"]["1"]["bboxes"][0];
+  EXPECT_EQ(b["x1"], 375);   // int(100 / 512 * 1920)
+  EXPECT_EQ(b["x2"], 1916);  // int(511 / 512 * 1920) = int(1916.25)
+  EXPECT_EQ(b["y1"], 37);    // int(10 / 288 * 1080) = int(37.5)
+  EXPECT_EQ(b["y2"], 1076);  // int(287 / 288 * 1080) = int(1076.25)
+  // The missing clip gets the dummy for every query set.
+  const json& c1 = out["results"]["videos"][0]["clips"][1];
+  EXPECT_EQ(c1["clip_uid"], "missing");
+  EXPECT_EQ(c1["predictions"][0]["query_sets"]["1"],
+            json::parse(R"({"bboxes": [{"fno": 0, "x1": 0, "y1": 0, "x2": 0, "y2": 0}], "score": 0.0})"));
+  EXPECT_EQ(r->dummy_clips, 1u);
+  // No frame size anywhere: KeyError naming the path.
+  std::string no_size = pred;
+  no_size.replace(no_size.find("\"frame_height\": 288, "), 21, "");
+  auto bad = BuildSubmission({{"0-c.json", no_size}}, *gt);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "KeyError: collated results.videos[0]: missing key 'frame_height'");
+}
+
+TEST(SubmissionTest, OfficialLayoutFromMergeIsNotRescaled) {
+  auto gt = ParseAnnotations(kTestAnnotations, "test.json");
+  ASSERT_TRUE(gt.ok());
+  // What `vq2d merge` writes: no frame size anywhere, boxes already in original pixels.
+  std::string merged = R"({"version": "1.0.5", "challenge": "ego4d_vq2d_challenge", "results": {"videos": [
+    {"video_uid": "v", "clips": [{"clip_uid": "c", "predictions": [
+      {"query_sets": {"1": {"bboxes": [{"fno": 7, "x1": 375, "x2": 1916, "y1": 37, "y2": 1076}], "score": 0.5}}}]}]}]}})";
+  auto r = BuildSubmission({{"predictions.json", merged}}, *gt);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->validation.ok()) << r->validation.ToString();
+  json out = json::parse(r->submission_json);
+  const json& b = out["results"]["videos"][0]["clips"][0]["predictions"][0]["query_sets"]["1"]["bboxes"][0];
+  EXPECT_EQ(b["x1"], 375);
+  EXPECT_EQ(b["y2"], 1076);
+  EXPECT_EQ(r->dummy_clips, 1u);
+}
+
+TEST(SubmissionTest, MissingValidQuerySetGetsDummyAndWrongCountIsRefused) {
+  auto gt = ParseAnnotations(kTestAnnotations, "test.json");
+  ASSERT_TRUE(gt.ok());
+  std::string pred = R"({"version": "1.0.5", "challenge": "ego4d_vq2d_challenge", "results": {"videos": [
+    {"video_uid": "v", "frame_height": 288, "frame_width": 512, "clips": [{"clip_uid": "c", "predictions": [
+      {"query_sets": {"2": {"bboxes": [], "score": 0.1}}}]}]}]}})";
+  auto r = BuildSubmission({{"0-c.json", pred}}, *gt);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->validation.ok()) << r->validation.ToString();
+  EXPECT_EQ(r->dummy_query_sets, 1u);
+  // Two entries for a clip with one annotation: validation fails and names the problem.
+  std::string two = pred;
+  two.replace(two.find("]}]}]}}"), 7, R"(, {"query_sets": {}}]}]}]}})");
+  auto r2 = BuildSubmission({{"0-c.json", two}}, *gt);
+  ASSERT_TRUE(r2.ok()) << r2.status().ToString();
+  ASSERT_FALSE(r2->validation.ok());
+  EXPECT_EQ(r2->validation.message(),
+            "AssertionError: submission: results.videos[0].clips[0].predictions: 2 entries, but clip 'c' has 1 "
+            "annotations (one entry per annotation, in order)");
+}
+
+}  // namespace
+}  // namespace vq2d

@@ -77,6 +77,17 @@ class ThreadWorld {
       return Status::OK();
     }
     Result<int64_t> NextTicket() override { return w_->ticket_.fetch_add(1); }
+    Result<bool> AllTrue(bool value) override {
+      std::string v = value ? "1" : "0";
+      std::string all;
+      for (int r = 0; r < w_->n_; ++r) {
+        std::string x = v;
+        Status s = Broadcast(&x, r);
+        if (!s.ok()) return s;
+        all += x;
+      }
+      return all.find('0') == std::string::npos;
+    }
     [[noreturn]] void Abort(int code) override { std::abort(); }
 
    private:

@@ -4,6 +4,8 @@
 // record frame size: {"version","challenge","results":{"videos":[{"video_uid","frame_height",
 // "frame_width","clips":[{"clip_uid","predictions":[{"query_sets":{"1":{"bboxes":[{fno,x1,x2,y1,y2}],
 // "score"}}}]}]}]}} — one file per clip (REN's "<run_id>-<clip_uid>.json") or one collated file.
+// Extension: a clip may carry its own frame_height/frame_width (used instead of the video's, and
+// removed from the output); REN's files have them per video only.
 //
 // Steps, as upstream:
 //  1. collate: the first file is the base, every later file contributes its results.videos[0];

@@ -29,6 +29,8 @@ class Collective {
   // The shared work-ticket counter (dynamic schedule): atomically returns the current value and
   // increments it. Starts at 0 when the collective is created.
   virtual Result<int64_t> NextTicket() = 0;
+  // True on every rank iff `value` is true on every rank (a failure vote before a collective step).
+  virtual Result<bool> AllTrue(bool value) = 0;
   // Ends the whole job now with `exit_code` (MPI_Abort under MPI): for errors some ranks hit
   // before a collective step, which would otherwise leave the others waiting forever.
   [[noreturn]] virtual void Abort(int exit_code) = 0;

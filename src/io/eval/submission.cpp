@@ -97,9 +97,7 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, con
   for (size_t vi = 0; vi < videos.size(); ++vi) {
     OJson& video = videos[vi];
     std::string vw = StrCat("collated results.videos[", vi, "]");
-    for (const char* key : {"video_uid", "frame_height", "frame_width", "clips"}) VQ2D_RETURN_IF_ERROR(Need(video, key, vw));
-    VQ2D_ASSIGN_OR_RETURN(double frame_h, AsNumber(video["frame_height"], vw + ".frame_height"));
-    VQ2D_ASSIGN_OR_RETURN(double frame_w, AsNumber(video["frame_width"], vw + ".frame_width"));
+    for (const char* key : {"video_uid", "clips"}) VQ2D_RETURN_IF_ERROR(Need(video, key, vw));
     VQ2D_RETURN_IF_ERROR(NeedArray(video["clips"], vw + ".clips"));
     const OJson& video_uid = video["video_uid"];
     for (size_t ci = 0; ci < video["clips"].size(); ++ci) {
@@ -108,6 +106,19 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, con
       for (const char* key : {"clip_uid", "predictions"}) VQ2D_RETURN_IF_ERROR(Need(clip, key, cw));
       VQ2D_RETURN_IF_ERROR(NeedArray(clip["predictions"], cw + ".predictions"));
       const OJson& clip_uid = clip["clip_uid"];
+      // Record frame size: the clip's own frame_height/frame_width (extension; removed from the output),
+      // else the video's (REN's layout).
+      const bool clip_size = clip.contains("frame_height") && clip.contains("frame_width");
+      // Neither the clip nor the video names a frame size: the official layout written by
+      // `vq2d merge`, whose boxes are already in original pixels. Nothing to rescale.
+      const bool original_pixels = !clip.contains("frame_height") && !clip.contains("frame_width") &&
+                                   !video.contains("frame_height") && !video.contains("frame_width");
+      if (original_pixels) continue;
+      const OJson& size_owner = clip_size ? clip : video;
+      const std::string& size_where = clip_size ? cw : vw;
+      for (const char* key : {"frame_height", "frame_width"}) VQ2D_RETURN_IF_ERROR(Need(size_owner, key, size_where));
+      VQ2D_ASSIGN_OR_RETURN(double frame_h, AsNumber(size_owner["frame_height"], size_where + ".frame_height"));
+      VQ2D_ASSIGN_OR_RETURN(double frame_w, AsNumber(size_owner["frame_width"], size_where + ".frame_width"));
       for (size_t ai = 0; ai < clip["predictions"].size(); ++ai) {
         OJson& entry = clip["predictions"][ai];
         std::string aw = StrCat(cw, ".predictions[", ai, "]");
@@ -159,6 +170,10 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, con
             VQ2D_ASSIGN_OR_RETURN(b["y2"], Rescale(b["y2"], frame_h, oh, bw + ".y2"));
           }
         }
+      }
+      if (clip_size) {
+        clip.erase("frame_height");
+        clip.erase("frame_width");
       }
     }
   }

@@ -1,0 +1,156 @@
+// DINOv2 vision transformer (facebookresearch/dinov2@b8931f7, DinoVisionTransformer as built by the
+// torch.hub backbones: block_chunks 0, MemEffAttention without xFormers), in LibTorch.
+//
+// Parameter names equal the official checkpoints' keys (dinov2_vit{s,b,l,g}14[_reg4]_pretrain.pth),
+// so those files load strictly: cls_token, pos_embed, [register_tokens], mask_token,
+// patch_embed.proj.{weight,bias}, blocks.{i}.{norm1,attn.qkv,attn.proj,ls1.gamma,norm2,mlp.fc1,
+// mlp.fc2 | mlp.w12,mlp.w3,ls2.gamma}, norm.{weight,bias}.
+//
+// Images: [B,3,H,W] float (the module's dtype), ImageNet-normalised, H and W multiples of the patch.
+// Tokens are row-major over the (H/p)x(W/p) patch grid. Shape errors throw c10::Error.
+// Thread-safety: forward passes are const on the weights; concurrent calls are safe under
+// torch::NoGradGuard (the module is not modified).
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <string>
+#include <vector>
+
+#include "vq2d/core/attention.h"
+#include "vq2d/core/status.h"
+
+namespace vq2d {
+
+// Architecture (hub argument names). Defaults: dinov2_vitl14.
+struct DinoV2Config {
+  int64_t img_size = 518;
+  int64_t patch_size = 14;
+  int64_t in_chans = 3;
+  int64_t embed_dim = 1024;
+  int64_t depth = 24;
+  int64_t num_heads = 16;
+  double mlp_ratio = 4.0;
+  bool qkv_bias = true;
+  bool proj_bias = true;
+  bool ffn_bias = true;
+  double init_values = 1.0;         // LayerScale init; 0 = no LayerScale (no ls1/ls2 parameters)
+  std::string ffn_layer = "mlp";    // "mlp" (fc1/GELU/fc2) or "swiglufused"/"swiglu" (w12/SiLU-gate/w3)
+  int64_t num_register_tokens = 0;  // 0 or e.g. 4 (the *_reg4 checkpoints)
+  bool interpolate_antialias = false;
+  double interpolate_offset = 0.1;  // 0 = interpolate to an explicit size instead of a scale factor
+  double layer_norm_eps = 1e-6;
+
+  static DinoV2Config VitS14();
+  static DinoV2Config VitB14();
+  static DinoV2Config VitL14();
+  static DinoV2Config VitG14();  // vit_giant2 + swiglufused
+  int64_t head_dim() const { return embed_dim / num_heads; }
+  Status Validate() const;
+  // Reads the keys above from a JSON object (missing keys keep their defaults; "act" and
+  // "attn_class" are accepted and ignored). Errors name the bad key.
+  static Result<DinoV2Config> FromJson(const nlohmann::json& j);
+};
+
+namespace dinov2 {
+
+// Conv2d(in, D, k=p, s=p) patch embedding (identity norm); DINO v1 uses the same layout.
+class PatchEmbedImpl : public torch::nn::Module {
+ public:
+  PatchEmbedImpl(int64_t in_chans, int64_t embed_dim, int64_t patch_size);
+  // [B,C,H,W] -> [B, (H/p)*(W/p), D]
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Conv2d proj{nullptr};
+};
+TORCH_MODULE(PatchEmbed);
+
+class LayerScaleImpl : public torch::nn::Module {
+ public:
+  LayerScaleImpl(int64_t dim, double init_values);
+  torch::Tensor forward(const torch::Tensor& x) { return x * gamma; }
+  torch::Tensor gamma;
+};
+TORCH_MODULE(LayerScale);
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  AttentionImpl(const DinoV2Config& c);
+  torch::Tensor forward(const torch::Tensor& x, const AttentionOptions& options);
+  torch::nn::Linear qkv{nullptr}, proj{nullptr};
+  int64_t num_heads;
+  double scale;
+};
+TORCH_MODULE(Attention);
+
+class FfnImpl : public torch::nn::Module {
+ public:
+  explicit FfnImpl(const DinoV2Config& c);
+  torch::Tensor forward(const torch::Tensor& x);
+  bool swiglu = false;
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr}, w12{nullptr}, w3{nullptr};
+};
+TORCH_MODULE(Ffn);
+
+class BlockImpl : public torch::nn::Module {
+ public:
+  explicit BlockImpl(const DinoV2Config& c);
+  torch::Tensor forward(const torch::Tensor& x, const AttentionOptions& options);
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  Attention attn{nullptr};
+  Ffn mlp{nullptr};
+  LayerScale ls1{nullptr}, ls2{nullptr};
+};
+TORCH_MODULE(Block);
+
+}  // namespace dinov2
+
+// One get_intermediate_layers output: patch tokens [B, gh*gw, D] and the class token [B, D].
+struct DinoV2Layer {
+  torch::Tensor patch_tokens;
+  torch::Tensor cls_token;
+};
+
+class DinoV2VisionTransformerImpl : public torch::nn::Module {
+ public:
+  explicit DinoV2VisionTransformerImpl(const DinoV2Config& config);
+
+  // get_intermediate_layers(x, n=blocks, return_class_token=True, norm=norm): `blocks` are block
+  // indices (0-based; REN uses {23}); outputs come in ascending block order. Register tokens are
+  // dropped. Blocks after the last requested one are not run (their outputs are unused).
+  std::vector<DinoV2Layer> GetIntermediateLayers(const torch::Tensor& images, const std::vector<int64_t>& blocks,
+                                                 bool norm = true);
+  // The n last blocks (upstream's integer `n`).
+  std::vector<int64_t> LastBlocks(int64_t n) const;
+
+  // interpolate_pos_encoding for an image of height x width pixels whose patch grid has npatch
+  // tokens: [1, 1+npatch, D] in the module's dtype. Interpolation runs in fp32 like upstream.
+  torch::Tensor InterpolatePosEncoding(int64_t npatch, int64_t height, int64_t width) const;
+
+  // Tokens after the patch embedding, class/register tokens and position embedding: [B, 1+R+N, D].
+  torch::Tensor PrepareTokens(const torch::Tensor& images);
+
+  const DinoV2Config& config() const { return config_; }
+  AttentionOptions& attention_options() { return attention_options_; }
+
+  dinov2::PatchEmbed patch_embed{nullptr};
+  torch::Tensor cls_token, pos_embed, register_tokens, mask_token;
+  torch::nn::ModuleList blocks{nullptr};
+  torch::nn::LayerNorm norm{nullptr};
+
+ private:
+  DinoV2Config config_;
+  AttentionOptions attention_options_;
+};
+TORCH_MODULE(DinoV2VisionTransformer);
+
+// [B, gh*gw, D] row-major tokens -> [B, D, gh, gw] feature map (upstream permute + view).
+torch::Tensor TokensToFeatureMap(const torch::Tensor& tokens, int64_t grid_h, int64_t grid_w);
+
+}  // namespace vq2d

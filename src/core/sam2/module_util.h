@@ -1,0 +1,34 @@
+// Helpers to register parameters/modules under dotted names so that named_parameters() reproduces the
+// reference state-dict keys exactly (e.g. "attn.qkv.weight" on a MultiScaleBlock).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+
+namespace vq2d::sam2::internal {
+
+// An empty container module (plays the role of a Python attribute namespace such as `attn` or `neck`).
+struct Holder : torch::nn::Module {};
+
+// Returns the child module at `path` ("a.b"), creating empty holders on the way.
+torch::nn::Module& Child(torch::nn::Module& parent, const std::string& path);
+
+// Registers `module` under the dotted `path` ("neck.convs.0.conv").
+template <typename M>
+M Reg(torch::nn::Module& parent, const std::string& path, M module) {
+  const auto dot = path.rfind('.');
+  torch::nn::Module& owner = dot == std::string::npos ? parent : Child(parent, path.substr(0, dot));
+  owner.register_module(dot == std::string::npos ? path : path.substr(dot + 1), module);
+  return module;
+}
+
+// Registers a parameter (zeros of `shape`) under the dotted `path`; returns the registered tensor.
+torch::Tensor RegParam(torch::nn::Module& parent, const std::string& path, at::IntArrayRef shape);
+// Same for a buffer.
+torch::Tensor RegBuffer(torch::nn::Module& parent, const std::string& path, const torch::Tensor& value);
+
+torch::Tensor Gelu(const torch::Tensor& x);  // exact (erf) GELU
+
+}  // namespace vq2d::sam2::internal

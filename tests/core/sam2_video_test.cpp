@@ -1,0 +1,165 @@
+// Video-predictor parity against fixtures/sam2 cases of kind "sam2_video" (REN-style forward tracking
+// and the backward pass on the host-reversed clip), plus memory-bank pruning and API checks.
+#include "core/sam2_test_util.h"
+#include "vq2d/core/sam2_image_predictor.h"
+#include "vq2d/core/sam2_video_predictor.h"
+
+namespace vq2d::sam2 {
+namespace {
+
+using testing::CasesOfKind;
+using testing::ExpectCloseCase;
+using testing::T;
+using torch::indexing::Slice;
+
+TEST(Sam2VideoPredictor, MatchesFixtures) {
+  torch::NoGradGuard no_grad;
+  const auto cases = CasesOfKind("sam2_video");
+  ASSERT_FALSE(cases.empty()) << "no sam2_video case";
+  for (const auto& dir : cases) {
+    SCOPED_TRACE(dir);
+    const auto c = testing::ReadCaseJson(dir);
+    auto model = testing::BuildCaseModel(dir, c, /*strict=*/true);
+    auto loaded = LoadSafetensors(dir + "/tensors.safetensors");
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    const TensorMap& m = *loaded;
+    const auto& frames = T(m, "frames");
+    const int64_t image_size = model->cfg.image_size;
+    for (const auto& run : c["runs"].items()) {
+      const std::string r = run.key();
+      SCOPED_TRACE(r);
+      const auto& spec = run.value();
+      const std::string clip_desc = spec["clip"];
+      auto clip = clip_desc.find("[::-1]") != std::string::npos ? frames.flip(0) : frames;
+      auto pre = torch::cat({PreprocessImage(clip[0], image_size), PreprocessImage(clip[clip.size(0) - 1], image_size)});
+      ExpectCloseCase(c, r + ".images_preprocessed.crop64", pre.index({Slice(), Slice(), Slice(0, 64), Slice(0, 64)}), m);
+      VideoPredictor pred(model);  // fill_hole_area 0: the reference skipped hole filling (no sam2._C)
+      ASSERT_TRUE(pred.InitState(FramesFromRgb(clip, image_size)).ok());
+      pred.ResetState();
+      std::vector<double> box = spec["box_passed"];
+      const int64_t k = spec["prompt_frame"];
+      auto added = pred.AddNewPointsOrBox(k, 0, {}, {}, torch::tensor(box, torch::kFloat64).to(torch::kFloat32));
+      ASSERT_TRUE(added.ok()) << added.status().ToString();
+      ASSERT_TRUE(pred.StartPropagation().ok());
+      std::vector<int64_t> idx;
+      std::vector<torch::Tensor> masks, scores, ptrs, mems;
+      while (true) {
+        auto next = pred.Next();
+        ASSERT_TRUE(next.ok()) << next.status().ToString();
+        if (!next->has_value()) break;
+        const auto& tf = **next;
+        if (idx.empty()) EXPECT_TRUE(torch::equal(tf.video_res_masks, added->video_res_masks));
+        idx.push_back(tf.frame_idx);
+        masks.push_back(tf.video_res_masks[0][0]);
+        const FrameOutput* o = pred.Output(tf.frame_idx);
+        ASSERT_NE(o, nullptr);
+        scores.push_back(o->object_score_logits.reshape({-1}));
+        ptrs.push_back(o->obj_ptr.reshape({-1}));
+        if (mems.size() < 3) mems.push_back(o->maskmem_features[0]);
+      }
+      EXPECT_TRUE(torch::equal(torch::tensor(idx, torch::kLong), T(m, r + ".frame_idx")));
+      ASSERT_EQ(static_cast<int64_t>(idx.size()), T(m, r + ".frame_idx").size(0));
+      auto video = torch::stack(masks);
+      ExpectCloseCase(c, r + ".video_res_masks", video, m);
+      ExpectCloseCase(c, r + ".object_score_logits", torch::cat(scores), m);
+      ExpectCloseCase(c, r + ".obj_ptr", torch::stack(ptrs), m);
+      auto mem = torch::stack(mems);
+      EXPECT_EQ(mem.scalar_type(), torch::kBFloat16);
+      ExpectCloseCase(c, r + ".maskmem_features.first3", mem, m);
+      const auto& ref = T(m, r + ".video_res_masks");
+      const double atol = testing::ToleranceFor(c, r + ".video_res_masks").atol;
+      auto mismatch = ((video > 0) != (ref > 0)) & (ref.abs() > atol);
+      EXPECT_EQ(mismatch.sum().item<int64_t>(), 0) << r << ": masks differ outside the near-zero band";
+    }
+  }
+}
+
+// A small model (reduced widths, 256² input) for behavioural tests on longer synthetic clips.
+Sam2Model SmallModel() {
+  auto cfg = Sam2ConfigFromJson(testing::ReadCaseJson(CasesOfKind("sam2_video").at(0))["config"]);
+  EXPECT_TRUE(cfg.ok());
+  cfg->image_size = 256;
+  torch::manual_seed(5);
+  Sam2Model model(*cfg);
+  torch::NoGradGuard g;
+  model->sam_mask_decoder->obj_score_head->linears.back()->bias.fill_(2.0);  // keep the object present
+  return model;
+}
+
+std::vector<torch::Tensor> Track(VideoPredictor& p, const torch::Tensor& clip, bool reverse, int64_t prompt) {
+  EXPECT_TRUE(p.InitState(FramesFromRgb(clip, 256)).ok());
+  auto added = p.AddNewPointsOrBox(prompt, 1, torch::tensor({{30.f, 20.f}}), torch::tensor({1}), {});
+  EXPECT_TRUE(added.ok());
+  EXPECT_TRUE(p.StartPropagation(std::nullopt, std::nullopt, reverse).ok());
+  std::vector<torch::Tensor> out;
+  while (true) {
+    auto n = p.Next();
+    EXPECT_TRUE(n.ok());
+    if (!n.ok() || !n->has_value()) break;
+    out.push_back((*n)->video_res_masks);
+  }
+  return out;
+}
+
+TEST(Sam2VideoPredictor, PrunedBankGivesIdenticalResultsWithBoundedState) {
+  torch::NoGradGuard no_grad;
+  auto model = SmallModel();
+  torch::manual_seed(9);
+  auto clip = torch::randint(0, 256, {60, 48, 64, 3}, torch::kUInt8);
+  VideoPredictorOptions keep;
+  keep.keep_all_outputs = true;
+  VideoPredictor full(model, keep), pruned(model);
+  for (const bool reverse : {false, true}) {
+    const int64_t prompt = reverse ? 57 : 2;
+    auto a = Track(full, clip, reverse, prompt);
+    auto b = Track(pruned, clip, reverse, prompt);
+    ASSERT_EQ(a.size(), 58u);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "frame " << i;
+    EXPECT_EQ(full.num_stored_outputs(), 58u);
+    // The prompt frame + the 16 frames next to it + the last tracked frame and the 16 before it.
+    EXPECT_LE(pruned.num_stored_outputs(), 34u);
+    // Each frame is encoded once (the prompt frame's features are reused by the preflight).
+    EXPECT_EQ(pruned.num_image_encodes(), full.num_image_encodes());
+  }
+}
+
+TEST(Sam2VideoPredictor, Bf16AutocastRuns) {
+  torch::NoGradGuard no_grad;
+  auto model = SmallModel();
+  torch::manual_seed(4);
+  auto clip = torch::randint(0, 256, {6, 48, 64, 3}, torch::kUInt8);
+  VideoPredictorOptions o16;
+  o16.bf16 = true;
+  VideoPredictor p32(model), p16(model, o16);
+  auto a = Track(p32, clip, false, 1);
+  auto b = Track(p16, clip, false, 1);
+  ASSERT_EQ(a.size(), 5u);
+  ASSERT_EQ(b.size(), 5u);
+  for (size_t i = 0; i < b.size(); ++i) {
+    EXPECT_EQ(b[i].scalar_type(), torch::kFloat32);
+    EXPECT_TRUE(torch::isfinite(b[i]).all().item<bool>());
+    const double agree = ((a[i] > 0) == (b[i] > 0)).to(torch::kFloat32).mean().item<double>();
+    EXPECT_GT(agree, 0.9) << "frame " << i;
+  }
+  EXPECT_EQ(p16.Output(3)->maskmem_features.scalar_type(), torch::kBFloat16);
+}
+
+TEST(Sam2VideoPredictor, RejectsBadCalls) {
+  torch::NoGradGuard no_grad;
+  auto model = SmallModel();
+  VideoPredictor p(model);
+  EXPECT_FALSE(p.AddNewPointsOrBox(0, 0, {}, {}, torch::tensor({1.f, 2.f, 3.f, 4.f})).ok());  // no state
+  EXPECT_FALSE(p.StartPropagation().ok());
+  auto clip = torch::zeros({3, 32, 32, 3}, torch::kUInt8);
+  ASSERT_TRUE(p.InitState(FramesFromRgb(clip, 256)).ok());
+  EXPECT_FALSE(p.StartPropagation().ok());                                                   // no prompt
+  EXPECT_FALSE(p.AddNewPointsOrBox(5, 0, {}, {}, torch::tensor({1.f, 2.f, 3.f, 4.f})).ok());  // frame out of range
+  EXPECT_FALSE(p.AddNewPointsOrBox(0, 0, {}, {}, {}).ok());                                  // nothing
+  ASSERT_TRUE(p.AddNewPointsOrBox(0, 0, {}, {}, torch::tensor({1.f, 2.f, 20.f, 24.f})).ok());
+  EXPECT_FALSE(p.AddNewPointsOrBox(1, 7, {}, {}, torch::tensor({1.f, 2.f, 20.f, 24.f})).ok());  // second object
+  EXPECT_FALSE(p.InitState(VideoFrames{}).ok());
+}
+
+}  // namespace
+}  // namespace vq2d::sam2

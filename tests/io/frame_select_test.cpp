@@ -1,0 +1,121 @@
+// Frame selection parity with upstream's per-time "ffmpeg -ss" calls: every prepare/* fixture case in
+// the frame_select format (expected.json with "videos"); frames carry their index in binary.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "io/fixture_io.h"
+#include "support/test_support.h"
+#include "vq2d/io/prepare_math.h"
+#include "vq2d/io/video_decode.h"
+
+namespace vq2d {
+namespace {
+
+// Reads the 12-bit index drawn on the top row: block b spans x = 8 + 25*b .. +20, y = 8..40.
+int DecodeIndex(const uint8_t* rgb, int64_t stride) {
+  int v = 0;
+  for (int b = 0; b < 12; ++b) {
+    int sum = 0, n = 0;
+    for (int y = 16; y < 32; ++y)
+      for (int x = 8 + 25 * b + 4; x < 8 + 25 * b + 16; ++x, ++n) sum += rgb[y * stride + x * 3 + 1];
+    if (sum / n > 128) v |= 1 << b;
+  }
+  return v;
+}
+
+TEST(FrameSelect, MatchesUpstreamFfmpegSeekExactly) {
+  const auto cases = testing::FixtureCases("prepare");
+  ASSERT_FALSE(cases.empty()) << "fixture area prepare/ is missing under " << testing::FixturesRoot();
+  int videos = 0;
+  for (const auto& dir : cases) {
+    if (!std::filesystem::exists(dir + "/expected.json")) continue;
+    const auto ex = testing::ReadJsonFile(dir + "/expected.json");
+    if (!ex.contains("videos")) continue;
+    for (const auto& v : ex["videos"]) {
+      SCOPED_TRACE(dir + "/" + v["file"].get<std::string>());
+      auto times = ClipFrameTimes(v["video_start_sec"], v["video_end_sec"], v["clip_fps"]);
+      ASSERT_TRUE(times.ok()) << times.status().ToString();
+      ASSERT_EQ(times->size(), v["times"].size());
+      for (size_t i = 0; i < times->size(); ++i) EXPECT_EQ((*times)[i], v["times"][i].get<double>());
+      std::vector<int> got;
+      auto info = DecodeFramesAtTimes(dir + "/" + v["file"].get<std::string>(), *times,
+                                      [&](int64_t i, const uint8_t* rgb, int, int, int64_t stride) {
+                                        EXPECT_EQ(i, static_cast<int64_t>(got.size()));
+                                        got.push_back(DecodeIndex(rgb, stride));
+                                        return Status::OK();
+                                      });
+      ASSERT_TRUE(info.ok()) << info.status().ToString();
+      const auto want = v["selected_frame_index"].get<std::vector<int>>();
+      EXPECT_EQ(got, want);
+      std::vector<int> by_index(info->source_index.begin(), info->source_index.end());
+      EXPECT_EQ(by_index, want) << "decode-order index differs from the drawn index";
+      EXPECT_EQ(info->frames_clamped, 0);
+      ++videos;
+    }
+  }
+  EXPECT_GT(videos, 0) << "no frame_select-format case found in prepare/";
+}
+
+// Runs upstream's exact per-time ffmpeg call and returns the index drawn on the frame it outputs
+// (-1 when ffmpeg outputs nothing, i.e. past the end).
+int FfmpegFrameAt(const std::string& video, double t, int w, int h) {
+  const std::string cmd = "ffmpeg -nostdin -loglevel error -ss " + SeekTimecode(t) + " -threads 1 -i '" + video +
+                          "' -r 1 -q:v 2 -pix_fmt rgb24 -frames:v 1 -f rawvideo - 2>/dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return -2;
+  std::vector<uint8_t> buf(static_cast<size_t>(w) * h * 3);
+  const size_t n = std::fread(buf.data(), 1, buf.size(), p);
+  ::pclose(p);
+  return n == buf.size() ? DecodeIndex(buf.data(), w * 3) : -1;
+}
+
+// The container can start before the video stream (audio first); "ffmpeg -ss" counts from the
+// container start. Checked against the real ffmpeg CLI (installed by tools/setup.sh).
+TEST(FrameSelect, MatchesFfmpegCliWhenAudioStartsFirst) {
+  if (std::system("ffmpeg -version > /dev/null 2>&1") != 0) GTEST_SKIP() << "ffmpeg CLI not installed";
+  const auto cases = testing::FixtureCases("prepare");
+  std::string src;
+  for (const auto& dir : cases)
+    if (std::filesystem::exists(dir + "/video_2.mp4")) src = dir + "/video_2.mp4";
+  ASSERT_FALSE(src.empty()) << "prepare/*/video_2.mp4 fixture missing";
+  testing::TempDir d;
+  const std::string mux = d.Join("mux.mp4");
+  const std::string cmd = "ffmpeg -nostdin -y -loglevel error -itsoffset 0.5 -i '" + src +
+                          "' -f lavfi -t 14 -i anullsrc=r=16000:cl=mono -map 0:v -map 1:a -c:v copy -c:a aac '" + mux + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::vector<double> times = {0.0, 0.3};
+  auto more = ClipFrameTimes(0.4419, 4.9, 5.0);
+  ASSERT_TRUE(more.ok());
+  times.insert(times.end(), more->begin(), more->end());
+  std::vector<int> got;
+  auto info = DecodeFramesAtTimes(mux, times, [&](int64_t, const uint8_t* rgb, int, int, int64_t stride) {
+    got.push_back(DecodeIndex(rgb, stride));
+    return Status::OK();
+  });
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_NEAR(info->stream_start_offset_sec, 0.5, 1e-3);
+  std::vector<int> want;
+  for (double t : times) want.push_back(FfmpegFrameAt(mux, t, 320, 240));
+  EXPECT_EQ(got, want);
+}
+
+TEST(FrameSelect, SelectionRule) {
+  // 30 fps frames; seek 0.200 s picks the frame at exactly 0.2 s, 0.201 the next one; past the end -1.
+  std::vector<double> ft;
+  for (int i = 0; i < 10; ++i) ft.push_back(i / 30.0);
+  const auto sel = SelectFramesForSeekTimes(ft, {0, 200, 201, 300, 301});
+  EXPECT_EQ(sel, (std::vector<int64_t>{0, 6, 7, 9, -1}));
+}
+
+TEST(FrameSelect, MissingVideoIsNotFound) {
+  auto r = DecodeFramesAtTimes("/nonexistent/x.mp4", {0.0}, [](int64_t, const uint8_t*, int, int, int64_t) { return Status::OK(); });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(r.status().message().find("/nonexistent/x.mp4"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vq2d
