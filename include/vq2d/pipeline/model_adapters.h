@@ -1,0 +1,68 @@
+// Thin adapters from the pipeline's model interfaces (models.h) to the core models: REN
+// (vq2d::RenEncoder), DINO ViT-B/8 (vq2d::DinoVisionTransformer) and SAM 2.1 (sam2::ImagePredictor,
+// sam2::VideoPredictor). The adapters borrow the models (built and loaded once per rank by the
+// caller); c10::Error / cv::Exception become Status. One thread per adapter instance.
+#pragma once
+
+#include <array>
+
+#include "vq2d/core/dino_vit.h"
+#include "vq2d/core/ren.h"
+#include "vq2d/core/sam2_image_predictor.h"
+#include "vq2d/core/sam2_video_predictor.h"
+#include "vq2d/pipeline/models.h"
+
+namespace vq2d::pipeline {
+
+// REN: tokens and points come back to the host as float32 (the pipeline works on CPU tensors).
+class RenTokenAdapter : public TokenExtractor {
+ public:
+  explicit RenTokenAdapter(RenEncoder* ren) : ren_(ren) {}
+  Result<RenTokens> Encode(const torch::Tensor& images) override;
+
+ private:
+  RenEncoder* ren_;
+};
+
+// SAM 2 image predictor: masks = logits > 0 at the image size, as CV_8U 0/1.
+class Sam2ImageAdapter : public ImageSegmenter {
+ public:
+  explicit Sam2ImageAdapter(sam2::ImagePredictor* predictor) : p_(predictor) {}
+  Status SetImage(const cv::Mat& rgb) override;
+  Result<cv::Mat> PredictBox(const std::array<double, 4>& box_xyxy) override;
+  Result<std::vector<cv::Mat>> PredictPoint(double x, double y) override;
+
+ private:
+  sam2::ImagePredictor* p_;
+};
+
+// DINO features as upstream extract_dino: ToTensor, antialiased bilinear resize to
+// (resize_h, resize_w) (384, 512), ImageNet normalisation, last block normed (get_intermediate_layers
+// n=1), CLS dropped -> [N, 768, resize_h/8, resize_w/8] float32 on the host. Runs in the model's
+// dtype/device.
+class DinoFeatureAdapter : public DenseFeatureExtractor {
+ public:
+  DinoFeatureAdapter(DinoVisionTransformer model, int64_t resize_h = 384, int64_t resize_w = 512)
+      : model_(std::move(model)), h_(resize_h), w_(resize_w) {}
+  Result<torch::Tensor> Extract(const torch::Tensor& images) override;
+
+ private:
+  DinoVisionTransformer model_;
+  int64_t h_, w_;
+};
+
+// SAM 2 video predictor: frames preprocessed lazily (1024² bilinear antialiased + ImageNet), one
+// box prompt, forward propagation with early stop.
+class Sam2VideoAdapter : public VideoTracker {
+ public:
+  explicit Sam2VideoAdapter(sam2::VideoPredictor* predictor, int64_t image_size = 1024)
+      : p_(predictor), image_size_(image_size) {}
+  Status Track(const FrameSource& frames, int64_t prompt_index, const std::array<double, 4>& box_xyxy,
+               const std::function<bool(int64_t, const cv::Mat&)>& on_frame) override;
+
+ private:
+  sam2::VideoPredictor* p_;
+  int64_t image_size_;
+};
+
+}  // namespace vq2d::pipeline

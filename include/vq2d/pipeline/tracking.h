@@ -1,0 +1,119 @@
+// Tracking, track post-processing and query expansion (ren_vq.md §2.7-§2.9): upstream
+// VisualQueryTracker.track, TrackPrediction.run and QueryExpansion.run.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "vq2d/core/status.h"
+#include "vq2d/pipeline/models.h"
+#include "vq2d/pipeline/selection.h"
+
+namespace vq2d::pipeline {
+
+// One tracked frame: [frame, x, y, w, h] from mask_to_bbox (frame pixels, no +1).
+struct TrackBox {
+  int64_t frame = 0;
+  int64_t x = 0, y = 0, w = 0, h = 0;
+  bool operator==(const TrackBox& o) const {
+    return frame == o.frame && x == o.x && y == o.y && w == o.w && h == o.h;
+  }
+};
+using Track = std::vector<TrackBox>;
+
+// Candidates of one round in temporal order (after refinement: refined boxes and scores).
+struct Candidates {
+  std::vector<int64_t> frame_ids;
+  std::vector<std::array<float, 2>> points;      // (y, x) frame pixels
+  std::vector<std::array<float, 4>> boxes;       // xywh, float32 values
+  std::vector<float> scores;
+  std::vector<int64_t> query_match_idxs;
+  size_t size() const { return frame_ids.size(); }
+};
+
+// Per-crop output of a generate_token_from_bbox implementation.
+struct CropTokens {
+  // Per crop: -1 skipped (empty refined SAM mask), 0 no token point inside the mask (zero row),
+  // 1 token chosen.
+  std::vector<int> kind;
+  torch::Tensor tokens;  // [N,D] float32, one row per crop (rows with kind != 1 are ignored)
+};
+// generate_token_from_bbox: REN on crops [N,H,W,3] uint8 + a SAM box mask per crop (box xywh in
+// crop pixels).
+class BoxTokenGenerator {
+ public:
+  virtual ~BoxTokenGenerator() = default;
+  virtual Result<CropTokens> Generate(const torch::Tensor& crops, const std::vector<std::array<double, 4>>& boxes_xywh) = 0;
+};
+// The model-backed generator (REN + SAM 2 on the GaussianBlur3'd crop + distance-transform rule).
+class ModelBoxTokenGenerator : public BoxTokenGenerator {
+ public:
+  ModelBoxTokenGenerator(TokenExtractor* ren, ImageSegmenter* sam) : ren_(ren), sam_(sam) {}
+  Result<CropTokens> Generate(const torch::Tensor& crops, const std::vector<std::array<double, 4>>& boxes_xywh) override;
+
+ private:
+  TokenExtractor* ren_;
+  ImageSegmenter* sam_;
+};
+// Concatenates per-crop outputs like upstream (skipped crops dropped unless keep_alignment, zero
+// rows for kind 0). Returns an empty [0,D] tensor (and sets *upstream_error) where upstream raises.
+torch::Tensor AssembleCropTokens(const std::vector<CropTokens>& parts, bool keep_alignment, std::string* upstream_error);
+
+struct TrackingParams {
+  int64_t half_span = 500;                              // ±500-frame SAM 2 window
+  std::vector<double> query_cropping_factors = {1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75};
+  bool keep_token_alignment = false;                    // fixes.tracked_token_alignment
+};
+
+// VisualQueryTracker.track for one candidate: frames [T,H,W,3] uint8 (only [0, qt] used), prompt
+// frame `fid` with box xywh (float32 values). Forward pass, then the backward pass on the reversed
+// frames; each stops before the first empty mask. Track = reverse(backward)[:-1] + forward.
+Result<Track> TrackCandidate(const torch::Tensor& frames, int64_t fid, const std::array<float, 4>& box_xywh,
+                             int64_t query_timestep, VideoTracker& tracker, const TrackingParams& params);
+
+struct TrackPredictionResult {
+  Track track;
+  double score = 0.0;
+  torch::Tensor tokens;        // tracked-object tokens [M,D] (get_tokens), else undefined
+  std::string upstream_error;  // set where upstream would have raised (e.g. empty candidates)
+};
+enum class TrackMode { kMax, kLast };
+// TrackPrediction.run: kMax tracks the first argmax-score candidate, kLast the last one. kLast only:
+// cut the track after the first element at `original_query_frame` (score 0 if it is the last).
+// An empty candidate list gives an empty track with score 0.
+Result<TrackPredictionResult> PredictTrack(const torch::Tensor& frames, const Candidates& candidates, TrackMode mode,
+                                           bool get_tokens, int64_t query_timestep, int64_t original_query_frame,
+                                           VideoTracker& tracker, BoxTokenGenerator* tokens,
+                                           const TrackingParams& params);
+
+// The query set of one query (K rows).
+struct QuerySet {
+  torch::Tensor tokens;                      // [K,D] float32
+  std::vector<int64_t> frame_numbers;        // [K]
+  std::vector<std::array<double, 4>> boxes;  // [K] xywh
+};
+
+struct ExpansionParams {
+  double query_selection_threshold = 0.5;
+  int64_t bbox_size_threshold = 10;
+  double blur_threshold = 100.0;
+  bool fix_token_index = false;     // fixes.expansion_token_index
+  bool fix_blur_gray = false;       // fixes.blur_gray_conversion
+};
+struct ExpansionResult {
+  bool expanded = false;             // false: upstream returned None (keep round 1)
+  QuerySet queries;                  // originals first, then the appended queries
+  VideoObjects objects;              // objects from the frame after the track on
+  int64_t object_start_index = 0;
+  std::vector<int64_t> appended_token_source_index;
+  std::string upstream_error;        // "IndexError" where upstream raises (then expanded = false)
+};
+// QueryExpansion.run. frames [T,H,W,3] uint8 (indexed by the track's frame numbers).
+ExpansionResult ExpandQueries(const torch::Tensor& frames, const QuerySet& queries, const VideoObjects& objects,
+                              const Track& track, const torch::Tensor& tracked_tokens, const ExpansionParams& params);
+
+}  // namespace vq2d::pipeline

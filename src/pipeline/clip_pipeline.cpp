@@ -1,0 +1,116 @@
+#include <chrono>
+
+#include "vq2d/pipeline/query_pipeline.h"
+#include "vq2d/pipeline/query_tokens.h"
+#include "vq2d/pipeline/refinement.h"
+
+namespace vq2d::pipeline {
+
+ClipPipeline::ClipPipeline(const Models& models, const PipelineParams& params, bool use_cache)
+    : models_(models), params_(params), use_cache_(use_cache) {}
+
+void ClipPipeline::StartClip(torch::Tensor frames) {
+  frames_ = std::move(frames);
+  cache_ = std::make_unique<VideoTokenCache>(params_.frame_cropping_factors);
+  uncached_ren_images_ = 0;
+}
+
+int64_t ClipPipeline::ren_images_encoded_for_video() const {
+  return (cache_ ? cache_->ren_images_encoded() : 0) + uncached_ren_images_;
+}
+
+Result<bool> ClipPipeline::EncodeQuerySet(const QueryInput& q, QuerySet* queries, QueryOutcome* outcome) {
+  if (!frames_.defined() || frames_.dim() != 4) return Status::FailedPrecondition("ClipPipeline: StartClip first");
+  if (!models_.ren || !models_.sam || !models_.features || !models_.tracker) {
+    return Status::InvalidArgument("ClipPipeline: every model is required");
+  }
+  const int64_t T = frames_.size(0);
+  if (q.query_timestep < 0 || q.query_timestep >= T || q.visual_crop_frame < 0 || q.visual_crop_frame >= T) {
+    return Status::InvalidArgument(StrCat("query frame ", q.query_timestep, " / visual crop frame ", q.visual_crop_frame,
+                                          " outside the clip's ", T, " frames"));
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto enc = EncodeQuery(frames_[q.visual_crop_frame], q.visual_crop_box, params_.query_cropping_factors, *models_.ren,
+                         *models_.sam);
+  outcome->stats.query_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!enc.ok()) {
+    if (enc.status().code() != StatusCode::kFailedPrecondition) return enc.status();
+    outcome->upstream_errors.push_back("QueryEncoder: " + enc.status().message());  // no query token: empty track
+    return false;
+  }
+  queries->tokens = enc->tokens;
+  for (int64_t k = 0; k < enc->tokens.size(0); ++k) {
+    queries->frame_numbers.push_back(q.visual_crop_frame);
+    queries->boxes.push_back({static_cast<double>(q.visual_crop_box[0]), static_cast<double>(q.visual_crop_box[1]),
+                              static_cast<double>(q.visual_crop_box[2]), static_cast<double>(q.visual_crop_box[3])});
+  }
+  return true;
+}
+
+Result<QueryOutcome> ClipPipeline::Rounds(const QueryInput& q, const QuerySet& queries, const VideoObjects& objects,
+                                          QueryOutcome pre, nlohmann::json* trace) {
+  ModelCandidateRefiner refiner(models_, params_);
+  ModelBoxTokenGenerator tokens(models_.ren, models_.sam);
+  RoundModels rm{&refiner, models_.tracker, &tokens};
+  VQ2D_ASSIGN_OR_RETURN(QueryOutcome out, RunQueryRounds(frames_, queries, objects, q.query_timestep, rm, params_, trace));
+  for (const auto& e : refiner.upstream_errors()) out.upstream_errors.push_back("CandidateRefiner: " + e);
+  out.stats.query_s = pre.stats.query_s;
+  out.stats.video_s = pre.stats.video_s;
+  out.stats.ren_images = pre.stats.ren_images;
+  return out;
+}
+
+Result<QueryOutcome> ClipPipeline::RunQuery(const QueryInput& q, nlohmann::json* trace) {
+  QueryOutcome pre;
+  QuerySet queries;
+  VQ2D_ASSIGN_OR_RETURN(bool ok, EncodeQuerySet(q, &queries, &pre));
+  if (!ok) return pre;
+  auto t0 = std::chrono::steady_clock::now();
+  const int64_t before = ren_images_encoded_for_video();
+  Result<VideoObjects> objects = Status::Internal("unset");
+  if (use_cache_) {
+    objects = cache_->Objects(frames_, q.query_timestep, queries.tokens, params_.matching_threshold, *models_.ren);
+  } else {
+    VideoTokenCache local(params_.frame_cropping_factors, 16, 0);
+    objects = local.Objects(frames_, q.query_timestep, queries.tokens, params_.matching_threshold, *models_.ren);
+    uncached_ren_images_ += local.ren_images_encoded();
+  }
+  VQ2D_RETURN_IF_ERROR(objects.status());
+  pre.stats.video_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  pre.stats.ren_images = ren_images_encoded_for_video() - before;
+  return Rounds(q, queries, *objects, pre, trace);
+}
+
+Result<std::vector<QueryOutcome>> ClipPipeline::RunQueries(const std::vector<QueryInput>& qs, int64_t chunk_frames) {
+  std::vector<QueryOutcome> pre(qs.size());
+  std::vector<QuerySet> sets(qs.size());
+  std::vector<bool> ok(qs.size());
+  std::vector<int64_t> ends;
+  std::vector<torch::Tensor> toks;
+  std::vector<size_t> which;
+  for (size_t i = 0; i < qs.size(); ++i) {
+    VQ2D_ASSIGN_OR_RETURN(bool good, EncodeQuerySet(qs[i], &sets[i], &pre[i]));
+    ok[i] = good;
+    if (!good) continue;
+    ends.push_back(qs[i].query_timestep);
+    toks.push_back(sets[i].tokens);
+    which.push_back(i);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  int64_t images = 0;
+  VQ2D_ASSIGN_OR_RETURN(auto objects, StreamVideoObjects(frames_, ends, toks, params_.frame_cropping_factors,
+                                                         params_.matching_threshold, *models_.ren, chunk_frames, &images));
+  uncached_ren_images_ += images;
+  const double video_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::vector<QueryOutcome> out(qs.size());
+  for (size_t i = 0; i < qs.size(); ++i) out[i] = pre[i];
+  for (size_t k = 0; k < which.size(); ++k) {
+    const size_t i = which[k];
+    pre[i].stats.video_s = video_s / static_cast<double>(which.size());  // shared pass, split evenly
+    pre[i].stats.ren_images = k == 0 ? images : 0;
+    VQ2D_ASSIGN_OR_RETURN(out[i], Rounds(qs[i], sets[i], objects[k], pre[i], nullptr));
+  }
+  return out;
+}
+
+}  // namespace vq2d::pipeline

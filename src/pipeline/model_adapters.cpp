@@ -1,0 +1,119 @@
+#include "vq2d/pipeline/model_adapters.h"
+
+#include <opencv2/core.hpp>
+
+#include "vq2d/pipeline/query_tokens.h"
+
+namespace vq2d::pipeline {
+
+namespace {
+
+cv::Mat MaskToMat(const torch::Tensor& m) {
+  torch::Tensor t = m.to(torch::kCPU).to(torch::kUInt8).contiguous();
+  return cv::Mat(static_cast<int>(t.size(0)), static_cast<int>(t.size(1)), CV_8U, t.data_ptr()).clone();
+}
+
+template <typename F>
+auto Guard(const char* what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const c10::Error& e) {
+    return Status::Internal(StrCat(what, ": ", e.what_without_backtrace()));
+  } catch (const cv::Exception& e) {
+    return Status::Internal(StrCat(what, ": ", e.what()));
+  }
+}
+
+}  // namespace
+
+Result<RenTokens> RenTokenAdapter::Encode(const torch::Tensor& images) {
+  return Guard("REN", [&]() -> Result<RenTokens> {
+    VQ2D_ASSIGN_OR_RETURN(RenOutput o, ren_->Encode(images));
+    RenTokens r;
+    r.tokens = o.tokens.to(torch::kCPU).to(torch::kFloat32);
+    r.points = o.points.to(torch::kCPU).to(torch::kFloat32);
+    return r;
+  });
+}
+
+Status Sam2ImageAdapter::SetImage(const cv::Mat& rgb) {
+  try {
+    return p_->SetImage(MatToTensor(rgb));
+  } catch (const c10::Error& e) {
+    return Status::Internal(StrCat("SAM 2 set_image: ", e.what_without_backtrace()));
+  }
+}
+
+Result<cv::Mat> Sam2ImageAdapter::PredictBox(const std::array<double, 4>& b) {
+  return Guard("SAM 2 box prompt", [&]() -> Result<cv::Mat> {
+    sam2::ImagePrompt prompt;
+    prompt.box = torch::tensor({static_cast<float>(b[0]), static_cast<float>(b[1]), static_cast<float>(b[2]),
+                                static_cast<float>(b[3])});
+    prompt.multimask_output = false;
+    VQ2D_ASSIGN_OR_RETURN(sam2::ImagePrediction pred, p_->Predict(prompt));
+    return MaskToMat(pred.masks[0]);
+  });
+}
+
+Result<std::vector<cv::Mat>> Sam2ImageAdapter::PredictPoint(double x, double y) {
+  return Guard("SAM 2 point prompt", [&]() -> Result<std::vector<cv::Mat>> {
+    sam2::ImagePrompt prompt;
+    prompt.point_coords = torch::tensor({static_cast<float>(x), static_cast<float>(y)}).reshape({1, 2});
+    prompt.point_labels = torch::tensor(std::vector<int64_t>{1}).to(torch::kInt32);
+    prompt.multimask_output = true;
+    VQ2D_ASSIGN_OR_RETURN(sam2::ImagePrediction pred, p_->Predict(prompt));
+    std::vector<cv::Mat> out;
+    for (int64_t i = 0; i < pred.masks.size(0); ++i) out.push_back(MaskToMat(pred.masks[i]));
+    return out;
+  });
+}
+
+Result<torch::Tensor> DinoFeatureAdapter::Extract(const torch::Tensor& images) {
+  return Guard("DINO features", [&]() -> Result<torch::Tensor> {
+    torch::NoGradGuard no_grad;
+    const auto param = model_->parameters().front();
+    torch::Tensor x = images.to(param.device()).permute({0, 3, 1, 2}).to(torch::kFloat32) / 255.0;
+    x = torch::nn::functional::interpolate(x, torch::nn::functional::InterpolateFuncOptions()
+                                                  .size(std::vector<int64_t>{h_, w_})
+                                                  .mode(torch::kBilinear)
+                                                  .align_corners(false)
+                                                  .antialias(true));
+    const auto mean = torch::tensor({0.485, 0.456, 0.406}, x.options()).view({1, 3, 1, 1});
+    const auto std = torch::tensor({0.229, 0.224, 0.225}, x.options()).view({1, 3, 1, 1});
+    x = ((x - mean) / std).to(param.scalar_type());
+    torch::Tensor t = model_->GetIntermediateLayers(x, 1).back();  // [N, 1+hw, D]
+    const int64_t p = model_->config().patch_size;
+    t = t.slice(1, 1).to(torch::kFloat32);
+    return t.transpose(1, 2).reshape({t.size(0), t.size(2), h_ / p, w_ / p}).to(torch::kCPU).contiguous();
+  });
+}
+
+Status Sam2VideoAdapter::Track(const FrameSource& frames, int64_t prompt_index, const std::array<double, 4>& box,
+                               const std::function<bool(int64_t, const cv::Mat&)>& on_frame) {
+  try {
+    sam2::VideoFrames vf;
+    vf.num_frames = frames.num_frames;
+    vf.video_height = frames.height;
+    vf.video_width = frames.width;
+    const int64_t s = image_size_;
+    const auto get = frames.get;
+    vf.get = [get, s](int64_t i) { return sam2::PreprocessImage(get(i), s); };
+    VQ2D_RETURN_IF_ERROR(p_->InitState(vf));
+    p_->ResetState();
+    const torch::Tensor b = torch::tensor({static_cast<float>(box[0]), static_cast<float>(box[1]),
+                                           static_cast<float>(box[2]), static_cast<float>(box[3])});
+    VQ2D_RETURN_IF_ERROR(p_->AddNewPointsOrBox(prompt_index, 0, torch::Tensor(), torch::Tensor(), b).status());
+    VQ2D_RETURN_IF_ERROR(p_->StartPropagation());
+    while (true) {
+      VQ2D_ASSIGN_OR_RETURN(auto next, p_->Next());
+      if (!next) break;
+      const cv::Mat m = MaskToMat(next->video_res_masks[0][0] > 0);
+      if (!on_frame(next->frame_idx, m)) break;
+    }
+    return Status::OK();
+  } catch (const c10::Error& e) {
+    return Status::Internal(StrCat("SAM 2 video: ", e.what_without_backtrace()));
+  }
+}
+
+}  // namespace vq2d::pipeline
