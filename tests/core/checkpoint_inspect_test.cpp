@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "core/checkpoint_test_util.h"
+#include "core/dtype_names.h"
 #include "support/test_support.h"
 #include "vq2d/core/checkpoint.h"
 #include "vq2d/core/checkpoint_summary.h"
@@ -14,21 +15,6 @@ namespace {
 
 using testing::TempDir;
 
-std::string Dtype(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return "float32";
-    case at::kDouble: return "float64";
-    case at::kHalf: return "float16";
-    case at::kBFloat16: return "bfloat16";
-    case at::kBool: return "bool";
-    case at::kByte: return "uint8";
-    case at::kChar: return "int8";
-    case at::kShort: return "int16";
-    case at::kInt: return "int32";
-    case at::kLong: return "int64";
-    default: return "other";
-  }
-}
 
 void ExpectSummaryMatches(const std::string& path, const std::string& format) {
   SCOPED_TRACE(path);
@@ -48,7 +34,7 @@ void ExpectSummaryMatches(const std::string& path, const std::string& format) {
     }
     ASSERT_TRUE(loaded->count(info.name)) << info.name;
     const at::Tensor& t = loaded->at(info.name);
-    EXPECT_EQ(info.dtype, Dtype(t.scalar_type())) << info.name;
+    EXPECT_EQ(info.dtype, testing::ExpectedDTypeName(t.scalar_type())) << info.name;
     EXPECT_EQ(info.shape, t.sizes().vec()) << info.name;
     if (t.numel() == 0) {
       EXPECT_FALSE(info.stats.has_value());

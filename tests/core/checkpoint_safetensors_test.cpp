@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string>
 
+#include "core/dtype_names.h"
 #include "support/test_support.h"
 #include "vq2d/core/checkpoint.h"
 
@@ -20,21 +21,6 @@ using testing::TempDir;
 
 bool FileExists(const std::string& p) { return std::ifstream(p).good(); }
 
-std::string DTypeString(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return "float32";
-    case at::kDouble: return "float64";
-    case at::kHalf: return "float16";
-    case at::kBFloat16: return "bfloat16";
-    case at::kBool: return "bool";
-    case at::kByte: return "uint8";
-    case at::kChar: return "int8";
-    case at::kShort: return "int16";
-    case at::kInt: return "int32";
-    case at::kLong: return "int64";
-    default: return "other";
-  }
-}
 
 void CheckFixtureArea(const std::string& area) {
   auto cases = FixtureCases(area);
@@ -63,7 +49,7 @@ void CheckFixtureArea(const std::string& area) {
     for (auto it = j["tensors"].begin(); it != j["tensors"].end(); ++it) {
       auto found = r->find(it.key());
       ASSERT_NE(found, r->end()) << it.key();
-      EXPECT_EQ(DTypeString(found->second.scalar_type()), it.value()["dtype"].get<std::string>()) << it.key();
+      EXPECT_EQ(testing::ExpectedDTypeName(found->second.scalar_type()), it.value()["dtype"].get<std::string>()) << it.key();
       EXPECT_EQ(found->second.sizes().vec(), it.value()["shape"].get<std::vector<int64_t>>()) << it.key();
     }
   }

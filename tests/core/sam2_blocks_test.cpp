@@ -17,9 +17,7 @@ TEST(Sam2Blocks, MatchesFixtures) {
     SCOPED_TRACE(dir);
     const auto c = testing::ReadCaseJson(dir);
     auto model = testing::BuildCaseModel(dir, c, /*strict=*/false);  // weights hold only these submodules
-    auto loaded = LoadSafetensors(dir + "/tensors.safetensors");
-    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-    const TensorMap& m = *loaded;
+    const TensorMap m = testing::LoadCaseTensors(dir);
     auto& trunk = model->image_encoder->trunk;
     ExpectCloseCase(c, "hiera_qpool.out", trunk->blocks[3]->forward(T(m, "hiera_qpool.x")), m);
     ExpectCloseCase(c, "hiera_qpool_pad.out", trunk->blocks[3]->forward(T(m, "hiera_qpool_pad.x")), m);

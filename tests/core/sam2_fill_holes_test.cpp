@@ -11,9 +11,7 @@ TEST(Sam2FillHoles, MatchesFixtures) {
     const auto c = testing::ReadCaseJson(dir);
     SCOPED_TRACE(dir);
     ++ran;
-    auto loaded = LoadSafetensors(dir + "/tensors.safetensors");
-    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-    const TensorMap& m = *loaded;
+    const TensorMap m = testing::LoadCaseTensors(dir);
     const auto& logits = m.at("mask_logits");
     EXPECT_TRUE(torch::equal(ConnectedComponentAreas(logits <= 0), m.at("bg_area")));
     EXPECT_TRUE(torch::equal(ConnectedComponentAreas(logits > 0), m.at("fg_area")));

@@ -23,9 +23,7 @@ TEST(Sam2ImageEncoder, MatchesFixtures) {
     SCOPED_TRACE(dir);
     const auto c = testing::ReadCaseJson(dir);
     auto model = testing::BuildCaseModel(dir, c, /*strict=*/true);
-    auto loaded = LoadSafetensors(dir + "/tensors.safetensors");
-    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-    const TensorMap& m = *loaded;
+    const TensorMap m = testing::LoadCaseTensors(dir);
     auto x = T(m, "input").to(torch::kFloat32);
     auto trunk = model->image_encoder->trunk->forward(x);
     ExpectCloseCase(c, "trunk_out.3", trunk[3], m);
@@ -56,9 +54,7 @@ TEST(Sam2ImagePredictor, MatchesFixtures) {
     SCOPED_TRACE(dir);
     const auto c = testing::ReadCaseJson(dir);
     auto model = testing::BuildCaseModel(dir, c, /*strict=*/true);
-    auto loaded = LoadSafetensors(dir + "/tensors.safetensors");
-    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-    const TensorMap& m = *loaded;
+    const TensorMap m = testing::LoadCaseTensors(dir);
     ImagePredictor pred(model);
     const auto& img = T(m, "image_blurred");
     ASSERT_TRUE(pred.SetImage(img).ok());

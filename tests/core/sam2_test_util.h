@@ -98,4 +98,11 @@ inline Sam2Model BuildCaseModel(const std::string& dir, const nlohmann::json& c,
   return model;
 }
 
+// The case's tensors.safetensors (inputs and expected outputs); a load failure fails the test.
+inline TensorMap LoadCaseTensors(const std::string& dir) {
+  auto loaded = LoadSafetensors(dir + "/tensors.safetensors");
+  EXPECT_TRUE(loaded.ok()) << loaded.status().ToString();
+  return loaded.ok() ? std::move(loaded).value() : TensorMap{};
+}
+
 }  // namespace vq2d::sam2::testing

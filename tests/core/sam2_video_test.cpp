@@ -20,9 +20,7 @@ TEST(Sam2VideoPredictor, MatchesFixtures) {
     SCOPED_TRACE(dir);
     const auto c = testing::ReadCaseJson(dir);
     auto model = testing::BuildCaseModel(dir, c, /*strict=*/true);
-    auto loaded = LoadSafetensors(dir + "/tensors.safetensors");
-    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-    const TensorMap& m = *loaded;
+    const TensorMap m = testing::LoadCaseTensors(dir);
     const auto& frames = T(m, "frames");
     const int64_t image_size = model->cfg.image_size;
     for (const auto& run : c["runs"].items()) {
