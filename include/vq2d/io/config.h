@@ -85,6 +85,13 @@ struct ModelsOptions {
   std::string dino = "/path/to/dino_vitbase8_pretrain.pth";
   std::string ren = "";
   std::string sam2 = "";
+  // JSON file with the models' architectures ({"dinov2": {...}, "dino": {...}, "sam2": {...}}, each
+  // optional; docs/models.md). Empty = the official ones: DINOv2 named by ren.feature_extractors[0],
+  // DINO ViT-B/8, SAM 2.1 named by visual_query.tracker_param. `vq2d synth` writes one for its demo models.
+  std::string architecture = "";
+  std::string dino_precision = "bf16";           // upstream casts DINO weights and input to bf16
+  long long ren_batch_size = 4;                  // frames per REN pass (upstream models.py:70)
+  std::vector<long long> dino_input_size = {384, 512};  // DINO input (H, W) (upstream vq_utils.py:45)
 };
 
 struct PrepareOptions {

@@ -119,6 +119,10 @@ const std::vector<Field>& Schema() {
     add("models.dino", Kind::kString, VQ2D_PTR(models.dino), "DINO ViT-B/8 checkpoint", false);
     add("models.ren", Kind::kString, VQ2D_PTR(models.ren), "REN checkpoint.pth (empty: from ren.logging)", false);
     add("models.sam2", Kind::kString, VQ2D_PTR(models.sam2), "SAM 2.1 checkpoint (empty: data.sam2_ckpt)", false);
+    add("models.architecture", Kind::kString, VQ2D_PTR(models.architecture), "JSON file of model architectures (empty: official)", false);
+    add("models.dino_precision", Kind::kString, VQ2D_PTR(models.dino_precision), "DINO ViT-B/8 weights and input (upstream: bf16)", true, -kInf, kInf, {"fp32", "bf16"});
+    add("models.ren_batch_size", Kind::kInt, VQ2D_PTR(models.ren_batch_size), "images per REN pass (upstream 4; results do not depend on it)", false, 1, 4096);
+    add("models.dino_input_size", Kind::kIntList, VQ2D_PTR(models.dino_input_size), "DINO input [height, width] (upstream 384x512)", true, 8, 8192);
     // prepare
     add("prepare.short_side", Kind::kInt, VQ2D_PTR(prepare.short_side), "resize: short side", true, 1);
     add("prepare.long_side_max", Kind::kInt, VQ2D_PTR(prepare.long_side_max), "resize: long side limit", true, 1);

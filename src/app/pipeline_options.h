@@ -1,0 +1,12 @@
+// Config -> pipeline parameters: every `visual_query` key and hard-coded-constant key that shapes
+// the stages, and the `fixes.*` switches (torch-free; the pipeline's params.h).
+#pragma once
+
+#include "vq2d/io/config.h"
+#include "vq2d/pipeline/params.h"
+
+namespace vq2d::app {
+
+pipeline::PipelineParams PipelineParamsFromConfig(const Config& config);
+
+}  // namespace vq2d::app
