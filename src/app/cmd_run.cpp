@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 
 #include "app/args.h"
@@ -15,6 +16,7 @@ int RunRunWith(const Args& args, const ProcessorFactory& factory) {
   std::string config_path = "config.yaml", split;
   std::vector<std::string> sets;
   bool retry_failed = false, new_fp_ok = false;
+  ProcessorExtras extras;
   ArgParser p("vq2d run",
               "Runs the VQ2D pipeline over every clip of the configured split as one job (single process, or "
               "one rank per GPU under mpirun/srun). Rerunning the same command resumes: finished clips are kept, "
@@ -27,6 +29,10 @@ int RunRunWith(const Args& args, const ProcessorFactory& factory) {
   p.AddBool("--new-fingerprint-ok", &new_fp_ok,
             "when the output directory holds results of another configuration, move them to superseded/ "
             "and start afresh instead of refusing");
+  p.AddString("--debug-dump", &extras.debug_dump_dir,
+              "write the per-stage trace (inputs, every stage's candidates, scores, tracks, stats) of one clip "
+              "as DIR/<clip_uid>.json");
+  p.AddString("--debug-clip", &extras.debug_clip, "clip for --debug-dump (default: the first clip of the work list)");
   if (int rc = p.Parse(args); rc >= 0) return rc;
 
   std::atomic<bool>* stop_flag = InstallStopSignalHandlers();
@@ -62,7 +68,12 @@ int RunRunWith(const Args& args, const ProcessorFactory& factory) {
     std::fflush(stdout);
   }
 
-  auto processor = factory.make(*config, *coll);
+  if (!extras.debug_dump_dir.empty() && extras.debug_clip.empty() && !work.empty()) extras.debug_clip = work[0].id;
+  if (!extras.debug_clip.empty() && leader &&
+      std::none_of(work.begin(), work.end(), [&](const WorkItem& w) { return w.id == extras.debug_clip; })) {
+    std::printf("[run] --debug-clip %s is not in the work list; nothing will be dumped\n", extras.debug_clip.c_str());
+  }
+  auto processor = factory.make(*config, *coll, extras);
   // Every rank votes, so a failure on some ranks (device, memory) never leaves the others waiting.
   auto all_ok = coll->AllTrue(processor.ok());
   if (!all_ok.ok()) {

@@ -1,15 +1,26 @@
+// The product's processor factory: one VqEngine (models built and loaded once) per rank.
+#include <cstdio>
+
 #include "app/run_command.h"
+#include "app/vq_processor.h"
 
 namespace vq2d::app {
 
 ProcessorFactory PipelineProcessorFactory() {
   ProcessorFactory f;
-  f.make = [](const Config&, const Collective&) -> Result<std::unique_ptr<ClipProcessor>> {
-    return Status::FailedPrecondition(
-        "the VQ2D pipeline is not built into this version of vq2d yet, so 'vq2d run' cannot process clips. "
-        "Everything around it works: 'vq2d prepare', 'vq2d status', 'vq2d merge', 'vq2d eval', 'vq2d submit'");
+  f.make = [](const Config& config, const Collective& coll,
+              const ProcessorExtras& extras) -> Result<std::unique_ptr<ClipProcessor>> {
+    VQ2D_ASSIGN_OR_RETURN(pipeline::EngineOptions options, EngineOptionsFromConfig(config, coll.local_rank()));
+    auto engine = pipeline::VqEngine::Create(options);
+    if (!engine.ok()) return engine.status();
+    if (coll.rank() == 0) {
+      std::printf("[run] models: %s\n", (*engine)->Describe().c_str());
+      std::fflush(stdout);
+    }
+    return std::unique_ptr<ClipProcessor>(std::make_unique<VqClipProcessor>(
+        std::move(engine).value(), config.RecordsDir(config.visual_query.split), DebugDump{extras.debug_dump_dir, extras.debug_clip}));
   };
-  f.fingerprint_files = [](const Config&) { return std::vector<std::pair<std::string, std::string>>{}; };
+  f.fingerprint_files = [](const Config& config) { return ModelFingerprintFiles(config); };
   return f;
 }
 

@@ -15,9 +15,15 @@
 
 namespace vq2d::app {
 
+// Options of `vq2d run` that reach the processor.
+struct ProcessorExtras {
+  std::string debug_dump_dir;  // --debug-dump: per-stage trace of one clip goes here
+  std::string debug_clip;      // --debug-clip (default: the first clip of the work list)
+};
+
 struct ProcessorFactory {
   // Builds the per-rank processor (models are loaded here, once per rank).
-  std::function<Result<std::unique_ptr<ClipProcessor>>(const Config&, const Collective&)> make;
+  std::function<Result<std::unique_ptr<ClipProcessor>>(const Config&, const Collective&, const ProcessorExtras&)> make;
   // (name, path) of the files whose content defines the results (checkpoints): hashed into the fingerprint.
   std::function<std::vector<std::pair<std::string, std::string>>(const Config&)> fingerprint_files;
 };

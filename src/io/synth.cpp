@@ -431,7 +431,7 @@ Result<SynthSummary> WriteSynthDatasetImpl(const SynthOptions& o) {
       "visual_query:\n",
       "  split: val\n",
       "  save_dir: ", Quote(JoinPath(root, "runs/")), "\n",
-      "  exp_name: synth-val\n");
+      "  exp_name: synth-val\n", o.extra_config_yaml);
   VQ2D_RETURN_IF_ERROR(WriteFileAtomic(fs, sum.config_yaml, yaml, "synth"));
   return sum;
 }

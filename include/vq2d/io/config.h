@@ -108,6 +108,10 @@ struct RunnerOptions {
   long long max_attempts = 3;       // starts without finishing before a clip is quarantined
   double progress_interval_s = 30;  // rank 0 progress line period
   double grace_period_s = 120;      // after SIGTERM/SIGUSR1: time the current clip may take to finish
+  // Video tokens of a clip computed once and shared by its queries (false: per query, as upstream;
+  // identical results, 5 x sum of query frames REN images instead of 5 x max).
+  bool share_video_tokens = true;
+  long long video_chunk_frames = 8;  // frames per REN pass of the shared video pass (host memory bound)
 };
 
 // Switches that fix upstream quirks (ren_vq.md §2.13). All off = upstream behaviour.

@@ -30,6 +30,8 @@ struct SynthOptions {
   uint64_t seed = 1;
   int width = 640, height = 360;
   int fps = 30;
+  // Appended verbatim to config.yaml (e.g. the `ren` and `models` sections of demo models).
+  std::string extra_config_yaml;
 };
 
 struct SynthSummary {

@@ -135,6 +135,8 @@ const std::vector<Field>& Schema() {
     add("runner.max_attempts", Kind::kInt, VQ2D_PTR(runner.max_attempts), "starts without finishing before quarantine", false, 1, 1000);
     add("runner.progress_interval_s", Kind::kDouble, VQ2D_PTR(runner.progress_interval_s), "seconds between progress lines", false, 0.05, 86400);
     add("runner.grace_period_s", Kind::kDouble, VQ2D_PTR(runner.grace_period_s), "seconds the current clip may take after SIGTERM/SIGUSR1", false, 0, 86400);
+    add("runner.share_video_tokens", Kind::kBool, VQ2D_PTR(runner.share_video_tokens), "one video pass per clip shared by its queries (false: per query, as upstream; same results)", false);
+    add("runner.video_chunk_frames", Kind::kInt, VQ2D_PTR(runner.video_chunk_frames), "frames per REN pass of the shared video pass", false, 1, 100000);
     // fixes
     add("fixes.expansion_token_index", Kind::kBool, VQ2D_PTR(fixes.expansion_token_index), "fix ren_vq.md 2.13 #1", true);
     add("fixes.tracked_token_alignment", Kind::kBool, VQ2D_PTR(fixes.tracked_token_alignment), "fix ren_vq.md 2.13 #2", true);

@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   using namespace vq2d;
   if (argc >= 2 && std::string(argv[1]) == "run") {
     app::ProcessorFactory f;
-    f.make = [](const Config& c, const Collective&) -> Result<std::unique_ptr<ClipProcessor>> {
+    f.make = [](const Config& c, const Collective&, const app::ProcessorExtras&) -> Result<std::unique_ptr<ClipProcessor>> {
       auto ann = LoadAnnotations(c.AnnotationsFile(c.visual_query.split));
       if (!ann.ok()) return ann.status();
       return std::unique_ptr<ClipProcessor>(new GroundTruthProcessor(std::move(ann).value()));

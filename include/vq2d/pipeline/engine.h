@@ -1,0 +1,115 @@
+// VqEngine: the whole VQ2D pipeline behind a torch-free interface, for the layers above (the
+// runner's clip processor in app). It builds the four models once (REN = DINOv2 + region encoder,
+// DINO ViT-B/8, SAM 2.1 image + video predictors), loads their weights, and runs every query of a
+// clip through ClipPipeline (query encoding, one shared video pass, select/refine/track, expansion,
+// round 2).
+//
+// Units: frames are the clip record's frames, [T,H,W,3] uint8 RGB, row-major, contiguous; every
+// box in and out is in pixels of those frames (record pixels).
+// Ownership: RunClip borrows the frame buffer for the duration of the call (no copy).
+// Thread-safety: one thread per engine (the SAM 2 predictors are stateful).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "vq2d/core/status.h"
+#include "vq2d/pipeline/params.h"
+
+namespace vq2d::pipeline {
+
+// Architectures and weights of the models. JSON architecture objects use the keys of the core
+// config structs (docs/models.md): DinoV2Config (dinov2), DinoVitConfig (dino), the SAM 2.1 config
+// tree {"model": {...}} (sam2) and REN's `ren` keys (region_encoder). A null object means the
+// official model named by the string next to it.
+struct ModelOptions {
+  std::string dinov2_name = "dinov2_vitl14";  // hub name: dinov2_vit{s,b,l,g}14[_reg]
+  nlohmann::json dinov2_arch;                 // null = preset of dinov2_name
+  nlohmann::json region_encoder;              // hidden_dim, decoder_layers, ... (null = REN defaults)
+  nlohmann::json dino_arch;                   // null = ViT-B/8
+  std::string sam2_variant = "large";         // tiny | small | base_plus | large (or t, s, b+, l)
+  nlohmann::json sam2_arch;                   // null = preset of sam2_variant
+  // Weight files (PyTorch zip or safetensors, detected by content): DINOv2 state dict; REN
+  // checkpoint.pth (region_encoder_state.*); DINO state dict; SAM 2.1 checkpoint (model.*).
+  std::string dinov2_file, ren_file, dino_file, sam2_file;
+  // "cpu", "cuda", "cuda:N", or "auto" (cuda:<local_rank % GPUs> when LibTorch has CUDA, else cpu).
+  std::string device = "cpu";
+  int local_rank = 0;
+  bool bf16 = false;       // REN weights/activations and SAM 2 autocast in bf16 (upstream on CUDA)
+  bool dino_bf16 = true;   // DINO weights and input in bf16 (upstream, always)
+  int64_t ren_batch_size = 4;
+  int64_t dino_input_height = 384, dino_input_width = 512;
+};
+
+struct EngineOptions {
+  ModelOptions models;
+  PipelineParams params;
+  // true: queries encoded first, then ONE pass over the clip's frames serves every query (REN
+  // images per clip = 5 x max query frame). false: every query encodes its own frames, as upstream
+  // (5 x sum of query frames). Outputs are identical.
+  bool share_video_tokens = true;
+  int64_t video_chunk_frames = 8;  // frames per REN pass of the shared video pass (host memory bound)
+};
+
+struct ClipFrames {
+  const uint8_t* data = nullptr;  // [count,height,width,3] uint8 RGB, borrowed
+  int64_t count = 0;
+  int height = 0, width = 0;
+};
+
+struct TrackedBox {
+  int64_t frame = 0;                  // clip frame index
+  double x1 = 0, y1 = 0, x2 = 0, y2 = 0;  // record pixels, x2 = x + w, y2 = y + h (upstream format)
+};
+
+struct QueryResult {
+  std::vector<TrackedBox> track;  // contiguous frames, ascending; empty when nothing was found
+  double score = 0.0;
+  bool round2_tracked = false, round2_accepted = false;
+  std::vector<std::string> upstream_errors;  // where upstream would have raised (docs/pipeline.md)
+  StageStats stats;
+};
+
+class VqEngine {
+ public:
+  // Builds the models on the resolved device and loads every weight file (strict).
+  static Result<std::unique_ptr<VqEngine>> Create(const EngineOptions& options);
+  ~VqEngine();
+
+  // Every query of one clip, results in `queries` order. A query whose input is unusable (query
+  // frame outside the clip) gets an empty track with score 0 and an error in upstream_errors; only
+  // model/device failures fail the call. With `debug` set, each query also runs alone with a stage
+  // trace (same results) and `*debug` receives {"queries": [{"input", "trace", "result"}]}.
+  Result<std::vector<QueryResult>> RunClip(const ClipFrames& frames, const std::vector<QueryInput>& queries,
+                                           nlohmann::json* debug = nullptr);
+
+  const std::string& device() const;  // resolved, e.g. "cpu" or "cuda:0"
+  // Human-readable one-liner of the architectures (for logs).
+  std::string Describe() const;
+
+ private:
+  struct Impl;
+  explicit VqEngine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Writes randomly initialised models with the architectures of `models` (weights seeded with
+// `seed`, deterministic) to models.{dinov2,ren,dino,sam2}_file as safetensors, in the layouts the
+// loaders expect. For the demo and tests: the models are untrained.
+Status WriteRandomModels(const ModelOptions& models, uint64_t seed);
+
+// The demo's small architectures (docs/models.md): DINOv2 (patch 14, width 32, 2 blocks) at
+// 224 px with REN hidden_dim 32, 1 layer, 16x16 grid; DINO (patch 8, width 32, 2 blocks); SAM 2.1
+// Hiera (width 16, 5 blocks, d_model 32) at 256 px. As an architecture file object
+// {"dinov2": ..., "dino": ..., "sam2": ...} plus the `ren` keys the config must carry.
+nlohmann::json DemoArchitectures();
+struct DemoRenKeys {
+  int64_t hidden_dim = 32, decoder_layers = 1, num_attention_heads = 2, image_resolution = 224, grid_size = 16;
+  int64_t patch_size = 14;
+};
+
+}  // namespace vq2d::pipeline

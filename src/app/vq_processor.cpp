@@ -1,0 +1,240 @@
+#include "app/vq_processor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <regex>
+
+#include "app/pipeline_options.h"
+#include "vq2d/core/filesystem.h"
+#include "vq2d/io/clip_output.h"
+#include "vq2d/io/prepare.h"
+#include "vq2d/io/record.h"
+
+namespace vq2d::app {
+
+namespace {
+
+std::string RenCheckpointPath(const Config& c) {
+  if (!c.models.ren.empty()) return c.models.ren;
+  std::string dir = c.ren.logging_save_dir;
+  if (!dir.empty() && dir.back() != '/') dir += '/';
+  return dir + c.ren.logging_exp_name + "/checkpoint.pth";
+}
+
+std::string Sam2CheckpointPath(const Config& c) { return c.models.sam2.empty() ? c.data.sam2_ckpt : c.models.sam2; }
+
+}  // namespace
+
+Result<std::string> Sam2VariantFromConfigName(const std::string& tracker_param) {
+  static const std::regex kName(R"(hiera_(t|s|b\+|l)\.yaml$)");
+  std::smatch m;
+  if (std::regex_search(tracker_param, m, kName)) return m[1].str();
+  return Status::InvalidArgument(StrCat("visual_query.tracker_param '", tracker_param,
+                                        "': expected a SAM 2.1 config name ending in sam2.1_hiera_{t,s,b+,l}.yaml, or "
+                                        "give the SAM 2 architecture in models.architecture"));
+}
+
+Result<pipeline::EngineOptions> EngineOptionsFromConfig(const Config& c, int local_rank) {
+  pipeline::EngineOptions o;
+  o.params = PipelineParamsFromConfig(c);
+  if (c.visual_query.feature_extractor != "dino") {
+    return Status::Unimplemented(StrCat("visual_query.feature_extractor '", c.visual_query.feature_extractor,
+                                        "': this version implements 'dino' (DINO ViT-B/8, the seed default) only"));
+  }
+  pipeline::ModelOptions& m = o.models;
+  if (c.ren.feature_extractors.empty()) {
+    return Status::InvalidArgument("ren.pretrained.feature_extractors: expected at least one backbone name");
+  }
+  m.dinov2_name = c.ren.feature_extractors[0];
+  m.region_encoder = {{"hidden_dim", c.ren.hidden_dim},
+                      {"decoder_layers", c.ren.decoder_layers},
+                      {"num_attention_heads", c.ren.num_attention_heads},
+                      {"image_resolution", c.ren.image_resolution},
+                      {"grid_size", c.ren.grid_size},
+                      {"upsample_features", c.ren.upsample_features}};
+  if (!c.ren.patch_sizes.empty()) m.region_encoder["patch_size"] = c.ren.patch_sizes[0];
+  bool sam2_from_file = false;
+  if (!c.models.architecture.empty()) {
+    auto text = FileSystem::Default()->ReadFile(c.models.architecture);
+    if (!text.ok()) return text.status().WithContext("models.architecture");
+    nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) {
+      return Status::InvalidArgument(StrCat("models.architecture ", c.models.architecture,
+                                            ": expected a JSON object with optional keys dinov2, dino, sam2"));
+    }
+    for (const auto& [key, value] : j.items()) {
+      if (key != "dinov2" && key != "dino" && key != "sam2") {
+        return Status::InvalidArgument(StrCat("models.architecture ", c.models.architecture, ": unknown key '", key,
+                                              "' (expected dinov2, dino, sam2)"));
+      }
+      if (!value.is_object()) {
+        return Status::InvalidArgument(StrCat("models.architecture ", c.models.architecture, ": '", key,
+                                              "' must be an object"));
+      }
+    }
+    if (j.contains("dinov2")) m.dinov2_arch = j["dinov2"];
+    if (j.contains("dino")) m.dino_arch = j["dino"];
+    if (j.contains("sam2")) m.sam2_arch = j["sam2"], sam2_from_file = true;
+  }
+  if (!sam2_from_file) {
+    VQ2D_ASSIGN_OR_RETURN(m.sam2_variant, Sam2VariantFromConfigName(c.visual_query.tracker_param));
+  }
+  m.dinov2_file = c.models.dinov2;
+  m.dino_file = c.models.dino;
+  m.ren_file = RenCheckpointPath(c);
+  m.sam2_file = Sam2CheckpointPath(c);
+  m.device = c.models.device;
+  m.local_rank = local_rank;
+  m.bf16 = c.models.precision == "bf16";
+  m.dino_bf16 = c.models.dino_precision == "bf16";
+  m.ren_batch_size = c.models.ren_batch_size;
+  if (c.models.dino_input_size.size() != 2) {
+    return Status::InvalidArgument("models.dino_input_size: expected [height, width]");
+  }
+  m.dino_input_height = c.models.dino_input_size[0];
+  m.dino_input_width = c.models.dino_input_size[1];
+  o.share_video_tokens = c.runner.share_video_tokens;
+  o.video_chunk_frames = c.runner.video_chunk_frames;
+  return o;
+}
+
+std::vector<std::pair<std::string, std::string>> ModelFingerprintFiles(const Config& c) {
+  std::vector<std::pair<std::string, std::string>> f = {{"models.dinov2", c.models.dinov2},
+                                                        {"models.ren", RenCheckpointPath(c)},
+                                                        {"models.dino", c.models.dino},
+                                                        {"models.sam2", Sam2CheckpointPath(c)}};
+  if (!c.models.architecture.empty()) f.emplace_back("models.architecture", c.models.architecture);
+  return f;
+}
+
+VqClipProcessor::VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug)
+    : engine_(std::move(engine)), records_dir_(std::move(records_dir)), debug_(std::move(debug)) {}
+
+Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToken& stop) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string path = RecordPathFor(records_dir_, task.clip_uid);
+  auto record = OpenClipRecord(path);
+  if (!record.ok()) {
+    if (record.status().code() == StatusCode::kNotFound) {
+      return Status::NotFound(StrCat("clip ", task.clip_uid, ": no record at ", path,
+                                     " (run `vq2d prepare` for this split first)"));
+    }
+    return record.status().WithContext(StrCat("clip ", task.clip_uid));
+  }
+  if (record->meta().clip_uid != task.clip_uid) {
+    return Status::Corruption(StrCat(path, ": record of clip ", record->meta().clip_uid, ", expected ", task.clip_uid));
+  }
+  const int64_t T = record->num_frames();
+  const Clip& clip = record->clip();
+
+  ClipOutput out;
+  out.clip_uid = task.clip_uid;
+  out.video_uid = record->video().video_uid;
+  out.frame_width = record->width();
+  out.frame_height = record->height();
+  std::vector<pipeline::QueryInput> inputs;
+  int64_t last_needed = 0;
+  for (size_t ai = 0; ai < clip.annotations.size(); ++ai) {
+    for (const auto& qs : clip.annotations[ai].query_sets) {
+      if (!qs.is_valid) continue;
+      // Upstream's submit.py: the last valid query set's visual crop gives the original size.
+      if (qs.visual_crop.original_width > 0) out.original_width = qs.visual_crop.original_width;
+      if (qs.visual_crop.original_height > 0) out.original_height = qs.visual_crop.original_height;
+      pipeline::QueryInput q;
+      q.visual_crop_frame = std::min<int64_t>(std::max(0, qs.visual_crop.frame_number), std::max<int64_t>(0, T - 1));
+      AnnotationBox vc = qs.visual_crop;  // files without original_width/height: the decoded video's size
+      if (vc.original_width <= 0) vc.original_width = record->meta().geometry.decoded_width;
+      if (vc.original_height <= 0) vc.original_height = record->meta().geometry.decoded_height;
+      q.visual_crop_box = record->ToRecordPixels(vc);
+      q.query_timestep = qs.query_frame;
+      last_needed = std::max({last_needed, q.visual_crop_frame, std::min<int64_t>(q.query_timestep, T - 1)});
+      inputs.push_back(q);
+      QueryPrediction p;
+      p.annotation_index = static_cast<int>(ai);
+      p.query_set = qs.id;
+      out.queries.push_back(p);
+    }
+  }
+  if (out.original_width <= 0 || out.original_height <= 0) {
+    out.original_width = record->meta().geometry.decoded_width;
+    out.original_height = record->meta().geometry.decoded_height;
+  }
+  if (stop.stop_requested()) return Status::Cancelled("stop requested");
+  // Frames [0, last needed]: the search stops before each query frame and tracking never passes it.
+  VQ2D_ASSIGN_OR_RETURN(FrameBuffer frames, record->ReadFrames(0, T > 0 ? last_needed + 1 : 0));
+  const double read_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  const bool dump = !debug_.dir.empty() && debug_.clip_uid == task.clip_uid;
+  nlohmann::json debug;
+  std::vector<pipeline::QueryResult> results;
+  if (!inputs.empty()) {
+    pipeline::ClipFrames cf{frames.data.data(), frames.count, frames.height, frames.width};
+    VQ2D_ASSIGN_OR_RETURN(results, engine_->RunClip(cf, inputs, dump ? &debug : nullptr));
+  }
+
+  ClipResult r;
+  pipeline::StageStats sum;
+  int64_t errors = 0;
+  nlohmann::json per_query = nlohmann::json::array();
+  for (size_t i = 0; i < results.size(); ++i) {
+    const pipeline::QueryResult& q = results[i];
+    QueryPrediction& p = out.queries[i];
+    p.score = q.score;
+    for (const auto& b : q.track) p.bboxes.push_back({static_cast<int>(b.frame), b.x1, b.y1, b.x2, b.y2});
+    const pipeline::StageStats& s = q.stats;
+    sum.query_s += s.query_s, sum.video_s += s.video_s, sum.select_s += s.select_s;
+    sum.refine_s += s.refine_s, sum.track_s += s.track_s, sum.expansion_s += s.expansion_s;
+    sum.ren_images += s.ren_images;
+    errors += static_cast<int64_t>(!q.upstream_errors.empty());
+    per_query.push_back({{"annotation_index", p.annotation_index},
+                         {"query_set", p.query_set},
+                         {"query_frame", inputs[i].query_timestep},
+                         {"visual_crop_frame", inputs[i].visual_crop_frame},
+                         {"visual_crop_box_xywh", inputs[i].visual_crop_box},
+                         {"round2_tracked", q.round2_tracked},
+                         {"round2_accepted", q.round2_accepted},
+                         {"upstream_errors", q.upstream_errors},
+                         {"stats",
+                          {{"query_s", s.query_s},
+                           {"video_s", s.video_s},
+                           {"select_s", s.select_s},
+                           {"refine_s", s.refine_s},
+                           {"track_s", s.track_s},
+                           {"expansion_s", s.expansion_s},
+                           {"objects", s.n_objects},
+                           {"queries_round1", s.n_queries_round1},
+                           {"queries_round2", s.n_queries_round2},
+                           {"selected_round1", s.n_selected_round1},
+                           {"refined_round1", s.n_refined_round1},
+                           {"selected_round2", s.n_selected_round2},
+                           {"refined_round2", s.n_refined_round2},
+                           {"ren_images", s.ren_images}}}});
+  }
+  out.extra = {{"record", path}, {"device", engine_->device()}, {"queries", per_query}};
+  r.output = SerializeClipOutput(out);
+  r.stats = {{"read_s", read_s},
+             {"query_s", sum.query_s},
+             {"video_s", sum.video_s},
+             {"select_s", sum.select_s},
+             {"refine_s", sum.refine_s},
+             {"track_s", sum.track_s},
+             {"expansion_s", sum.expansion_s},
+             {"queries", results.size()},
+             {"queries_with_upstream_errors", errors},
+             {"frames", frames.count},
+             {"ren_images", sum.ren_images}};
+  if (dump) {
+    debug["clip_uid"] = task.clip_uid;
+    debug["record"] = path;
+    debug["frame_width"] = out.frame_width;
+    debug["frame_height"] = out.frame_height;
+    debug["engine"] = engine_->Describe();
+    FileSystem* fs = FileSystem::Default();
+    VQ2D_RETURN_IF_ERROR(fs->CreateDirs(debug_.dir));
+    const std::string file = debug_.dir + "/" + task.clip_uid + ".json";
+    VQ2D_RETURN_IF_ERROR(WriteFileAtomic(fs, file, debug.dump(1) + "\n", "debug"));
+  }
+  return r;
+}
+
+}  // namespace vq2d::app

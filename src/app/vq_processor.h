@@ -1,0 +1,44 @@
+// The runner's ClipProcessor for `vq2d run`: opens the clip's record, runs every valid query of the
+// clip through the VQ2D pipeline (pipeline::VqEngine, models built once per rank) and returns the
+// clip output (vq2d.clip_output/1, record pixels + what merge needs) and per-stage stats.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vq2d/io/config.h"
+#include "vq2d/pipeline/engine.h"
+#include "vq2d/runner/runner.h"
+
+namespace vq2d::app {
+
+// Config -> engine options: pipeline parameters (PipelineParamsFromConfig), model architectures
+// (ren.*, visual_query.tracker_param, models.architecture), weight files, device, precision.
+Result<pipeline::EngineOptions> EngineOptionsFromConfig(const Config& config, int local_rank);
+
+// (name, path) of every file whose content defines the results: the four checkpoints and the
+// architecture file when one is set.
+std::vector<std::pair<std::string, std::string>> ModelFingerprintFiles(const Config& config);
+
+// SAM 2.1 variant named by a hydra config path ("configs/sam2.1/sam2.1_hiera_l.yaml" -> "l").
+Result<std::string> Sam2VariantFromConfigName(const std::string& tracker_param);
+
+struct DebugDump {
+  std::string dir;       // empty: off
+  std::string clip_uid;  // the clip to dump
+};
+
+class VqClipProcessor : public ClipProcessor {
+ public:
+  VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug = {});
+  Result<ClipResult> Process(const ClipTask& task, const StopToken& stop) override;
+
+ private:
+  std::unique_ptr<pipeline::VqEngine> engine_;
+  std::string records_dir_;
+  DebugDump debug_;
+};
+
+}  // namespace vq2d::app

@@ -1,0 +1,417 @@
+#include "vq2d/pipeline/engine.h"
+
+#include <torch/torch.h>
+
+#include <sstream>
+
+#include "vq2d/core/checkpoint.h"
+#include "vq2d/core/dino_vit.h"
+#include "vq2d/core/ren.h"
+#include "vq2d/core/sam2.h"
+#include "vq2d/core/sam2_image_predictor.h"
+#include "vq2d/core/sam2_video_predictor.h"
+#include "vq2d/pipeline/model_adapters.h"
+#include "vq2d/pipeline/query_pipeline.h"
+
+namespace vq2d::pipeline {
+
+namespace {
+
+template <typename F>
+auto Guard(const std::string& what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const c10::Error& e) {
+    return Status::Internal(StrCat(what, ": ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return Status::Internal(StrCat(what, ": ", e.what()));
+  }
+}
+
+// dinov2_vit{s,b,l,g}14[_reg|_reg4] -> architecture.
+Result<DinoV2Config> DinoV2FromName(const std::string& name) {
+  std::string base = name;
+  bool reg = false;
+  for (const char* suffix : {"_reg4", "_reg"}) {
+    const std::string s(suffix);
+    if (base.size() > s.size() && base.compare(base.size() - s.size(), s.size(), s) == 0) {
+      base.resize(base.size() - s.size());
+      reg = true;
+      break;
+    }
+  }
+  DinoV2Config c;
+  if (base == "dinov2_vits14") c = DinoV2Config::VitS14();
+  else if (base == "dinov2_vitb14") c = DinoV2Config::VitB14();
+  else if (base == "dinov2_vitl14") c = DinoV2Config::VitL14();
+  else if (base == "dinov2_vitg14") c = DinoV2Config::VitG14();
+  else
+    return Status::InvalidArgument(StrCat("ren.pretrained.feature_extractors[0] '", name,
+                                          "': expected dinov2_vit{s,b,l,g}14 (optionally _reg), or give the "
+                                          "architecture in models.architecture"));
+  if (reg) c.num_register_tokens = 4;
+  return c;
+}
+
+struct Architectures {
+  RenConfig ren;
+  DinoVitConfig dino;
+  sam2::Sam2Config sam2;
+};
+
+Result<Architectures> ResolveArchitectures(const ModelOptions& m) {
+  Architectures a;
+  if (m.dinov2_arch.is_null()) {
+    VQ2D_ASSIGN_OR_RETURN(a.ren.dinov2, DinoV2FromName(m.dinov2_name));
+  } else {
+    auto c = DinoV2Config::FromJson(m.dinov2_arch);
+    if (!c.ok()) return c.status().WithContext("architecture 'dinov2'");
+    a.ren.dinov2 = *c;
+  }
+  a.ren.dinov2_block = a.ren.dinov2.depth - 1;  // REN reads the last block (23 of ViT-L/14)
+  if (!m.region_encoder.is_null()) {
+    auto c = RegionEncoderConfig::FromJson(m.region_encoder);
+    if (!c.ok()) return c.status().WithContext("REN region encoder (ren.* keys)");
+    a.ren.region_encoder = *c;
+  }
+  if (a.ren.region_encoder.hidden_dim != a.ren.dinov2.embed_dim) {
+    return Status::InvalidArgument(StrCat("ren.architecture.hidden_dim ", a.ren.region_encoder.hidden_dim,
+                                          " must equal the DINOv2 width ", a.ren.dinov2.embed_dim));
+  }
+  if (a.ren.region_encoder.patch_size != a.ren.dinov2.patch_size) {
+    return Status::InvalidArgument(StrCat("ren.pretrained.patch_sizes[0] ", a.ren.region_encoder.patch_size,
+                                          " must equal the DINOv2 patch size ", a.ren.dinov2.patch_size));
+  }
+  a.ren.chunk_size = std::max<int64_t>(1, m.ren_batch_size);
+  a.ren.dtype = m.bf16 ? torch::kBFloat16 : torch::kFloat32;
+  VQ2D_RETURN_IF_ERROR(a.ren.Validate());
+  if (m.dino_arch.is_null()) {
+    a.dino = DinoVitConfig::VitB8();
+  } else {
+    auto c = DinoVitConfig::FromJson(m.dino_arch);
+    if (!c.ok()) return c.status().WithContext("architecture 'dino'");
+    a.dino = *c;
+  }
+  VQ2D_RETURN_IF_ERROR(a.dino.Validate());
+  if (m.sam2_arch.is_null()) {
+    VQ2D_ASSIGN_OR_RETURN(a.sam2, sam2::Sam2Preset(m.sam2_variant));
+  } else {
+    auto c = sam2::Sam2ConfigFromJson(m.sam2_arch);
+    if (!c.ok()) return c.status().WithContext("architecture 'sam2'");
+    a.sam2 = *c;
+  }
+  a.sam2.fill_hole_area = 0;  // as upstream REN ran the video predictor (no sam2._C)
+  if (m.dino_input_height % a.dino.patch_size != 0 || m.dino_input_width % a.dino.patch_size != 0) {
+    return Status::InvalidArgument(StrCat("models.dino_input_size [", m.dino_input_height, ", ", m.dino_input_width,
+                                          "] must be multiples of the DINO patch size ", a.dino.patch_size));
+  }
+  return a;
+}
+
+Result<torch::Device> ResolveDevice(const std::string& device, int local_rank) {
+  const bool cuda = torch::cuda::is_available();
+  if (device == "cpu") return torch::Device(torch::kCPU);
+  if (device == "auto") {
+    if (!cuda) return torch::Device(torch::kCPU);
+    const int n = static_cast<int>(torch::cuda::device_count());
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % std::max(1, n)));
+  }
+  if (device.rfind("cuda", 0) == 0) {
+    if (!cuda) {
+      return Status::FailedPrecondition(StrCat("models.device ", device,
+                                               ": this vq2d was built with a LibTorch without CUDA, or no GPU is visible"));
+    }
+    if (device == "cuda") {
+      const int n = static_cast<int>(torch::cuda::device_count());
+      return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % std::max(1, n)));
+    }
+    try {
+      return torch::Device(device);
+    } catch (const c10::Error&) {
+    }
+  }
+  return Status::InvalidArgument(StrCat("models.device '", device, "': expected auto, cpu, cuda or cuda:N"));
+}
+
+std::string DeviceString(const torch::Device& d) {
+  return d.is_cuda() ? StrCat("cuda:", static_cast<int>(d.index())) : std::string("cpu");
+}
+
+Status LoadStrict(torch::nn::Module& module, const std::string& path, const std::string& prefix, const char* what) {
+  if (path.empty()) return Status::InvalidArgument(StrCat(what, " checkpoint: no file configured"));
+  VQ2D_ASSIGN_OR_RETURN(TensorMap t, LoadTensorFile(path, prefix));
+  if (!prefix.empty()) {
+    if (t.empty()) return Status::NotFound(StrCat(path, ": no '", prefix, "*' tensors in this ", what, " checkpoint"));
+    t = SubMap(t, prefix);
+  }
+  return LoadStateDict(module, t).WithContext(StrCat(what, " checkpoint ", path));
+}
+
+nlohmann::json StatsJson(const StageStats& s) {
+  return {{"query_s", s.query_s},
+          {"video_s", s.video_s},
+          {"select_s", s.select_s},
+          {"refine_s", s.refine_s},
+          {"track_s", s.track_s},
+          {"expansion_s", s.expansion_s},
+          {"n_objects", s.n_objects},
+          {"n_queries_round1", s.n_queries_round1},
+          {"n_queries_round2", s.n_queries_round2},
+          {"n_selected_round1", s.n_selected_round1},
+          {"n_refined_round1", s.n_refined_round1},
+          {"n_selected_round2", s.n_selected_round2},
+          {"n_refined_round2", s.n_refined_round2},
+          {"ren_images", s.ren_images}};
+}
+
+QueryResult ToResult(const QueryOutcome& o) {
+  QueryResult r;
+  for (const auto& b : o.track) {
+    r.track.push_back({b.frame, static_cast<double>(b.x), static_cast<double>(b.y), static_cast<double>(b.x + b.w),
+                       static_cast<double>(b.y + b.h)});
+  }
+  r.score = o.score;
+  r.round2_tracked = o.round2_tracked;
+  r.round2_accepted = o.round2_accepted;
+  r.upstream_errors = o.upstream_errors;
+  r.stats = o.stats;
+  return r;
+}
+
+}  // namespace
+
+struct VqEngine::Impl {
+  EngineOptions options;
+  Architectures arch;
+  torch::Device device{torch::kCPU};
+  std::string device_name;
+  std::unique_ptr<RenEncoder> ren;
+  DinoVisionTransformer dino{nullptr};
+  sam2::Sam2Model sam{nullptr};
+  std::unique_ptr<sam2::ImagePredictor> image_predictor;
+  std::unique_ptr<sam2::VideoPredictor> video_predictor;
+  std::unique_ptr<RenTokenAdapter> ren_adapter;
+  std::unique_ptr<Sam2ImageAdapter> sam_adapter;
+  std::unique_ptr<DinoFeatureAdapter> dino_adapter;
+  std::unique_ptr<Sam2VideoAdapter> video_adapter;
+
+  Models models() const { return {ren_adapter.get(), sam_adapter.get(), dino_adapter.get(), video_adapter.get()}; }
+};
+
+VqEngine::VqEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+VqEngine::~VqEngine() = default;
+const std::string& VqEngine::device() const { return impl_->device_name; }
+
+Result<std::unique_ptr<VqEngine>> VqEngine::Create(const EngineOptions& options) {
+  return Guard("building the VQ2D models", [&]() -> Result<std::unique_ptr<VqEngine>> {
+    torch::NoGradGuard no_grad;
+    auto impl = std::make_unique<Impl>();
+    impl->options = options;
+    const ModelOptions& m = options.models;
+    VQ2D_ASSIGN_OR_RETURN(impl->arch, ResolveArchitectures(m));
+    VQ2D_ASSIGN_OR_RETURN(impl->device, ResolveDevice(m.device, m.local_rank));
+    impl->device_name = DeviceString(impl->device);
+    // REN: DINOv2 backbone + region encoder.
+    impl->arch.ren.device = impl->device;
+    VQ2D_ASSIGN_OR_RETURN(impl->ren, RenEncoder::Create(impl->arch.ren));
+    if (m.dinov2_file.empty()) return Status::InvalidArgument("DINOv2 checkpoint: no file configured (models.dinov2)");
+    VQ2D_RETURN_IF_ERROR(impl->ren->LoadDinoV2File(m.dinov2_file));
+    if (m.ren_file.empty()) return Status::InvalidArgument("REN checkpoint: no file configured (models.ren)");
+    VQ2D_RETURN_IF_ERROR(impl->ren->LoadRegionEncoderFile(m.ren_file));
+    // DINO ViT-B/8 for the SAM-pooled descriptors.
+    impl->dino = DinoVisionTransformer(impl->arch.dino);
+    VQ2D_RETURN_IF_ERROR(LoadStrict(*impl->dino, m.dino_file, "", "DINO"));
+    impl->dino->to(impl->device, m.dino_bf16 ? torch::kBFloat16 : torch::kFloat32);
+    impl->dino->eval();
+    // SAM 2.1: one model shared by the image and the video predictor.
+    impl->sam = sam2::Sam2Model(impl->arch.sam2);
+    VQ2D_RETURN_IF_ERROR(LoadStrict(*impl->sam, m.sam2_file, "model.", "SAM 2.1"));
+    impl->sam->to(impl->device);
+    impl->sam->eval();
+    sam2::ImagePredictorOptions io;
+    io.bf16 = m.bf16;
+    impl->image_predictor = std::make_unique<sam2::ImagePredictor>(impl->sam, io);
+    sam2::VideoPredictorOptions vo;
+    vo.bf16 = m.bf16;
+    vo.fill_hole_area = 0;
+    impl->video_predictor = std::make_unique<sam2::VideoPredictor>(impl->sam, vo);
+    impl->ren_adapter = std::make_unique<RenTokenAdapter>(impl->ren.get());
+    impl->sam_adapter = std::make_unique<Sam2ImageAdapter>(impl->image_predictor.get());
+    impl->dino_adapter = std::make_unique<DinoFeatureAdapter>(impl->dino, m.dino_input_height, m.dino_input_width);
+    impl->video_adapter = std::make_unique<Sam2VideoAdapter>(impl->video_predictor.get(), impl->arch.sam2.image_size);
+    return std::unique_ptr<VqEngine>(new VqEngine(std::move(impl)));
+  });
+}
+
+std::string VqEngine::Describe() const {
+  const Architectures& a = impl_->arch;
+  std::ostringstream os;
+  os << "REN: DINOv2 patch " << a.ren.dinov2.patch_size << " width " << a.ren.dinov2.embed_dim << " depth "
+     << a.ren.dinov2.depth << ", region encoder " << a.ren.region_encoder.decoder_layers << " layers at "
+     << a.ren.region_encoder.image_resolution << " px, " << a.ren.region_encoder.grid_size << "^2 grid; DINO patch "
+     << a.dino.patch_size << " width " << a.dino.embed_dim << " depth " << a.dino.depth << " ("
+     << (impl_->options.models.dino_bf16 ? "bf16" : "fp32") << "); SAM 2.1 Hiera width " << a.sam2.embed_dim
+     << " at " << a.sam2.image_size << " px; device " << impl_->device_name << ", "
+     << (impl_->options.models.bf16 ? "bf16" : "fp32");
+  return os.str();
+}
+
+Result<std::vector<QueryResult>> VqEngine::RunClip(const ClipFrames& frames, const std::vector<QueryInput>& queries,
+                                                   nlohmann::json* debug) {
+  if (!frames.data || frames.count <= 0 || frames.height <= 0 || frames.width <= 0) {
+    return Status::InvalidArgument(StrCat("clip frames: expected [T,H,W,3] uint8 with T, H, W > 0, got [", frames.count,
+                                          ",", frames.height, ",", frames.width, ",3]"));
+  }
+  return Guard("VQ2D pipeline", [&]() -> Result<std::vector<QueryResult>> {
+    torch::NoGradGuard no_grad;
+    // Borrowed, never written: the pipeline only reads frames.
+    torch::Tensor t = torch::from_blob(const_cast<uint8_t*>(frames.data), {frames.count, frames.height, frames.width, 3},
+                                       torch::kUInt8);
+    std::vector<QueryResult> results(queries.size());
+    std::vector<QueryInput> runnable;
+    std::vector<size_t> where;
+    for (size_t i = 0; i < queries.size(); ++i) {
+      const QueryInput& q = queries[i];
+      if (q.query_timestep < 0 || q.query_timestep >= frames.count || q.visual_crop_frame < 0 ||
+          q.visual_crop_frame >= frames.count) {
+        results[i].upstream_errors.push_back(StrCat("input: query frame ", q.query_timestep, " / visual crop frame ",
+                                                    q.visual_crop_frame, " outside the clip's ", frames.count,
+                                                    " frames; empty track, score 0"));
+        continue;
+      }
+      if (q.visual_crop_box[2] <= 0 || q.visual_crop_box[3] <= 0) {
+        results[i].upstream_errors.push_back(StrCat("QueryEncoder: ZeroDivisionError (visual crop of zero size in record "
+                                                    "pixels: w ", q.visual_crop_box[2], ", h ", q.visual_crop_box[3],
+                                                    "); empty track, score 0"));
+        continue;
+      }
+      runnable.push_back(q);
+      where.push_back(i);
+    }
+    const Models models = impl_->models();
+    const EngineOptions& o = impl_->options;
+    if (debug) {
+      ClipPipeline p(models, o.params, /*use_cache=*/true);
+      p.StartClip(t);
+      nlohmann::json list = nlohmann::json::array();
+      for (size_t k = 0; k < runnable.size(); ++k) {
+        nlohmann::json trace = nlohmann::json::array();
+        auto run = p.RunQuery(runnable[k], &trace);
+        if (!run.ok() && run.status().code() != StatusCode::kInvalidArgument) return run.status();
+        QueryOutcome out;
+        if (run.ok()) {
+          out = std::move(run).value();
+        } else {
+          out.upstream_errors.push_back(StrCat("query failed where upstream raises: ", run.status().message(),
+                                               "; empty track, score 0"));
+        }
+        results[where[k]] = ToResult(out);
+        const QueryInput& q = runnable[k];
+        list.push_back({{"index", where[k]},
+                        {"input",
+                         {{"visual_crop_frame", q.visual_crop_frame},
+                          {"visual_crop_box_xywh", q.visual_crop_box},
+                          {"query_frame", q.query_timestep}}},
+                        {"trace", trace},
+                        {"result",
+                         {{"score", out.score},
+                          {"track_xywh", [&] {
+                             nlohmann::json tr = nlohmann::json::array();
+                             for (const auto& b : out.track) tr.push_back({b.frame, b.x, b.y, b.w, b.h});
+                             return tr;
+                           }()},
+                          {"round2_tracked", out.round2_tracked},
+                          {"round2_accepted", out.round2_accepted},
+                          {"upstream_errors", out.upstream_errors},
+                          {"stats", StatsJson(out.stats)}}}});
+      }
+      *debug = {{"queries", list}, {"ren_images_for_video", p.ren_images_encoded_for_video()}};
+      return results;
+    }
+    if (o.share_video_tokens) {
+      ClipPipeline p(models, o.params, /*use_cache=*/true);
+      p.StartClip(t);
+      auto outs = p.RunQueries(runnable, o.video_chunk_frames);
+      if (outs.ok()) {
+        for (size_t k = 0; k < outs->size(); ++k) results[where[k]] = ToResult((*outs)[k]);
+        return results;
+      }
+      // A geometry error of one query (where upstream raises) must not fail its clip: redo the
+      // queries one by one below and isolate it. Model/device errors fail the clip.
+      if (outs.status().code() != StatusCode::kInvalidArgument) return outs.status();
+    }
+    ClipPipeline p(models, o.params, /*use_cache=*/o.share_video_tokens);
+    p.StartClip(t);
+    for (size_t k = 0; k < runnable.size(); ++k) {
+      auto out = p.RunQuery(runnable[k]);
+      if (out.ok()) {
+        results[where[k]] = ToResult(*out);
+      } else if (out.status().code() == StatusCode::kInvalidArgument) {
+        results[where[k]] = QueryResult{};
+        results[where[k]].upstream_errors.push_back(StrCat("query failed where upstream raises: ", out.status().message(),
+                                                           "; empty track, score 0"));
+      } else {
+        return out.status();
+      }
+    }
+    return results;
+  });
+}
+
+nlohmann::json DemoArchitectures() {
+  const DemoRenKeys r;
+  nlohmann::json dinov2 = {{"img_size", r.image_resolution}, {"patch_size", r.patch_size}, {"embed_dim", r.hidden_dim},
+                           {"depth", 2},       {"num_heads", 2},       {"mlp_ratio", 4.0},
+                           {"init_values", 1.0}, {"ffn_layer", "mlp"}};
+  nlohmann::json dino = {{"img_size", 224}, {"patch_size", 8}, {"embed_dim", 32}, {"depth", 2}, {"num_heads", 2}};
+  nlohmann::json sam2 = {
+      {"model",
+       {{"image_size", 256},
+        {"image_encoder",
+         {{"scalp", 1},
+          {"trunk",
+           {{"embed_dim", 16},
+            {"num_heads", 1},
+            {"stages", {1, 1, 2, 1}},
+            {"global_att_blocks", {3}},
+            {"window_spec", {8, 4, 16, 8}},
+            {"window_pos_embed_bkg_spatial_size", {7, 7}}}},
+          {"neck", {{"d_model", 32}, {"fpn_top_down_levels", {2, 3}}}}}},
+        {"memory_attention", {{"num_layers", 1}, {"layer", {{"dim_feedforward", 64}}}}},
+        {"memory_encoder", {{"out_dim", 16}, {"in_dim", 32}, {"mask_downsampler", {{"embed_dim", 32}}}}},
+        {"sam_mask_decoder_extra_args",
+         {{"dynamic_multimask_via_stability", true},
+          {"dynamic_multimask_stability_delta", 0.05},
+          {"dynamic_multimask_stability_thresh", 0.98}}}}}};
+  return {{"dinov2", dinov2}, {"dino", dino}, {"sam2", sam2}};
+}
+
+Status WriteRandomModels(const ModelOptions& m, uint64_t seed) {
+  return Guard("writing random models", [&]() -> Status {
+    torch::NoGradGuard no_grad;
+    VQ2D_ASSIGN_OR_RETURN(Architectures a, ResolveArchitectures(m));
+    a.ren.dtype = torch::kFloat32;
+    a.ren.device = torch::Device(torch::kCPU);
+    auto tensors = [](torch::nn::Module& mod, const std::string& prefix) {
+      TensorMap t;
+      for (const auto& p : mod.named_parameters()) t[prefix + p.key()] = p.value().detach().contiguous();
+      for (const auto& b : mod.named_buffers()) t[prefix + b.key()] = b.value().detach().contiguous();
+      return t;
+    };
+    const std::map<std::string, std::string> meta = {{"vq2d.note", "randomly initialised demo weights (untrained)"},
+                                                     {"vq2d.seed", std::to_string(seed)}};
+    torch::manual_seed(seed);
+    VQ2D_ASSIGN_OR_RETURN(auto ren, RenEncoder::Create(a.ren));
+    VQ2D_RETURN_IF_ERROR(SaveSafetensors(m.dinov2_file, tensors(*ren->dinov2(), ""), meta));
+    VQ2D_RETURN_IF_ERROR(SaveSafetensors(m.ren_file, tensors(*ren->region_encoder(), "region_encoder_state."), meta));
+    torch::manual_seed(seed + 1);
+    DinoVisionTransformer dino(a.dino);
+    VQ2D_RETURN_IF_ERROR(SaveSafetensors(m.dino_file, tensors(*dino, ""), meta));
+    torch::manual_seed(seed + 2);
+    sam2::Sam2Model sam(a.sam2);
+    VQ2D_RETURN_IF_ERROR(SaveSafetensors(m.sam2_file, tensors(*sam, "model."), meta));
+    return Status::OK();
+  });
+}
+
+}  // namespace vq2d::pipeline

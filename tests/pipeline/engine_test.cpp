@@ -1,0 +1,158 @@
+// VqEngine on the demo's tiny random models: weight files written and loaded back strictly, a clip
+// of synthetic frames run end to end, deterministic, identical with the shared video pass on/off
+// and with the debug trace, and bad inputs handled per query.
+#include "vq2d/pipeline/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "support/test_support.h"
+
+namespace vq2d::pipeline {
+namespace {
+
+ModelOptions DemoModels(const std::string& dir) {
+  ModelOptions m;
+  const nlohmann::json arch = DemoArchitectures();
+  const DemoRenKeys r;
+  m.dinov2_arch = arch["dinov2"];
+  m.dino_arch = arch["dino"];
+  m.sam2_arch = arch["sam2"];
+  m.region_encoder = {{"hidden_dim", r.hidden_dim},         {"decoder_layers", r.decoder_layers},
+                      {"num_attention_heads", r.num_attention_heads}, {"image_resolution", r.image_resolution},
+                      {"patch_size", r.patch_size},         {"grid_size", r.grid_size}};
+  m.dinov2_file = dir + "/dinov2.safetensors";
+  m.ren_file = dir + "/ren.safetensors";
+  m.dino_file = dir + "/dino.safetensors";
+  m.sam2_file = dir + "/sam2.safetensors";
+  m.dino_input_height = 96;
+  m.dino_input_width = 128;
+  return m;
+}
+
+// 10 frames 72x128: a textured background and a red square moving right.
+std::vector<uint8_t> Frames(int T, int H, int W) {
+  std::vector<uint8_t> f(static_cast<size_t>(T) * H * W * 3);
+  for (int t = 0; t < T; ++t)
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x) {
+        uint8_t* p = &f[((static_cast<size_t>(t) * H + y) * W + x) * 3];
+        const bool obj = y >= 20 && y < 40 && x >= 10 + 6 * t && x < 30 + 6 * t;
+        p[0] = obj ? 220 : static_cast<uint8_t>((x * 7 + y * 3) % 120);
+        p[1] = obj ? 30 : static_cast<uint8_t>((x * 2 + y * 5) % 110);
+        p[2] = obj ? 40 : static_cast<uint8_t>((x + y) % 90);
+      }
+  return f;
+}
+
+std::string Dump(const std::vector<QueryResult>& rs) {
+  std::string s;
+  for (const auto& r : rs) {
+    s += StrCat("score ", r.score, " n ", r.track.size(), " r2 ", r.round2_tracked, r.round2_accepted, ":");
+    for (const auto& b : r.track) s += StrCat(" ", b.frame, "/", b.x1, ",", b.y1, ",", b.x2, ",", b.y2);
+    for (const auto& e : r.upstream_errors) s += " [" + e + "]";
+    s += "\n";
+  }
+  return s;
+}
+
+TEST(VqEngine, DemoModelsRunAClipDeterministically) {
+  testing::TempDir dir;
+  ModelOptions m = DemoModels(dir.path());
+  ASSERT_TRUE(WriteRandomModels(m, 7).ok());
+  EngineOptions o;
+  o.models = m;
+  auto engine = VqEngine::Create(o);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  EXPECT_EQ((*engine)->device(), "cpu");
+  const int T = 10, H = 72, W = 128;
+  const auto frames = Frames(T, H, W);
+  ClipFrames cf{frames.data(), T, H, W};
+  std::vector<QueryInput> qs = {{8, {58, 20, 20, 20}, 9}, {7, {52, 20, 20, 20}, 6}};
+  auto a = (*engine)->RunClip(cf, qs);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_EQ(a->size(), 2u);
+  for (const auto& r : *a) {
+    EXPECT_TRUE(std::isfinite(r.score));
+    EXPECT_GT(r.stats.n_objects, 0);
+  }
+  std::printf("%s", Dump(*a).c_str());
+  auto b = (*engine)->RunClip(cf, qs);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(Dump(*a), Dump(*b));
+
+  // Upstream's per-query video encoding: same results, more REN images.
+  EngineOptions per_query = o;
+  per_query.share_video_tokens = false;
+  auto e2 = VqEngine::Create(per_query);
+  ASSERT_TRUE(e2.ok());
+  auto c = (*e2)->RunClip(cf, qs);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(Dump(*a), Dump(*c));
+  int64_t shared = 0, separate = 0;
+  for (const auto& r : *a) shared += r.stats.ren_images;
+  for (const auto& r : *c) separate += r.stats.ren_images;
+  EXPECT_EQ(shared, 5 * 9);           // one pass over frames [0, max query frame)
+  EXPECT_EQ(separate, 5 * (9 + 6));   // upstream: 5 x sum of query frames
+
+  // The debug trace runs each query alone: same results, one trace per query.
+  nlohmann::json debug;
+  auto d = (*engine)->RunClip(cf, qs, &debug);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(Dump(*a), Dump(*d));
+  ASSERT_EQ(debug["queries"].size(), 2u);
+  EXPECT_FALSE(debug["queries"][0]["trace"].empty());
+}
+
+TEST(VqEngine, BadQueryInputsDoNotFailTheClip) {
+  testing::TempDir dir;
+  ModelOptions m = DemoModels(dir.path());
+  ASSERT_TRUE(WriteRandomModels(m, 3).ok());
+  EngineOptions o;
+  o.models = m;
+  auto engine = VqEngine::Create(o);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  const auto frames = Frames(4, 72, 128);
+  ClipFrames cf{frames.data(), 4, 72, 128};
+  // Query frame past the clip, and a degenerate (zero-area) visual crop.
+  auto r = (*engine)->RunClip(cf, {{1, {10, 20, 20, 20}, 40}, {1, {10, 20, 0, 0}, 3}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_TRUE((*r)[0].track.empty());
+  EXPECT_EQ((*r)[0].score, 0.0);
+  ASSERT_FALSE((*r)[0].upstream_errors.empty());
+  EXPECT_NE((*r)[0].upstream_errors[0].find("outside the clip"), std::string::npos);
+  EXPECT_TRUE(std::isfinite((*r)[1].score));
+}
+
+TEST(VqEngine, LoadErrorsNameTheFile) {
+  testing::TempDir dir;
+  ModelOptions m = DemoModels(dir.path());
+  ASSERT_TRUE(WriteRandomModels(m, 1).ok());
+  EngineOptions o;
+  o.models = m;
+  o.models.sam2_file = dir.path() + "/missing.pt";
+  auto e = VqEngine::Create(o);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("missing.pt"), std::string::npos) << e.status().ToString();
+  // An architecture that does not match the weights: strict load names the checkpoint.
+  o.models = m;
+  o.models.dino_arch["depth"] = 3;
+  e = VqEngine::Create(o);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("dino.safetensors"), std::string::npos) << e.status().ToString();
+  // REN width must equal the backbone width.
+  o.models = m;
+  o.models.region_encoder["hidden_dim"] = 64;
+  e = VqEngine::Create(o);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("hidden_dim"), std::string::npos);
+  o.models = m;
+  o.models.device = "cuda:9";
+  e = VqEngine::Create(o);
+  EXPECT_FALSE(e.ok());
+}
+
+}  // namespace
+}  // namespace vq2d::pipeline
