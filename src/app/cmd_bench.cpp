@@ -19,6 +19,7 @@ const BenchTarget kTargets[] = {
     {"ren", "REN wrapper (DINOv2 ViT-L/14 + region encoder, random weights) images/s and peak memory", RunBenchRen},
     {"sam2", "SAM 2.1 image encoder and tracking throughput (random weights, 1024²)", RunBenchSam2},
     {"prepare", "frames decoded + written per second by vq2d prepare on a 1080p video", RunBenchPrepare},
+    {"pipeline", "VQ2D pipeline per-clip wall time by stage; REN images shared pass vs upstream", RunBenchPipeline},
 };
 
 void PrintHelp() {

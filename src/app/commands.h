@@ -37,5 +37,6 @@ int RunBenchRunner(const Args& args);   // vq2d bench runner
 int RunBenchRen(const Args& args);      // vq2d bench ren
 int RunBenchSam2(const Args& args);     // vq2d bench sam2
 int RunBenchPrepare(const Args& args);  // vq2d bench prepare
+int RunBenchPipeline(const Args& args);  // vq2d bench pipeline
 
 }  // namespace vq2d::app

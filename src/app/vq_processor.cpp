@@ -88,6 +88,7 @@ Result<pipeline::EngineOptions> EngineOptionsFromConfig(const Config& c, int loc
   m.bf16 = c.models.precision == "bf16";
   m.dino_bf16 = c.models.dino_precision == "bf16";
   m.ren_batch_size = c.models.ren_batch_size;
+  m.cpu_threads = static_cast<int>(c.models.cpu_threads);
   if (c.models.dino_input_size.size() != 2) {
     return Status::InvalidArgument("models.dino_input_size: expected [height, width]");
   }

@@ -1,5 +1,6 @@
 #include "vq2d/pipeline/engine.h"
 
+#include <dlfcn.h>
 #include <torch/torch.h>
 
 #include <sstream>
@@ -108,6 +109,15 @@ Result<Architectures> ResolveArchitectures(const ModelOptions& m) {
   return a;
 }
 
+// LibTorch's intra-op threads, and OpenBLAS's own pool when LibTorch uses it: OpenBLAS sizes its
+// pool from the process's CPU affinity, and its GEMM results depend (in the last bits) on the
+// thread count, so a fixed count is what makes runs bit-identical across launch layouts.
+void SetCpuThreads(int n) {
+  torch::set_num_threads(n);
+  using SetFn = void (*)(int);
+  if (auto fn = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(n);
+}
+
 Result<torch::Device> ResolveDevice(const std::string& device, int local_rank) {
   const bool cuda = torch::cuda::is_available();
   if (device == "cpu") return torch::Device(torch::kCPU);
@@ -210,6 +220,7 @@ Result<std::unique_ptr<VqEngine>> VqEngine::Create(const EngineOptions& options)
     const ModelOptions& m = options.models;
     VQ2D_ASSIGN_OR_RETURN(impl->arch, ResolveArchitectures(m));
     VQ2D_ASSIGN_OR_RETURN(impl->device, ResolveDevice(m.device, m.local_rank));
+    if (m.cpu_threads > 0) SetCpuThreads(m.cpu_threads);
     impl->device_name = DeviceString(impl->device);
     // REN: DINOv2 backbone + region encoder.
     impl->arch.ren.device = impl->device;

@@ -77,7 +77,6 @@ TEST(VqEngine, DemoModelsRunAClipDeterministically) {
     EXPECT_TRUE(std::isfinite(r.score));
     EXPECT_GT(r.stats.n_objects, 0);
   }
-  std::printf("%s", Dump(*a).c_str());
   auto b = (*engine)->RunClip(cf, qs);
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(Dump(*a), Dump(*b));

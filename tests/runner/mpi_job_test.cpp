@@ -223,11 +223,12 @@ TEST(ProcessTest, SingleProcessWithoutMpirunAndSlurmMislaunchGuard) {
       << ReadText(ds.dir + "/slurm.log");
 }
 
-TEST(ProcessTest, ProductRunRefusesClearlyUntilThePipelineIsBuilt) {
+TEST(ProcessTest, ProductRunNamesAMissingCheckpoint) {
   testing::TempDir dir;
   Dataset ds(dir.path(), 1);
   EXPECT_EQ(Sh(testing::Vq2d() + " run --config " + ds.config + " > " + ds.dir + "/p.log 2>&1"), 1);
-  EXPECT_NE(ReadText(ds.dir + "/p.log").find("pipeline is not built"), std::string::npos) << ReadText(ds.dir + "/p.log");
+  EXPECT_NE(ReadText(ds.dir + "/p.log").find("/path/to/dinov2_vitl14_pretrain.pth"), std::string::npos)
+      << ReadText(ds.dir + "/p.log");
   EXPECT_EQ(Sh(testing::Vq2d() + " run --bogus > /dev/null 2>&1"), 2);
 }
 

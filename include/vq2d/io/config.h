@@ -92,6 +92,9 @@ struct ModelsOptions {
   std::string dino_precision = "bf16";           // upstream casts DINO weights and input to bf16
   long long ren_batch_size = 4;                  // frames per REN pass (upstream models.py:70)
   std::vector<long long> dino_input_size = {384, 512};  // DINO input (H, W) (upstream vq_utils.py:45)
+  // CPU threads per process for LibTorch (0 = its default: the cores this process may use). Results are
+  // bit-identical across runs only at the same thread count (float reduction order).
+  long long cpu_threads = 0;
 };
 
 struct PrepareOptions {

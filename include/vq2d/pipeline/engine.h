@@ -42,6 +42,7 @@ struct ModelOptions {
   bool bf16 = false;       // REN weights/activations and SAM 2 autocast in bf16 (upstream on CUDA)
   bool dino_bf16 = true;   // DINO weights and input in bf16 (upstream, always)
   int64_t ren_batch_size = 4;
+  int cpu_threads = 0;  // > 0: torch::set_num_threads for this process (0 = LibTorch's default)
   int64_t dino_input_height = 384, dino_input_width = 512;
 };
 

@@ -122,6 +122,7 @@ const std::vector<Field>& Schema() {
     add("models.architecture", Kind::kString, VQ2D_PTR(models.architecture), "JSON file of model architectures (empty: official)", false);
     add("models.dino_precision", Kind::kString, VQ2D_PTR(models.dino_precision), "DINO ViT-B/8 weights and input (upstream: bf16)", true, -kInf, kInf, {"fp32", "bf16"});
     add("models.ren_batch_size", Kind::kInt, VQ2D_PTR(models.ren_batch_size), "images per REN pass (upstream 4; results do not depend on it)", false, 1, 4096);
+    add("models.cpu_threads", Kind::kInt, VQ2D_PTR(models.cpu_threads), "LibTorch CPU threads per process (0: default); bit-identical results need the same count", false, 0, 1024);
     add("models.dino_input_size", Kind::kIntList, VQ2D_PTR(models.dino_input_size), "DINO input [height, width] (upstream 384x512)", true, 8, 8192);
     // prepare
     add("prepare.short_side", Kind::kInt, VQ2D_PTR(prepare.short_side), "resize: short side", true, 1);

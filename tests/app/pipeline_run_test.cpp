@@ -1,0 +1,156 @@
+// The VQ2D pipeline through the product CLI on the synthetic dataset with the demo models:
+// synth -> prepare -> run -> merge -> eval, deterministic on rerun, on 1 vs 2 ranks (mpirun), with
+// the shared video pass on and off, and after a SIGKILL + resume; --debug-dump; stage times in status.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "runner/process_util.h"
+#include "vq2d/io/clip_output.h"
+
+namespace vq2d {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::Background;
+using testing::Mpirun;
+using testing::ReadText;
+using testing::Sh;
+using testing::Vq2d;
+using testing::WaitFor;
+
+// Two cropping factors instead of eight keep the test quick (tracked-object tokens dominate). One
+// CPU thread per process: results are bit-identical only at a fixed thread count (mpirun binds
+// each rank to one core, a lone process would use both).
+const char kFast[] =
+    " --set visual_query.query_cropping_factors=[1.0,1.5] --set runner.progress_interval_s=0.5"
+    " --set models.cpu_threads=1";
+
+struct Synth {
+  std::string dir, config;
+  explicit Synth(const std::string& d) : dir(d), config(d + "/config.yaml") {
+    EXPECT_EQ(Sh(Vq2d() + " synth --out " + dir + " --clips 2 --seed 5 > " + dir + ".synth.log 2>&1"), 0)
+        << ReadText(dir + ".synth.log");
+    EXPECT_EQ(Sh(Vq2d() + " prepare --config " + config + " --split val > " + dir + ".prep.log 2>&1"), 0)
+        << ReadText(dir + ".prep.log");
+  }
+  std::string Run(const std::string& exp, const std::string& extra = "", int np = 0) const {
+    return (np > 0 ? Mpirun(np) : std::string()) + Vq2d() + " run --config " + config + kFast +
+           " --set visual_query.exp_name=" + exp + " " + extra + " > " + dir + "/" + exp + ".log 2>&1";
+  }
+  std::string Out(const std::string& exp) const { return dir + "/runs/" + exp; }
+  // Merged official predictions file of a run.
+  std::string Merged(const std::string& exp) const {
+    const std::string out = dir + "/" + exp + ".predictions.json";
+    EXPECT_EQ(Sh(Vq2d() + " merge --config " + config + kFast + " --set visual_query.exp_name=" + exp + " --out " + out +
+                 " > /dev/null 2>&1"),
+              0);
+    return ReadText(out);
+  }
+  int Done(const std::string& exp) const {
+    int n = 0;
+    if (!fs::exists(Out(exp) + "/clips")) return 0;
+    for (const auto& e : fs::recursive_directory_iterator(Out(exp) + "/clips"))
+      n += e.is_regular_file() && e.path().extension() == ".json";
+    return n;
+  }
+};
+
+TEST(PipelineRun, SyntheticRunIsDeterministicAcrossRanksCacheAndResume) {
+  testing::TempDir tmp;
+  Synth s(tmp.Join("synth"));
+
+  // Reference: one process, with the debug dump of the first clip.
+  ASSERT_EQ(Sh(s.Run("a", "--debug-dump " + tmp.Join("debug"))), 0) << ReadText(s.dir + "/a.log");
+  const std::string ref = s.Merged("a");
+  auto pred = nlohmann::json::parse(ref, nullptr, false);
+  ASSERT_FALSE(pred.is_discarded());
+  int queries = 0, tracked = 0;
+  for (const auto& v : pred["results"]["videos"])
+    for (const auto& c : v["clips"])
+      for (const auto& p : c["predictions"])
+        for (const auto& [id, q] : p["query_sets"].items()) {
+          ++queries;
+          tracked += !q["bboxes"].empty();
+          EXPECT_TRUE(q["score"].is_number());
+        }
+  EXPECT_EQ(queries, 6);
+  EXPECT_GT(tracked, 0);  // the pipeline produced tracks (random models, so no claim about accuracy)
+  // One clip output: every query, record pixels, per-query stats.
+  std::string clip_file;
+  for (const auto& e : fs::recursive_directory_iterator(s.Out("a") + "/clips"))
+    if (e.path().extension() == ".json") clip_file = e.path();
+  auto co = ParseClipOutput(ReadText(clip_file), clip_file);
+  ASSERT_TRUE(co.ok()) << co.status().ToString();
+  EXPECT_EQ(co->queries.size(), 3u);
+  EXPECT_GT(co->frame_width, 0);
+  for (const auto& q : co->queries)
+    for (const auto& b : q.bboxes) {
+      EXPECT_LE(b.x2, co->frame_width);
+      EXPECT_LE(b.y2, co->frame_height);
+    }
+  ASSERT_TRUE(co->extra["queries"].is_array());
+  EXPECT_TRUE(co->extra["queries"][0]["stats"].contains("track_s"));
+  // Debug dump: exactly one clip, with a stage trace per query.
+  std::vector<fs::path> dumps;
+  for (const auto& e : fs::directory_iterator(tmp.Join("debug"))) dumps.push_back(e.path());
+  ASSERT_EQ(dumps.size(), 1u);
+  auto dump = nlohmann::json::parse(ReadText(dumps[0]), nullptr, false);
+  ASSERT_EQ(dump["queries"].size(), 3u);
+  EXPECT_FALSE(dump["queries"][0]["trace"].empty());
+  // Status shows the per-stage times.
+  ASSERT_EQ(Sh(Vq2d() + " status " + s.Out("a") + " > " + s.dir + "/status.log 2>&1"), 0);
+  const std::string status = ReadText(s.dir + "/status.log");
+  for (const char* stage : {"query_s", "video_s", "select_s", "refine_s", "track_s", "expansion_s"})
+    EXPECT_NE(status.find(stage), std::string::npos) << stage << "\n" << status;
+  // The official evaluator runs on the merged file.
+  EXPECT_EQ(Sh(Vq2d() + " eval --predictions " + s.dir + "/a.predictions.json --annotations " + s.dir +
+               "/vq_val.json > " + s.dir + "/eval.log 2>&1"),
+            0)
+      << ReadText(s.dir + "/eval.log");
+
+  // Rerun in a fresh directory: identical.
+  ASSERT_EQ(Sh(s.Run("b")), 0) << ReadText(s.dir + "/b.log");
+  EXPECT_TRUE(s.Merged("b") == ref) << "rerun differs";
+  // Two ranks under mpirun: identical.
+  ASSERT_EQ(Sh(s.Run("c", "", 2)), 0) << ReadText(s.dir + "/c.log");
+  EXPECT_TRUE(s.Merged("c") == ref) << "2 ranks differ from 1";
+  // Upstream's per-query video encoding (no shared video tokens): identical.
+  ASSERT_EQ(Sh(s.Run("d", "--set runner.share_video_tokens=false")), 0) << ReadText(s.dir + "/d.log");
+  EXPECT_TRUE(s.Merged("d") == ref) << "per-query video encoding differs";
+  // SIGKILL after the first clip is committed, then resume: identical, the finished clip kept.
+  {
+    Background job(s.Run("e"));
+    ASSERT_TRUE(WaitFor([&] { return s.Done("e") >= 1; }, 300)) << ReadText(s.dir + "/e.log");
+    kill(-job.pid(), SIGKILL);
+    job.Wait();
+  }
+  ASSERT_EQ(s.Done("e"), 1) << "the kill came too late to interrupt the run";
+  fs::path kept;
+  for (const auto& e : fs::recursive_directory_iterator(s.Out("e") + "/clips"))
+    if (e.path().extension() == ".json") kept = e.path();
+  const auto kept_mtime = fs::last_write_time(kept);
+  ASSERT_EQ(Sh(s.Run("e")), 0) << ReadText(s.dir + "/e.log");
+  EXPECT_EQ(fs::last_write_time(kept), kept_mtime);  // the finished clip was not redone
+  EXPECT_TRUE(s.Merged("e") == ref) << "kill + resume differs";
+}
+
+TEST(PipelineRun, MissingRecordFailsThatClipWithAClearMessage) {
+  testing::TempDir tmp;
+  Synth s(tmp.Join("synth"));
+  // Remove one record: that clip fails (exit 3, named), the other finishes.
+  std::string removed;
+  for (const auto& e : fs::directory_iterator(s.dir + "/records/val"))
+    if (e.path().extension() == ".h5" && removed.empty()) removed = e.path();
+  ASSERT_FALSE(removed.empty());
+  fs::remove(removed);
+  EXPECT_EQ(Sh(s.Run("m")), 3) << ReadText(s.dir + "/m.log");
+  EXPECT_EQ(s.Done("m"), 1);
+  ASSERT_EQ(Sh(Vq2d() + " status " + s.Out("m") + " > " + s.dir + "/ms.log 2>&1"), 0);
+  EXPECT_NE(ReadText(s.dir + "/ms.log").find("vq2d prepare"), std::string::npos) << ReadText(s.dir + "/ms.log");
+}
+
+}  // namespace
+}  // namespace vq2d
