@@ -39,7 +39,7 @@ fi
 
 step "merge -> official predictions file"
 "$bin" merge --config "$config" || true
-out_dir=$("$bin" config --config "$config" | awk -F'"' '/^visual_query.save_dir:/{s=$2} /^visual_query.exp_name:/{e=$2} END{print s "/" e}')
+out_dir=$("$bin" config --config "$config" | awk -F'"' '/^visual_query.save_dir:/{s=$2} /^visual_query.exp_name:/{e=$2} END{sub(/\/+$/, "", s); print s "/" e}')
 annotations=$("$bin" config --config "$config" | awk -F'"' '/^data.val_annotations:/{print $2}')
 
 step "eval: official Ego4D VQ2D metrics"
