@@ -37,11 +37,8 @@ Result<std::string> Sam2VariantFromConfigName(const std::string& tracker_param) 
 Result<pipeline::EngineOptions> EngineOptionsFromConfig(const Config& c, int local_rank) {
   pipeline::EngineOptions o;
   o.params = PipelineParamsFromConfig(c);
-  if (c.visual_query.feature_extractor != "dino") {
-    return Status::Unimplemented(StrCat("visual_query.feature_extractor '", c.visual_query.feature_extractor,
-                                        "': this version implements 'dino' (DINO ViT-B/8, the seed default) only"));
-  }
   pipeline::ModelOptions& m = o.models;
+  m.feature_extractor = c.visual_query.feature_extractor;
   if (c.ren.feature_extractors.empty()) {
     return Status::InvalidArgument("ren.pretrained.feature_extractors: expected at least one backbone name");
   }
@@ -102,8 +99,8 @@ Result<pipeline::EngineOptions> EngineOptionsFromConfig(const Config& c, int loc
 std::vector<std::pair<std::string, std::string>> ModelFingerprintFiles(const Config& c) {
   std::vector<std::pair<std::string, std::string>> f = {{"models.dinov2", c.models.dinov2},
                                                         {"models.ren", RenCheckpointPath(c)},
-                                                        {"models.dino", c.models.dino},
                                                         {"models.sam2", Sam2CheckpointPath(c)}};
+  if (c.visual_query.feature_extractor == "dino") f.emplace_back("models.dino", c.models.dino);
   if (!c.models.architecture.empty()) f.emplace_back("models.architecture", c.models.architecture);
   return f;
 }

@@ -202,7 +202,8 @@ struct VqEngine::Impl {
   std::unique_ptr<sam2::VideoPredictor> video_predictor;
   std::unique_ptr<RenTokenAdapter> ren_adapter;
   std::unique_ptr<Sam2ImageAdapter> sam_adapter;
-  std::unique_ptr<DinoFeatureAdapter> dino_adapter;
+  DinoV2VisionTransformer dinov2_features{nullptr};
+  std::unique_ptr<DenseFeatureExtractor> dino_adapter;
   std::unique_ptr<Sam2VideoAdapter> video_adapter;
 
   Models models() const { return {ren_adapter.get(), sam_adapter.get(), dino_adapter.get(), video_adapter.get()}; }
@@ -229,11 +230,25 @@ Result<std::unique_ptr<VqEngine>> VqEngine::Create(const EngineOptions& options)
     VQ2D_RETURN_IF_ERROR(impl->ren->LoadDinoV2File(m.dinov2_file));
     if (m.ren_file.empty()) return Status::InvalidArgument("REN checkpoint: no file configured (models.ren)");
     VQ2D_RETURN_IF_ERROR(impl->ren->LoadRegionEncoderFile(m.ren_file));
-    // DINO ViT-B/8 for the SAM-pooled descriptors.
-    impl->dino = DinoVisionTransformer(impl->arch.dino);
-    VQ2D_RETURN_IF_ERROR(LoadStrict(*impl->dino, m.dino_file, "", "DINO"));
-    impl->dino->to(impl->device, m.dino_bf16 ? torch::kBFloat16 : torch::kFloat32);
-    impl->dino->eval();
+    // The backbone of the SAM-pooled descriptors: DINO ViT-B/8 (upstream default) or DINOv2.
+    const auto feature_dtype = m.dino_bf16 ? torch::kBFloat16 : torch::kFloat32;
+    if (m.feature_extractor == "dino") {
+      impl->dino = DinoVisionTransformer(impl->arch.dino);
+      VQ2D_RETURN_IF_ERROR(LoadStrict(*impl->dino, m.dino_file, "", "DINO"));
+      impl->dino->to(impl->device, feature_dtype);
+      impl->dino->eval();
+      impl->dino_adapter = std::make_unique<DinoFeatureAdapter>(impl->dino, m.dino_input_height, m.dino_input_width);
+    } else if (m.feature_extractor == "dinov2") {
+      impl->dinov2_features = DinoV2VisionTransformer(impl->arch.ren.dinov2);
+      VQ2D_RETURN_IF_ERROR(LoadStrict(*impl->dinov2_features, m.dinov2_file, "", "DINOv2"));
+      impl->dinov2_features->to(impl->device, feature_dtype);
+      impl->dinov2_features->eval();
+      impl->dino_adapter =
+          std::make_unique<DinoV2FeatureAdapter>(impl->dinov2_features, impl->arch.ren.dinov2.depth - 1);
+    } else {
+      return Status::InvalidArgument(StrCat("visual_query.feature_extractor '", m.feature_extractor,
+                                            "': expected dino or dinov2"));
+    }
     // SAM 2.1: one model shared by the image and the video predictor.
     impl->sam = sam2::Sam2Model(impl->arch.sam2);
     VQ2D_RETURN_IF_ERROR(LoadStrict(*impl->sam, m.sam2_file, "model.", "SAM 2.1"));
@@ -248,7 +263,6 @@ Result<std::unique_ptr<VqEngine>> VqEngine::Create(const EngineOptions& options)
     impl->video_predictor = std::make_unique<sam2::VideoPredictor>(impl->sam, vo);
     impl->ren_adapter = std::make_unique<RenTokenAdapter>(impl->ren.get());
     impl->sam_adapter = std::make_unique<Sam2ImageAdapter>(impl->image_predictor.get());
-    impl->dino_adapter = std::make_unique<DinoFeatureAdapter>(impl->dino, m.dino_input_height, m.dino_input_width);
     impl->video_adapter = std::make_unique<Sam2VideoAdapter>(impl->video_predictor.get(), impl->arch.sam2.image_size);
     return std::unique_ptr<VqEngine>(new VqEngine(std::move(impl)));
   });
@@ -259,8 +273,14 @@ std::string VqEngine::Describe() const {
   std::ostringstream os;
   os << "REN: DINOv2 patch " << a.ren.dinov2.patch_size << " width " << a.ren.dinov2.embed_dim << " depth "
      << a.ren.dinov2.depth << ", region encoder " << a.ren.region_encoder.decoder_layers << " layers at "
-     << a.ren.region_encoder.image_resolution << " px, " << a.ren.region_encoder.grid_size << "^2 grid; DINO patch "
-     << a.dino.patch_size << " width " << a.dino.embed_dim << " depth " << a.dino.depth << " ("
+     << a.ren.region_encoder.image_resolution << " px, " << a.ren.region_encoder.grid_size << "^2 grid; ";
+  if (impl_->options.models.feature_extractor == "dinov2") {
+    os << "descriptors: DINOv2 at native resolution (";
+  } else {
+    os << "descriptors: DINO patch " << a.dino.patch_size << " width " << a.dino.embed_dim << " depth " << a.dino.depth
+       << " at " << impl_->options.models.dino_input_height << "x" << impl_->options.models.dino_input_width << " (";
+  }
+  os
      << (impl_->options.models.dino_bf16 ? "bf16" : "fp32") << "); SAM 2.1 Hiera width " << a.sam2.embed_dim
      << " at " << a.sam2.image_size << " px; device " << impl_->device_name << ", "
      << (impl_->options.models.bf16 ? "bf16" : "fp32");

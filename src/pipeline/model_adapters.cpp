@@ -88,6 +88,24 @@ Result<torch::Tensor> DinoFeatureAdapter::Extract(const torch::Tensor& images) {
   });
 }
 
+Result<torch::Tensor> DinoV2FeatureAdapter::Extract(const torch::Tensor& images) {
+  return Guard("DINOv2 features", [&]() -> Result<torch::Tensor> {
+    torch::NoGradGuard no_grad;
+    const auto param = model_->parameters().front();
+    const int64_t p = model_->config().patch_size;
+    torch::Tensor x = images.to(param.device()).permute({0, 3, 1, 2}).to(torch::kFloat32) / 255.0;
+    const int64_t H = x.size(2), W = x.size(3);
+    const int64_t ph = (H + p - 1) / p * p - H, pw = (W + p - 1) / p * p - W;
+    x = torch::constant_pad_nd(x, {pw / 2, pw - pw / 2, ph / 2, ph - ph / 2}, 0.0);
+    const auto mean = torch::tensor({0.485, 0.456, 0.406}, x.options()).view({1, 3, 1, 1});
+    const auto std = torch::tensor({0.229, 0.224, 0.225}, x.options()).view({1, 3, 1, 1});
+    x = ((x - mean) / std).to(param.scalar_type());
+    torch::Tensor t = model_->GetIntermediateLayers(x, {block_}, /*norm=*/true)[0].patch_tokens;
+    const int64_t gh = x.size(2) / p, gw = x.size(3) / p;
+    return TokensToFeatureMap(t, gh, gw).to(torch::kFloat32).to(torch::kCPU).contiguous();
+  });
+}
+
 Status Sam2VideoAdapter::Track(const FrameSource& frames, int64_t prompt_index, const std::array<double, 4>& box,
                                const std::function<bool(int64_t, const cv::Mat&)>& on_frame) {
   try {

@@ -125,6 +125,24 @@ TEST(VqEngine, BadQueryInputsDoNotFailTheClip) {
   EXPECT_TRUE(std::isfinite((*r)[1].score));
 }
 
+TEST(VqEngine, Dinov2DescriptorsRunTheSameClip) {
+  testing::TempDir dir;
+  ModelOptions m = DemoModels(dir.path());
+  ASSERT_TRUE(WriteRandomModels(m, 11).ok());
+  EngineOptions o;
+  o.models = m;
+  o.models.feature_extractor = "dinov2";
+  o.params.patch_size = 14;  // upstream pairs 'dinov2' with visual_query.patch_size 14
+  auto engine = VqEngine::Create(o);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  const auto frames = Frames(6, 72, 128);
+  auto r = (*engine)->RunClip({frames.data(), 6, 72, 128}, {{4, {34, 20, 20, 20}, 5}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(std::isfinite((*r)[0].score));
+  o.models.feature_extractor = "dinov3";
+  EXPECT_FALSE(VqEngine::Create(o).ok());
+}
+
 TEST(VqEngine, LoadErrorsNameTheFile) {
   testing::TempDir dir;
   ModelOptions m = DemoModels(dir.path());

@@ -24,6 +24,27 @@ TEST(ModelAdapters, DinoFeaturesShape) {
   EXPECT_TRUE(torch::isfinite(*f).all().item<bool>());
 }
 
+TEST(ModelAdapters, DinoV2FeaturesPadToThePatchAtNativeResolution) {
+  DinoV2Config c = DinoV2Config::VitS14();
+  c.embed_dim = 16;
+  c.depth = 2;
+  c.num_heads = 2;
+  DinoV2VisionTransformer m(c);
+  m->eval();
+  DinoV2FeatureAdapter a(m, 1);
+  const torch::Tensor img = torch::randint(0, 255, {2, 20, 30, 3}).to(torch::kUInt8);
+  auto f = a.Extract(img);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(f->sizes(), (std::vector<int64_t>{2, 16, 2, 3}));  // 20x30 padded to 28x42
+  // Same as the model on the image zero-padded (before normalisation) 4/4 rows and 6/6 columns.
+  torch::NoGradGuard ng;
+  torch::Tensor x = img.permute({0, 3, 1, 2}).to(torch::kFloat32) / 255.0;
+  x = torch::constant_pad_nd(x, {6, 6, 4, 4}, 0.0);
+  x = (x - torch::tensor({0.485, 0.456, 0.406}).view({1, 3, 1, 1})) / torch::tensor({0.229, 0.224, 0.225}).view({1, 3, 1, 1});
+  const auto ref = TokensToFeatureMap(m->GetIntermediateLayers(x, {1}, true)[0].patch_tokens, 2, 3);
+  EXPECT_TRUE(torch::allclose(*f, ref, 1e-5, 1e-6));
+}
+
 TEST(ModelAdapters, RenTokensShape) {
   RenConfig c;
   c.dinov2.embed_dim = 32;

@@ -31,6 +31,10 @@ struct ModelOptions {
   nlohmann::json dinov2_arch;                 // null = preset of dinov2_name
   nlohmann::json region_encoder;              // hidden_dim, decoder_layers, ... (null = REN defaults)
   nlohmann::json dino_arch;                   // null = ViT-B/8
+  // Backbone of the SAM-pooled descriptors (visual_query.feature_extractor): "dino" (DINO ViT-B/8,
+  // dino_file, resized to dino_input_*) or "dinov2" (the DINOv2 architecture and dinov2_file at
+  // native resolution, padded to the patch, last block).
+  std::string feature_extractor = "dino";
   std::string sam2_variant = "large";         // tiny | small | base_plus | large (or t, s, b+, l)
   nlohmann::json sam2_arch;                   // null = preset of sam2_variant
   // Weight files (PyTorch zip or safetensors, detected by content): DINOv2 state dict; REN

@@ -51,6 +51,20 @@ class DinoFeatureAdapter : public DenseFeatureExtractor {
   int64_t h_, w_;
 };
 
+// DINOv2 features as upstream extract_dino_v2 (visual_query.feature_extractor 'dinov2'): ToTensor,
+// no resize, zero CenterPadding of H and W to multiples of the patch (left = pad // 2), ImageNet
+// normalisation, block `block` normed patch tokens (get_intermediate_layers n=[block], reshape) ->
+// [N, D, ceil(H/p), ceil(W/p)] float32 on the host. Runs in the model's dtype/device (upstream bf16).
+class DinoV2FeatureAdapter : public DenseFeatureExtractor {
+ public:
+  DinoV2FeatureAdapter(DinoV2VisionTransformer model, int64_t block) : model_(std::move(model)), block_(block) {}
+  Result<torch::Tensor> Extract(const torch::Tensor& images) override;
+
+ private:
+  DinoV2VisionTransformer model_;
+  int64_t block_;
+};
+
 // SAM 2 video predictor: frames preprocessed lazily (1024² bilinear antialiased + ImageNet), one
 // box prompt, forward propagation with early stop.
 class Sam2VideoAdapter : public VideoTracker {
