@@ -2,6 +2,8 @@
 
 #include <opencv2/core.hpp>
 
+#include <cstring>
+
 #include "vq2d/pipeline/query_tokens.h"
 
 namespace vq2d::pipeline {
@@ -37,8 +39,18 @@ Result<RenTokens> RenTokenAdapter::Encode(const torch::Tensor& images) {
 }
 
 Status Sam2ImageAdapter::SetImage(const cv::Mat& rgb) {
+  if (!last_.empty() && p_->has_image() && last_.size() == rgb.size() && last_.type() == rgb.type() &&
+      rgb.isContinuous() && last_.isContinuous() &&
+      std::memcmp(last_.data, rgb.data, rgb.total() * rgb.elemSize()) == 0) {
+    ++reused_;
+    return Status::OK();
+  }
+  last_.release();
   try {
-    return p_->SetImage(MatToTensor(rgb));
+    VQ2D_RETURN_IF_ERROR(p_->SetImage(MatToTensor(rgb)));
+    last_ = rgb.clone();
+    ++encoded_;
+    return Status::OK();
   } catch (const c10::Error& e) {
     return Status::Internal(StrCat("SAM 2 set_image: ", e.what_without_backtrace()));
   }

@@ -89,6 +89,23 @@ TEST(ModelAdapters, Sam2ImageAndVideoContracts) {
   auto pts = img.PredictPoint(12.5, 9.5);
   ASSERT_TRUE(pts.ok()) << pts.status().ToString();
   EXPECT_EQ(pts->size(), 3u);
+  // Same pixels again (a copy): features reused, same masks as a fresh predictor's.
+  EXPECT_EQ(img.images_encoded(), 1);
+  ASSERT_TRUE(img.SetImage(rgb.clone()).ok());
+  EXPECT_EQ(img.images_encoded(), 1);
+  EXPECT_EQ(img.images_reused(), 1);
+  auto again = img.PredictBox({8, 6, 18, 14});
+  ASSERT_TRUE(again.ok());
+  sam2::ImagePredictor ip2(model);
+  Sam2ImageAdapter fresh(&ip2);
+  ASSERT_TRUE(fresh.SetImage(rgb).ok());
+  auto ref = fresh.PredictBox({8, 6, 18, 14});
+  ASSERT_TRUE(ref.ok());
+  EXPECT_EQ(cv::countNonZero(*again != *ref), 0);
+  cv::Mat other = rgb.clone();
+  other.at<cv::Vec3b>(0, 0)[0] ^= 1;  // one byte differs: encoded again
+  ASSERT_TRUE(img.SetImage(other).ok());
+  EXPECT_EQ(img.images_encoded(), 2);
 
   sam2::VideoPredictor vp(model);
   Sam2VideoAdapter vid(&vp);

@@ -24,16 +24,22 @@ class RenTokenAdapter : public TokenExtractor {
   RenEncoder* ren_;
 };
 
-// SAM 2 image predictor: masks = logits > 0 at the image size, as CV_8U 0/1.
+// SAM 2 image predictor: masks = logits > 0 at the image size, as CV_8U 0/1. SetImage with the
+// same pixels as the image already set reuses its features (upstream re-encodes, e.g. the K identical
+// query frames of the SAM-pooled descriptors): identical results, one encoder pass.
 class Sam2ImageAdapter : public ImageSegmenter {
  public:
   explicit Sam2ImageAdapter(sam2::ImagePredictor* predictor) : p_(predictor) {}
   Status SetImage(const cv::Mat& rgb) override;
   Result<cv::Mat> PredictBox(const std::array<double, 4>& box_xyxy) override;
   Result<std::vector<cv::Mat>> PredictPoint(double x, double y) override;
+  int64_t images_encoded() const { return encoded_; }
+  int64_t images_reused() const { return reused_; }
 
  private:
   sam2::ImagePredictor* p_;
+  cv::Mat last_;  // the pixels whose features the predictor holds
+  int64_t encoded_ = 0, reused_ = 0;
 };
 
 // DINO features as upstream extract_dino: ToTensor, antialiased bilinear resize to
