@@ -22,19 +22,9 @@ struct DemoModels {
 
 DemoModels PlanDemoModels(const std::string& dir) {
   DemoModels d;
-  const nlohmann::json arch = pipeline::DemoArchitectures();
   const pipeline::DemoRenKeys r;
-  pipeline::ModelOptions& m = d.options;
-  m.dinov2_arch = arch["dinov2"];
-  m.dino_arch = arch["dino"];
-  m.sam2_arch = arch["sam2"];
-  m.region_encoder = {{"hidden_dim", r.hidden_dim}, {"decoder_layers", r.decoder_layers},
-                      {"num_attention_heads", r.num_attention_heads}, {"image_resolution", r.image_resolution},
-                      {"patch_size", r.patch_size}, {"grid_size", r.grid_size}};
-  m.dinov2_file = dir + "/dinov2_demo.safetensors";
-  m.ren_file = dir + "/ren_demo.safetensors";
-  m.dino_file = dir + "/dino_demo.safetensors";
-  m.sam2_file = dir + "/sam2.1_demo.safetensors";
+  d.options = pipeline::DemoModelOptions(dir);
+  const pipeline::ModelOptions& m = d.options;
   d.architecture_file = dir + "/architecture.json";
   d.yaml = StrCat(
       "# Demo models: tiny and RANDOMLY INITIALISED (untrained), written by vq2d synth. They exercise every\n"

@@ -417,6 +417,23 @@ nlohmann::json DemoArchitectures() {
   return {{"dinov2", dinov2}, {"dino", dino}, {"sam2", sam2}};
 }
 
+ModelOptions DemoModelOptions(const std::string& dir) {
+  ModelOptions m;
+  const nlohmann::json arch = DemoArchitectures();
+  const DemoRenKeys r;
+  m.dinov2_arch = arch["dinov2"];
+  m.dino_arch = arch["dino"];
+  m.sam2_arch = arch["sam2"];
+  m.region_encoder = {{"hidden_dim", r.hidden_dim},         {"decoder_layers", r.decoder_layers},
+                      {"num_attention_heads", r.num_attention_heads}, {"image_resolution", r.image_resolution},
+                      {"patch_size", r.patch_size},         {"grid_size", r.grid_size}};
+  m.dinov2_file = dir + "/dinov2_demo.safetensors";
+  m.ren_file = dir + "/ren_demo.safetensors";
+  m.dino_file = dir + "/dino_demo.safetensors";
+  m.sam2_file = dir + "/sam2.1_demo.safetensors";
+  return m;
+}
+
 Status WriteRandomModels(const ModelOptions& m, uint64_t seed) {
   return Guard("writing random models", [&]() -> Status {
     torch::NoGradGuard no_grad;

@@ -13,22 +13,21 @@ namespace vq2d::pipeline {
 namespace {
 
 ModelOptions DemoModels(const std::string& dir) {
-  ModelOptions m;
-  const nlohmann::json arch = DemoArchitectures();
-  const DemoRenKeys r;
-  m.dinov2_arch = arch["dinov2"];
-  m.dino_arch = arch["dino"];
-  m.sam2_arch = arch["sam2"];
-  m.region_encoder = {{"hidden_dim", r.hidden_dim},         {"decoder_layers", r.decoder_layers},
-                      {"num_attention_heads", r.num_attention_heads}, {"image_resolution", r.image_resolution},
-                      {"patch_size", r.patch_size},         {"grid_size", r.grid_size}};
-  m.dinov2_file = dir + "/dinov2.safetensors";
-  m.ren_file = dir + "/ren.safetensors";
-  m.dino_file = dir + "/dino.safetensors";
-  m.sam2_file = dir + "/sam2.safetensors";
+  ModelOptions m = DemoModelOptions(dir);
   m.dino_input_height = 96;
   m.dino_input_width = 128;
   return m;
+}
+
+// Demo models with random weights (seed) written to `dir`, and an engine over them.
+std::unique_ptr<VqEngine> DemoEngine(const std::string& dir, uint64_t seed, EngineOptions* options = nullptr) {
+  EngineOptions o;
+  o.models = DemoModels(dir);
+  EXPECT_TRUE(WriteRandomModels(o.models, seed).ok());
+  if (options) *options = o;
+  auto engine = VqEngine::Create(o);
+  EXPECT_TRUE(engine.ok()) << engine.status().ToString();
+  return engine.ok() ? std::move(engine).value() : nullptr;
 }
 
 // 10 frames 72x128: a textured background and a red square moving right.
@@ -59,25 +58,22 @@ std::string Dump(const std::vector<QueryResult>& rs) {
 
 TEST(VqEngine, DemoModelsRunAClipDeterministically) {
   testing::TempDir dir;
-  ModelOptions m = DemoModels(dir.path());
-  ASSERT_TRUE(WriteRandomModels(m, 7).ok());
   EngineOptions o;
-  o.models = m;
-  auto engine = VqEngine::Create(o);
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-  EXPECT_EQ((*engine)->device(), "cpu");
+  auto engine = DemoEngine(dir.path(), 7, &o);
+  ASSERT_TRUE(engine);
+  EXPECT_EQ(engine->device(), "cpu");
   const int T = 10, H = 72, W = 128;
   const auto frames = Frames(T, H, W);
   ClipFrames cf{frames.data(), T, H, W};
   std::vector<QueryInput> qs = {{8, {58, 20, 20, 20}, 9}, {7, {52, 20, 20, 20}, 6}};
-  auto a = (*engine)->RunClip(cf, qs);
+  auto a = engine->RunClip(cf, qs);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   ASSERT_EQ(a->size(), 2u);
   for (const auto& r : *a) {
     EXPECT_TRUE(std::isfinite(r.score));
     EXPECT_GT(r.stats.n_objects, 0);
   }
-  auto b = (*engine)->RunClip(cf, qs);
+  auto b = engine->RunClip(cf, qs);
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(Dump(*a), Dump(*b));
 
@@ -97,7 +93,7 @@ TEST(VqEngine, DemoModelsRunAClipDeterministically) {
 
   // The debug trace runs each query alone: same results, one trace per query.
   nlohmann::json debug;
-  auto d = (*engine)->RunClip(cf, qs, &debug);
+  auto d = engine->RunClip(cf, qs, &debug);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(Dump(*a), Dump(*d));
   ASSERT_EQ(debug["queries"].size(), 2u);
@@ -106,16 +102,12 @@ TEST(VqEngine, DemoModelsRunAClipDeterministically) {
 
 TEST(VqEngine, BadQueryInputsDoNotFailTheClip) {
   testing::TempDir dir;
-  ModelOptions m = DemoModels(dir.path());
-  ASSERT_TRUE(WriteRandomModels(m, 3).ok());
-  EngineOptions o;
-  o.models = m;
-  auto engine = VqEngine::Create(o);
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  auto engine = DemoEngine(dir.path(), 3);
+  ASSERT_TRUE(engine);
   const auto frames = Frames(4, 72, 128);
   ClipFrames cf{frames.data(), 4, 72, 128};
   // Query frame past the clip, and a degenerate (zero-area) visual crop.
-  auto r = (*engine)->RunClip(cf, {{1, {10, 20, 20, 20}, 40}, {1, {10, 20, 0, 0}, 3}});
+  auto r = engine->RunClip(cf, {{1, {10, 20, 20, 20}, 40}, {1, {10, 20, 0, 0}, 3}});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r->size(), 2u);
   EXPECT_TRUE((*r)[0].track.empty());
@@ -158,7 +150,7 @@ TEST(VqEngine, LoadErrorsNameTheFile) {
   o.models.dino_arch["depth"] = 3;
   e = VqEngine::Create(o);
   ASSERT_FALSE(e.ok());
-  EXPECT_NE(e.status().message().find("dino.safetensors"), std::string::npos) << e.status().ToString();
+  EXPECT_NE(e.status().message().find("dino_demo.safetensors"), std::string::npos) << e.status().ToString();
   // REN width must equal the backbone width.
   o.models = m;
   o.models.region_encoder["hidden_dim"] = 64;

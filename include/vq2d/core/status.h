@@ -19,7 +19,7 @@ enum class StatusCode {
   kNotFound,         // missing file / key / clip
   kCorruption,       // file present but unreadable or inconsistent
   kIOError,          // the operating system refused a read or write
-  kFailedPrecondition,  // e.g. fingerprint mismatch, pipeline not built
+  kFailedPrecondition,  // e.g. fingerprint mismatch, no CUDA for models.device cuda
   kUnimplemented,
   kCancelled,        // stopped by a signal
   kInternal,

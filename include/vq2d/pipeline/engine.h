@@ -112,6 +112,9 @@ Status WriteRandomModels(const ModelOptions& models, uint64_t seed);
 // Hiera (width 16, 5 blocks, d_model 32) at 256 px. As an architecture file object
 // {"dinov2": ..., "dino": ..., "sam2": ...} plus the `ren` keys the config must carry.
 nlohmann::json DemoArchitectures();
+// ModelOptions of the demo models: DemoArchitectures(), the REN keys below, and the weight files
+// <dir>/{dinov2_demo,ren_demo,dino_demo,sam2.1_demo}.safetensors.
+ModelOptions DemoModelOptions(const std::string& dir);
 struct DemoRenKeys {
   int64_t hidden_dim = 32, decoder_layers = 1, num_attention_heads = 2, image_resolution = 224, grid_size = 16;
   int64_t patch_size = 14;
