@@ -220,7 +220,8 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
              {"queries", results.size()},
              {"queries_with_upstream_errors", errors},
              {"frames", frames.count},
-             {"ren_images", sum.ren_images}};
+             {"ren_images", sum.ren_images},
+             {"per_query", per_query}};
   if (dump) {
     debug["clip_uid"] = task.clip_uid;
     debug["record"] = path;

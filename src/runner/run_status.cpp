@@ -42,8 +42,11 @@ Result<RunStatusReport> ReadRunStatus(FileSystem* fs, const std::string& out_dir
     ++r.total;
     if (done.count(uid)) {
       ++r.done;
-      for (auto& [k, v] : done[uid].stats.items())
-        if (v.is_number() && k.size() > 2 && k.compare(k.size() - 2, 2, "_s") == 0) r.stage_seconds[k] += v.get<double>();
+      for (auto& [k, v] : done[uid].stats.items()) {
+        if (!v.is_number()) continue;
+        if (k.size() > 2 && k.compare(k.size() - 2, 2, "_s") == 0) r.stage_seconds[k] += v.get<double>();
+        else r.stat_totals[k] += v.get<double>();
+      }
       continue;
     }
     r.remaining_cost += cost;
@@ -107,6 +110,10 @@ std::string RunStatusReport::ToText() const {
   if (!stage_seconds.empty()) {
     os << "stage time (all finished clips)\n";
     for (const auto& [k, v] : stage_seconds) os << "  " << k << " " << v << "\n";
+  }
+  if (!stat_totals.empty()) {
+    os << "counts (all finished clips)\n";
+    for (const auto& [k, v] : stat_totals) os << "  " << k << " " << v << "\n";
   }
   if (!failures.empty()) {
     os << "failures\n";

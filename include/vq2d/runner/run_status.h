@@ -28,6 +28,8 @@ struct RunStatusReport {
   int torn_journal_lines = 0;
   // Per-stage timings summed over finished clips (from the stats the processor reported).
   std::map<std::string, double> stage_seconds;
+  // Other numeric top-level stats summed over finished clips (queries, frames, REN images, ...).
+  std::map<std::string, double> stat_totals;
 
   std::string ToText() const;
 };
