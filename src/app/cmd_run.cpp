@@ -31,7 +31,7 @@ int RunRunWith(const Args& args, const ProcessorFactory& factory) {
             "and start afresh instead of refusing");
   p.AddString("--debug-dump", &extras.debug_dump_dir,
               "write the per-stage trace (inputs, every stage's candidates, scores, tracks, stats) of one clip "
-              "as DIR/<clip_uid>.json");
+              "as DIR/<clip_uid>.json and its tensors (query tokens, video objects) as DIR/<clip_uid>.safetensors");
   p.AddString("--debug-clip", &extras.debug_clip, "clip for --debug-dump (default: the first clip of the work list)");
   if (int rc = p.Parse(args); rc >= 0) return rc;
 

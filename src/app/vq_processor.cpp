@@ -167,7 +167,9 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
   std::vector<pipeline::QueryResult> results;
   if (!inputs.empty()) {
     pipeline::ClipFrames cf{frames.data.data(), frames.count, frames.height, frames.width};
-    VQ2D_ASSIGN_OR_RETURN(results, engine_->RunClip(cf, inputs, dump ? &debug : nullptr));
+    if (dump) VQ2D_RETURN_IF_ERROR(FileSystem::Default()->CreateDirs(debug_.dir));
+    const std::string tensors_file = dump ? debug_.dir + "/" + task.clip_uid + ".safetensors" : "";
+    VQ2D_ASSIGN_OR_RETURN(results, engine_->RunClip(cf, inputs, dump ? &debug : nullptr, tensors_file));
   }
 
   ClipResult r;
@@ -228,8 +230,8 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
     debug["frame_width"] = out.frame_width;
     debug["frame_height"] = out.frame_height;
     debug["engine"] = engine_->Describe();
+    debug["tensors"] = debug_.dir + "/" + task.clip_uid + ".safetensors";
     FileSystem* fs = FileSystem::Default();
-    VQ2D_RETURN_IF_ERROR(fs->CreateDirs(debug_.dir));
     const std::string file = debug_.dir + "/" + task.clip_uid + ".json";
     VQ2D_RETURN_IF_ERROR(WriteFileAtomic(fs, file, debug.dump(1) + "\n", "debug"));
   }

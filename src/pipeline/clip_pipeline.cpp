@@ -60,7 +60,8 @@ Result<QueryOutcome> ClipPipeline::Rounds(const QueryInput& q, const QuerySet& q
   return out;
 }
 
-Result<QueryOutcome> ClipPipeline::RunQuery(const QueryInput& q, nlohmann::json* trace) {
+Result<QueryOutcome> ClipPipeline::RunQuery(const QueryInput& q, nlohmann::json* trace,
+                                            std::map<std::string, torch::Tensor>* tensors) {
   QueryOutcome pre;
   QuerySet queries;
   VQ2D_ASSIGN_OR_RETURN(bool ok, EncodeQuerySet(q, &queries, &pre));
@@ -78,6 +79,12 @@ Result<QueryOutcome> ClipPipeline::RunQuery(const QueryInput& q, nlohmann::json*
   VQ2D_RETURN_IF_ERROR(objects.status());
   pre.stats.video_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   pre.stats.ren_images = ren_images_encoded_for_video() - before;
+  if (tensors) {
+    (*tensors)["query_tokens"] = queries.tokens;
+    (*tensors)["object_tokens"] = objects->tokens;
+    (*tensors)["object_points"] = objects->points;
+    (*tensors)["object_frame_ids"] = objects->frame_ids;
+  }
   return Rounds(q, queries, *objects, pre, trace);
 }
 

@@ -288,7 +288,7 @@ std::string VqEngine::Describe() const {
 }
 
 Result<std::vector<QueryResult>> VqEngine::RunClip(const ClipFrames& frames, const std::vector<QueryInput>& queries,
-                                                   nlohmann::json* debug) {
+                                                   nlohmann::json* debug, const std::string& debug_tensors_file) {
   if (!frames.data || frames.count <= 0 || frames.height <= 0 || frames.width <= 0) {
     return Status::InvalidArgument(StrCat("clip frames: expected [T,H,W,3] uint8 with T, H, W > 0, got [", frames.count,
                                           ",", frames.height, ",", frames.width, ",3]"));
@@ -325,9 +325,13 @@ Result<std::vector<QueryResult>> VqEngine::RunClip(const ClipFrames& frames, con
       ClipPipeline p(models, o.params, /*use_cache=*/true);
       p.StartClip(t);
       nlohmann::json list = nlohmann::json::array();
+      TensorMap dumped;
       for (size_t k = 0; k < runnable.size(); ++k) {
         nlohmann::json trace = nlohmann::json::array();
-        auto run = p.RunQuery(runnable[k], &trace);
+        std::map<std::string, torch::Tensor> tensors;
+        auto run = p.RunQuery(runnable[k], &trace, debug_tensors_file.empty() ? nullptr : &tensors);
+        for (const auto& [name, t] : tensors)
+          if (t.defined()) dumped[StrCat("q", where[k], ".", name)] = t;
         if (!run.ok() && run.status().code() != StatusCode::kInvalidArgument) return run.status();
         QueryOutcome out;
         if (run.ok()) {
@@ -357,6 +361,7 @@ Result<std::vector<QueryResult>> VqEngine::RunClip(const ClipFrames& frames, con
                           {"stats", StatsJson(out.stats)}}}});
       }
       *debug = {{"queries", list}, {"ren_images_for_video", p.ren_images_encoded_for_video()}};
+      if (!debug_tensors_file.empty()) VQ2D_RETURN_IF_ERROR(SaveSafetensors(debug_tensors_file, dumped));
       return results;
     }
     if (o.share_video_tokens) {

@@ -95,8 +95,10 @@ TEST(PipelineRun, SyntheticRunIsDeterministicAcrossRanksCacheAndResume) {
   EXPECT_TRUE(co->extra["queries"][0]["stats"].contains("track_s"));
   // Debug dump: exactly one clip, with a stage trace per query.
   std::vector<fs::path> dumps;
-  for (const auto& e : fs::directory_iterator(tmp.Join("debug"))) dumps.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(tmp.Join("debug")))
+    if (e.path().extension() == ".json") dumps.push_back(e.path());
   ASSERT_EQ(dumps.size(), 1u);
+  EXPECT_GT(fs::file_size(fs::path(dumps[0]).replace_extension(".safetensors")), 1000u);
   auto dump = nlohmann::json::parse(ReadText(dumps[0]), nullptr, false);
   ASSERT_EQ(dump["queries"].size(), 3u);
   EXPECT_FALSE(dump["queries"][0]["trace"].empty());

@@ -7,6 +7,8 @@
 
 #include <cmath>
 
+#include "vq2d/core/checkpoint.h"
+
 #include "support/test_support.h"
 
 namespace vq2d::pipeline {
@@ -93,8 +95,13 @@ TEST(VqEngine, DemoModelsRunAClipDeterministically) {
 
   // The debug trace runs each query alone: same results, one trace per query.
   nlohmann::json debug;
-  auto d = engine->RunClip(cf, qs, &debug);
+  auto d = engine->RunClip(cf, qs, &debug, dir.Join("debug.safetensors"));
   ASSERT_TRUE(d.ok());
+  auto tensors = LoadSafetensors(dir.Join("debug.safetensors"));
+  ASSERT_TRUE(tensors.ok()) << tensors.status().ToString();
+  ASSERT_TRUE(tensors->count("q1.query_tokens"));
+  EXPECT_EQ(tensors->at("q1.query_tokens").size(1), 32);
+  EXPECT_EQ(tensors->at("q0.object_frame_ids").size(0), a->at(0).stats.n_objects);
   EXPECT_EQ(Dump(*a), Dump(*d));
   ASSERT_EQ(debug["queries"].size(), 2u);
   EXPECT_FALSE(debug["queries"][0]["trace"].empty());

@@ -88,9 +88,12 @@ class VqEngine {
   // Every query of one clip, results in `queries` order. A query whose input is unusable (query
   // frame outside the clip) gets an empty track with score 0 and an error in upstream_errors; only
   // model/device failures fail the call. With `debug` set, each query also runs alone with a stage
-  // trace (same results) and `*debug` receives {"queries": [{"input", "trace", "result"}]}.
+  // trace (same results) and `*debug` receives {"queries": [{"input", "trace", "result"}]}; with
+  // `debug_tensors_file` too, the queries' intermediate tensors are saved there as safetensors
+  // ("q<i>.query_tokens" [K,D], "q<i>.object_tokens" [N,D], "q<i>.object_points" [N,2] (y,x),
+  // "q<i>.object_frame_ids" [N], i = index in `queries`).
   Result<std::vector<QueryResult>> RunClip(const ClipFrames& frames, const std::vector<QueryInput>& queries,
-                                           nlohmann::json* debug = nullptr);
+                                           nlohmann::json* debug = nullptr, const std::string& debug_tensors_file = "");
 
   const std::string& device() const;  // resolved, e.g. "cpu" or "cuda:0"
   // Human-readable one-liner of the architectures (for logs).

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,7 +65,10 @@ class ClipPipeline {
   // frames [T,H,W,3] uint8 RGB of the clip (kept by reference-counted tensor, not copied); resets the cache.
   void StartClip(torch::Tensor frames);
   // Never fails on bad model output; errors are returned only for broken inputs/model failures.
-  Result<QueryOutcome> RunQuery(const QueryInput& query, nlohmann::json* trace = nullptr);
+  // `tensors` (optional, for debugging) receives the query's intermediates: query_tokens [K,D],
+  // object_tokens [N,D], object_points [N,2] (y,x), object_frame_ids [N].
+  Result<QueryOutcome> RunQuery(const QueryInput& query, nlohmann::json* trace = nullptr,
+                                std::map<std::string, torch::Tensor>* tensors = nullptr);
   // All queries of the clip: queries encoded first, then ONE streaming pass over the frames
   // (chunks of `chunk_frames`) filters every query's objects, so host memory stays bounded by a
   // chunk of REN tokens. Same outcomes as RunQuery per query.
