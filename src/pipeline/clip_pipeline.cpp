@@ -21,6 +21,7 @@ int64_t ClipPipeline::ren_images_encoded_for_video() const {
 
 Result<bool> ClipPipeline::EncodeQuerySet(const QueryInput& q, QuerySet* queries, QueryOutcome* outcome) {
   if (!frames_.defined() || frames_.dim() != 4) return Status::FailedPrecondition("ClipPipeline: StartClip first");
+  VQ2D_RETURN_IF_ERROR(ValidatePipelineParams(params_));
   if (!models_.ren || !models_.sam || !models_.features || !models_.tracker) {
     return Status::InvalidArgument("ClipPipeline: every model is required");
   }

@@ -2,11 +2,13 @@
 // cases where a non-default value changes the result in the expected way, and the defaults
 // reproduce the upstream behaviour.
 #include <cmath>
+#include <functional>
 
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>
 
 #include "vq2d/pipeline/geometry.h"
+#include "vq2d/pipeline/query_pipeline.h"
 #include "vq2d/pipeline/query_tokens.h"
 #include "vq2d/pipeline/refinement.h"
 #include "vq2d/pipeline/selection.h"
@@ -337,6 +339,47 @@ TEST(SelectionConstants, IntraFrameKeepRatio) {
   EXPECT_EQ(SelectCandidates(objects, query, fids, torch::Tensor(), -1, p).idxs, (std::vector<int64_t>{0, 3}));
   p.intra_frame_keep_ratio = 0.9;
   EXPECT_EQ(SelectCandidates(objects, query, fids, torch::Tensor(), -1, p).idxs, (std::vector<int64_t>{0, 1, 3}));
+}
+
+TEST(GeometryConstants, ValidatePipelineParamsNamesTheField) {
+  EXPECT_TRUE(ValidatePipelineParams(PipelineParams{}).ok());
+  struct Case {
+    std::function<void(PipelineParams&)> set;
+    std::string field;
+  };
+  const Case cases[] = {
+      {[](PipelineParams& p) { p.sam_blur_kernel = 4; }, "sam_blur_kernel"},
+      {[](PipelineParams& p) { p.sam_blur_kernel = 0; }, "sam_blur_kernel"},
+      {[](PipelineParams& p) { p.token_distance_mask_size = 4; }, "token_distance_mask_size"},
+      {[](PipelineParams& p) { p.sliding_window_overlap = 1.0; }, "sliding_window_overlap"},
+      {[](PipelineParams& p) { p.sliding_window_overlap = -0.5; }, "sliding_window_overlap"},
+      {[](PipelineParams& p) { p.sam_pooled_chunk = 0; }, "sam_pooled_chunk"},
+  };
+  for (const Case& c : cases) {
+    PipelineParams p;
+    c.set(p);
+    const Status s = ValidatePipelineParams(p);
+    ASSERT_FALSE(s.ok()) << c.field;
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.message().find(c.field), std::string::npos) << s.message();
+  }
+  // ClipPipeline refuses such params per query instead of crashing in OpenCV.
+  PipelineParams bad;
+  bad.sam_blur_kernel = 2;
+  OneTokenRen ren;
+  RecordingSam sam;
+  ConstFeatures feat;
+  struct NoTracker : VideoTracker {
+    Status Track(const FrameSource&, int64_t, const std::array<double, 4>&,
+                 const std::function<bool(int64_t, const cv::Mat&)>&) override {
+      return Status::OK();
+    }
+  } tracker;
+  ClipPipeline clip(Models{&ren, &sam, &feat, &tracker}, bad);
+  clip.StartClip(torch::zeros({4, 16, 16, 3}, torch::kUInt8));
+  auto r = clip.RunQuery(QueryInput{0, {2, 2, 8, 8}, 3});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("sam_blur_kernel"), std::string::npos);
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "vq2d/core/status.h"
+
 namespace vq2d::pipeline {
 
 // Quirk switches (ren_vq.md §2.13), all off = upstream behaviour. Mirrors io's FixesOptions.
@@ -48,6 +50,11 @@ struct PipelineParams {
   CropInterpolation crop_interpolation = CropInterpolation::kLanczos4;  // (vq_utils.py:368,512)
   PipelineFixes fixes;
 };
+
+// InvalidArgument naming the field for values the stages cannot run with (the config schema
+// rejects them too): sam_blur_kernel even or < 1, token_distance_mask_size not 0/3/5,
+// sliding_window_overlap outside [0, 1), sam_pooled_chunk < 1. ClipPipeline checks it per query.
+Status ValidatePipelineParams(const PipelineParams& params);
 
 struct StageStats {
   double query_s = 0, video_s = 0, select_s = 0, refine_s = 0, track_s = 0, expansion_s = 0;
