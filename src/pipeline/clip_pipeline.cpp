@@ -11,7 +11,7 @@ ClipPipeline::ClipPipeline(const Models& models, const PipelineParams& params, b
 
 void ClipPipeline::StartClip(torch::Tensor frames) {
   frames_ = std::move(frames);
-  cache_ = std::make_unique<VideoTokenCache>(params_.frame_cropping_factors);
+  cache_ = std::make_unique<VideoTokenCache>(params_.frame_cropping_factors, 16, 1 << 30, ImageOpsOf(params_));
   uncached_ren_images_ = 0;
 }
 
@@ -21,6 +21,7 @@ int64_t ClipPipeline::ren_images_encoded_for_video() const {
 
 Result<bool> ClipPipeline::EncodeQuerySet(const QueryInput& q, QuerySet* queries, QueryOutcome* outcome) {
   if (!frames_.defined() || frames_.dim() != 4) return Status::FailedPrecondition("ClipPipeline: StartClip first");
+  VQ2D_RETURN_IF_ERROR(ValidatePipelineParams(params_));
   if (!models_.ren || !models_.sam || !models_.features || !models_.tracker) {
     return Status::InvalidArgument("ClipPipeline: every model is required");
   }
@@ -31,7 +32,7 @@ Result<bool> ClipPipeline::EncodeQuerySet(const QueryInput& q, QuerySet* queries
   }
   auto t0 = std::chrono::steady_clock::now();
   auto enc = EncodeQuery(frames_[q.visual_crop_frame], q.visual_crop_box, params_.query_cropping_factors, *models_.ren,
-                         *models_.sam);
+                         *models_.sam, ImageOpsOf(params_));
   outcome->stats.query_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!enc.ok()) {
     if (enc.status().code() != StatusCode::kFailedPrecondition) return enc.status();
@@ -50,7 +51,7 @@ Result<bool> ClipPipeline::EncodeQuerySet(const QueryInput& q, QuerySet* queries
 Result<QueryOutcome> ClipPipeline::Rounds(const QueryInput& q, const QuerySet& queries, const VideoObjects& objects,
                                           QueryOutcome pre, nlohmann::json* trace) {
   ModelCandidateRefiner refiner(models_, params_);
-  ModelBoxTokenGenerator tokens(models_.ren, models_.sam);
+  ModelBoxTokenGenerator tokens(models_.ren, models_.sam, ImageOpsOf(params_));
   RoundModels rm{&refiner, models_.tracker, &tokens};
   VQ2D_ASSIGN_OR_RETURN(QueryOutcome out, RunQueryRounds(frames_, queries, objects, q.query_timestep, rm, params_, trace));
   for (const auto& e : refiner.upstream_errors()) out.upstream_errors.push_back("CandidateRefiner: " + e);
@@ -72,7 +73,7 @@ Result<QueryOutcome> ClipPipeline::RunQuery(const QueryInput& q, nlohmann::json*
   if (use_cache_) {
     objects = cache_->Objects(frames_, q.query_timestep, queries.tokens, params_.matching_threshold, *models_.ren);
   } else {
-    VideoTokenCache local(params_.frame_cropping_factors, 16, 0);
+    VideoTokenCache local(params_.frame_cropping_factors, 16, 0, ImageOpsOf(params_));
     objects = local.Objects(frames_, q.query_timestep, queries.tokens, params_.matching_threshold, *models_.ren);
     uncached_ren_images_ += local.ren_images_encoded();
   }
@@ -106,7 +107,8 @@ Result<std::vector<QueryOutcome>> ClipPipeline::RunQueries(const std::vector<Que
   auto t0 = std::chrono::steady_clock::now();
   int64_t images = 0;
   VQ2D_ASSIGN_OR_RETURN(auto objects, StreamVideoObjects(frames_, ends, toks, params_.frame_cropping_factors,
-                                                         params_.matching_threshold, *models_.ren, chunk_frames, &images));
+                                                         params_.matching_threshold, *models_.ren, chunk_frames, &images,
+                                                         ImageOpsOf(params_)));
   uncached_ren_images_ += images;
   const double video_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::vector<QueryOutcome> out(qs.size());

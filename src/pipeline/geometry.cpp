@@ -12,6 +12,26 @@ namespace vq2d::pipeline {
 using pynum::K;
 using pynum::Num;
 
+ImageOps ImageOpsOf(const PipelineParams& p) {
+  ImageOps o;
+  o.crop_interpolation = p.crop_interpolation;
+  o.sam_blur_kernel = static_cast<int>(p.sam_blur_kernel);
+  o.token_distance_mask_size = static_cast<int>(p.token_distance_mask_size);
+  o.sliding_window_overlap = p.sliding_window_overlap;
+  return o;
+}
+
+int CvInterpolation(CropInterpolation interpolation) {
+  switch (interpolation) {
+    case CropInterpolation::kLanczos4: return cv::INTER_LANCZOS4;
+    case CropInterpolation::kCubic: return cv::INTER_CUBIC;
+    case CropInterpolation::kLinear: return cv::INTER_LINEAR;
+    case CropInterpolation::kArea: return cv::INTER_AREA;
+    case CropInterpolation::kNearest: return cv::INTER_NEAREST;
+  }
+  return cv::INTER_LANCZOS4;
+}
+
 template <typename T>
 T PyFloorDiv(T a, T b) {
   if (b == T(0)) return a / b;
@@ -74,12 +94,12 @@ Result<CropWindow> CropWindowForBox(int W, int H, const std::array<int64_t, 4>& 
   return out;
 }
 
-cv::Mat CutAndResize(const cv::Mat& image, const CropWindow& window) {
+cv::Mat CutAndResize(const cv::Mat& image, const CropWindow& window, CropInterpolation interpolation) {
   const int x0 = std::clamp(window.left, 0, image.cols), x1 = std::clamp(window.right, x0, image.cols);
   const int y0 = std::clamp(window.top, 0, image.rows), y1 = std::clamp(window.bottom, y0, image.rows);
   cv::Mat out;
   if (x1 <= x0 || y1 <= y0) return cv::Mat::zeros(image.size(), image.type());
-  cv::resize(image(cv::Rect(x0, y0, x1 - x0, y1 - y0)), out, image.size(), 0, 0, cv::INTER_LANCZOS4);
+  cv::resize(image(cv::Rect(x0, y0, x1 - x0, y1 - y0)), out, image.size(), 0, 0, CvInterpolation(interpolation));
   return out;
 }
 
@@ -104,25 +124,30 @@ Result<double> GetCroppingFactor(const std::array<int64_t, 4>& box, int W, int H
   return std::min(std::max(c, 1.0), max_cf);
 }
 
-std::vector<std::array<int, 2>> SlidingWindowStarts(int H, int W, double cf, int* crop_h, int* crop_w) {
+std::vector<std::array<int, 2>> SlidingWindowStarts(int H, int W, double cf, int* crop_h, int* crop_w,
+                                                    double overlap) {
   const int ch = static_cast<int>(H / cf), cw = static_cast<int>(W / cf);
   if (crop_h) *crop_h = ch;
   if (crop_w) *crop_w = cw;
   std::vector<std::array<int, 2>> starts;
   if (ch <= 0 || cw <= 0) return starts;
-  for (int y = 0; y < H - ch + 1; y += ch)
-    for (int x = 0; x < W - cw + 1; x += cw) starts.push_back({y, x});
+  // python: int(crop * (1 - overlap)) in float64 (truncation); range() would raise for a 0 step.
+  const int sy = std::max(1, static_cast<int>(ch * (1.0 - overlap)));
+  const int sx = std::max(1, static_cast<int>(cw * (1.0 - overlap)));
+  for (int y = 0; y < H - ch + 1; y += sy)
+    for (int x = 0; x < W - cw + 1; x += sx) starts.push_back({y, x});
   return starts;
 }
 
-std::vector<SlidingCrop> SlidingWindowCrops(const cv::Mat& image, double cf) {
+std::vector<SlidingCrop> SlidingWindowCrops(const cv::Mat& image, double cf, double overlap,
+                                            CropInterpolation interpolation) {
   int ch = 0, cw = 0;
   std::vector<SlidingCrop> out;
-  for (const auto& s : SlidingWindowStarts(image.rows, image.cols, cf, &ch, &cw)) {
+  for (const auto& s : SlidingWindowStarts(image.rows, image.cols, cf, &ch, &cw, overlap)) {
     SlidingCrop c;
     c.y = s[0];
     c.x = s[1];
-    cv::resize(image(cv::Rect(s[1], s[0], cw, ch)), c.image, image.size(), 0, 0, cv::INTER_LANCZOS4);
+    cv::resize(image(cv::Rect(s[1], s[0], cw, ch)), c.image, image.size(), 0, 0, CvInterpolation(interpolation));
     out.push_back(std::move(c));
   }
   return out;
@@ -180,9 +205,12 @@ cv::Mat RefineMask(const cv::Mat& mask) {
   return out;
 }
 
-cv::Mat GaussianBlur3(const cv::Mat& image) {
+cv::Mat GaussianBlur3(const cv::Mat& image) { return SamBlur(image, 3); }
+
+cv::Mat SamBlur(const cv::Mat& image, int kernel) {
+  if (kernel <= 1) return image.clone();
   cv::Mat out;
-  cv::GaussianBlur(image, out, cv::Size(3, 3), 0);
+  cv::GaussianBlur(image, out, cv::Size(kernel, kernel), 0);
   return out;
 }
 
@@ -208,15 +236,15 @@ BlurResult IsBlurry(const cv::Mat& image_rgb, double threshold, bool rgb_gray_fi
   return b;
 }
 
-cv::Mat DistanceTransformL2(const cv::Mat& mask) {
+cv::Mat DistanceTransformL2(const cv::Mat& mask, int mask_size) {
   cv::Mat m8, dist;
   mask.convertTo(m8, CV_8U);
-  cv::distanceTransform(m8, dist, cv::DIST_L2, 5);
+  cv::distanceTransform(m8, dist, cv::DIST_L2, mask_size);
   return dist;
 }
 
-int ChooseTokenByDistance(const cv::Mat& refined_mask, const float* points_yx, int64_t n_points) {
-  const cv::Mat dist = DistanceTransformL2(refined_mask);
+int ChooseTokenByDistance(const cv::Mat& refined_mask, const float* points_yx, int64_t n_points, int mask_size) {
+  const cv::Mat dist = DistanceTransformL2(refined_mask, mask_size);
   int best = -1;
   float best_d = 0.f;
   for (int64_t i = 0; i < n_points; ++i) {

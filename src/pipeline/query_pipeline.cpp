@@ -22,6 +22,8 @@ SelectorParams Selector(const PipelineParams& p) {
   s.top_p = p.selection_top_p;
   s.nms_threshold = p.nms_threshold;
   s.fix_suppression_index = p.fixes.suppression_frame_index;
+  s.query_frame_suppression = p.query_frame_suppression;
+  s.intra_frame_keep_ratio = p.intra_frame_keep_ratio;
   return s;
 }
 
@@ -30,6 +32,7 @@ TrackingParams Tracking(const PipelineParams& p) {
   t.half_span = p.tracking_half_span;
   t.query_cropping_factors = p.query_cropping_factors;
   t.keep_token_alignment = p.fixes.tracked_token_alignment;
+  t.crop_interpolation = p.crop_interpolation;
   return t;
 }
 

@@ -1,5 +1,6 @@
 #include "vq2d/pipeline/refinement.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -29,16 +30,17 @@ torch::Tensor MaskPooled(const torch::Tensor& features, const cv::Mat& mask) {
 
 Result<torch::Tensor> SamPooledTokens(const torch::Tensor& images, const std::vector<std::array<double, 4>>& boxes,
                                       ImageSegmenter& sam, DenseFeatureExtractor& features, int64_t patch_size,
-                                      int64_t chunk, int64_t* n_nan) {
+                                      int64_t chunk, int64_t* n_nan, int sam_blur_kernel) {
   const int64_t B = images.size(0);
   if (static_cast<int64_t>(boxes.size()) != B) return Status::InvalidArgument("sam pooled tokens: one box per image");
   std::vector<torch::Tensor> rows;
   int64_t nan = 0;
+  chunk = std::max<int64_t>(1, chunk);
   for (int64_t s = 0; s < B; s += chunk) {
     const int64_t e = std::min(B, s + chunk);
     std::vector<cv::Mat> masks;
     for (int64_t i = s; i < e; ++i) {
-      VQ2D_RETURN_IF_ERROR(sam.SetImage(GaussianBlur3(TensorToMat(images[i]))));
+      VQ2D_RETURN_IF_ERROR(sam.SetImage(SamBlur(TensorToMat(images[i]), sam_blur_kernel)));
       const auto& b = boxes[i];
       VQ2D_ASSIGN_OR_RETURN(cv::Mat m, sam.PredictBox({b[0], b[1], b[0] + b[2], b[1] + b[3]}));
       masks.push_back(RefineMask(m));
@@ -57,8 +59,9 @@ Result<torch::Tensor> SamPooledTokens(const torch::Tensor& images, const std::ve
 Result<std::optional<std::array<int64_t, 4>>> PointToBox(const torch::Tensor& image, const std::array<float, 2>& point_yx,
                                                          const torch::Tensor& query_tokens, ImageSegmenter& sam,
                                                          DenseFeatureExtractor& features, int64_t patch_size,
-                                                         std::vector<double>* similarities, std::string* upstream_error) {
-  VQ2D_RETURN_IF_ERROR(sam.SetImage(GaussianBlur3(TensorToMat(image))));
+                                                         std::vector<double>* similarities, std::string* upstream_error,
+                                                         int sam_blur_kernel) {
+  VQ2D_RETURN_IF_ERROR(sam.SetImage(SamBlur(TensorToMat(image), sam_blur_kernel)));
   VQ2D_ASSIGN_OR_RETURN(std::vector<cv::Mat> raw, sam.PredictPoint(point_yx[1], point_yx[0]));
   VQ2D_ASSIGN_OR_RETURN(torch::Tensor feat, features.Extract(image.unsqueeze(0)));
   const torch::Tensor up = UpsampleFeature(feat, image.size(0), image.size(1), patch_size)[0];
@@ -103,6 +106,7 @@ Result<Candidates> ModelCandidateRefiner::Refine(const torch::Tensor& frames, co
   if (!m_.ren || !m_.sam || !m_.features) return Status::InvalidArgument("refiner: REN, SAM and features required");
   const int W = static_cast<int>(frames.size(2)), H = static_cast<int>(frames.size(1));
   const int64_t K = static_cast<int64_t>(queries.frame_numbers.size());
+  const ImageOps ops = ImageOpsOf(p_);
   // (1) SAM-pooled DINO descriptors of the query frames and of their crops.
   std::vector<torch::Tensor> qframes, qcrops;
   std::vector<std::array<double, 4>> qboxes, cboxes;
@@ -110,19 +114,22 @@ Result<Candidates> ModelCandidateRefiner::Refine(const torch::Tensor& frames, co
     const auto& b = queries.boxes[k];
     const std::array<int64_t, 4> bi = {static_cast<int64_t>(b[0]), static_cast<int64_t>(b[1]), static_cast<int64_t>(b[2]),
                                        static_cast<int64_t>(b[3])};
-    VQ2D_ASSIGN_OR_RETURN(double cf, GetCroppingFactor(bi, W, H, p_.cropping_margin_expansion, 2.0, BoxContext::kTensorInt64));
+    VQ2D_ASSIGN_OR_RETURN(double cf, GetCroppingFactor(bi, W, H, p_.cropping_margin_expansion, p_.max_cropping_factor,
+                                                       BoxContext::kTensorInt64));
     VQ2D_ASSIGN_OR_RETURN(CropWindow w, CropWindowForBox(W, H, bi, cf, BoxContext::kTensorInt64CfF32));
     const torch::Tensor f = frames[queries.frame_numbers[k]];
     qframes.push_back(f);
-    qcrops.push_back(MatToTensor(CutAndResize(TensorToMat(f), w)));
+    qcrops.push_back(MatToTensor(CutAndResize(TensorToMat(f), w, ops.crop_interpolation)));
     qboxes.push_back(b);
     cboxes.push_back(w.box);
   }
   int64_t nan1 = 0, nan2 = 0;
   VQ2D_ASSIGN_OR_RETURN(torch::Tensor pooled, SamPooledTokens(torch::stack(qframes), qboxes, *m_.sam, *m_.features,
-                                                              p_.patch_size, 8, &nan1));
+                                                              p_.patch_size, p_.sam_pooled_chunk, &nan1,
+                                                              ops.sam_blur_kernel));
   VQ2D_ASSIGN_OR_RETURN(torch::Tensor pooled_crop, SamPooledTokens(torch::stack(qcrops), cboxes, *m_.sam, *m_.features,
-                                                                   p_.patch_size, 8, &nan2));
+                                                                   p_.patch_size, p_.sam_pooled_chunk, &nan2,
+                                                                   ops.sam_blur_kernel));
   if (nan1 + nan2 > 0) {
     errors_.push_back("NaN pooled query descriptor (empty SAM mask)");
     pooled = DropNanRows(pooled);
@@ -135,14 +142,14 @@ Result<Candidates> ModelCandidateRefiner::Refine(const torch::Tensor& frames, co
   for (size_t i = 0; i < sel.size(); ++i) {
     std::string err;
     VQ2D_ASSIGN_OR_RETURN(auto box, PointToBox(frames[sel.frame_ids[i]], sel.points[i], pooled, *m_.sam, *m_.features,
-                                               p_.patch_size, nullptr, &err));
+                                               p_.patch_size, nullptr, &err, ops.sam_blur_kernel));
     if (!err.empty()) errors_.push_back("point_to_bbox: " + err);
     if (!box) continue;  // three empty masks: the candidate is dropped
     alive.push_back(i);
     const cv::Mat img = TensorToMat(frames[sel.frame_ids[i]]);
     for (double cf : p_.query_cropping_factors) {
       VQ2D_ASSIGN_OR_RETURN(CropWindow w, CropWindowForBox(W, H, *box, cf, BoxContext::kTensorInt64));
-      crops.push_back(MatToTensor(CutAndResize(img, w)));
+      crops.push_back(MatToTensor(CutAndResize(img, w, ops.crop_interpolation)));
       windows.push_back(w);
     }
   }
@@ -176,7 +183,8 @@ Result<Candidates> ModelCandidateRefiner::Refine(const torch::Tensor& frames, co
     const int64_t gi = static_cast<int64_t>(a) * ncf + best_crop;
     const std::array<float, 2> pt = {pts[best_tok][0].item<float>(), pts[best_tok][1].item<float>()};
     std::string err;
-    VQ2D_ASSIGN_OR_RETURN(auto box, PointToBox(crops[gi], pt, pooled_crop, *m_.sam, *m_.features, p_.patch_size, nullptr, &err));
+    VQ2D_ASSIGN_OR_RETURN(auto box, PointToBox(crops[gi], pt, pooled_crop, *m_.sam, *m_.features, p_.patch_size, nullptr,
+                                               &err, ops.sam_blur_kernel));
     if (!err.empty()) errors_.push_back("point_to_bbox: " + err);
     if (!box) continue;
     const CropWindow& w = windows[gi];

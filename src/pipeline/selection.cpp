@@ -95,8 +95,8 @@ VideoObjects VideoObjects::From(int64_t first_frame) const {
   return o;
 }
 
-VideoTokenCache::VideoTokenCache(std::vector<double> cfs, int64_t batch, int64_t max_cached_frames)
-    : cfs_(std::move(cfs)), batch_(std::max<int64_t>(1, batch)), max_cached_(max_cached_frames) {}
+VideoTokenCache::VideoTokenCache(std::vector<double> cfs, int64_t batch, int64_t max_cached_frames, const ImageOps& ops)
+    : cfs_(std::move(cfs)), batch_(std::max<int64_t>(1, batch)), max_cached_(max_cached_frames), ops_(ops) {}
 
 Result<std::vector<VideoTokenCache::FrameCrops>> VideoTokenCache::Encode(const torch::Tensor& frames, int64_t begin,
                                                                          int64_t end, TokenExtractor& ren) {
@@ -123,7 +123,7 @@ Result<std::vector<VideoTokenCache::FrameCrops>> VideoTokenCache::Encode(const t
     };
     for (int64_t t = begin; t < end; ++t) {
       const cv::Mat img = TensorToMat(frames[t]);
-      for (auto& c : SlidingWindowCrops(img, cf)) {
+      for (auto& c : SlidingWindowCrops(img, cf, ops_.sliding_window_overlap, ops_.crop_interpolation)) {
         crops.push_back(MatToTensor(c.image));
         Crop k;
         k.cf = cf;
@@ -196,7 +196,8 @@ Result<VideoObjects> VideoTokenCache::Objects(const torch::Tensor& frames, int64
 Result<std::vector<VideoObjects>> StreamVideoObjects(const torch::Tensor& frames, const std::vector<int64_t>& ends,
                                                      const std::vector<torch::Tensor>& query_tokens,
                                                      const std::vector<double>& cfs, double threshold,
-                                                     TokenExtractor& ren, int64_t chunk_frames, int64_t* ren_images) {
+                                                     TokenExtractor& ren, int64_t chunk_frames, int64_t* ren_images,
+                                                     const ImageOps& ops) {
   if (ends.size() != query_tokens.size()) return Status::InvalidArgument("StreamVideoObjects: one end per query");
   int64_t max_end = 0;
   for (int64_t e : ends) max_end = std::max(max_end, e);
@@ -209,7 +210,7 @@ Result<std::vector<VideoObjects>> StreamVideoObjects(const torch::Tensor& frames
   int64_t images = 0;
   for (int64_t b = 0; b < max_end; b += std::max<int64_t>(1, chunk_frames)) {
     const int64_t e = std::min(max_end, b + std::max<int64_t>(1, chunk_frames));
-    VideoTokenCache chunk(cfs, 16, 0);  // encodes frames [b, e) once, keeps nothing
+    VideoTokenCache chunk(cfs, 16, 0, ops);  // encodes frames [b, e) once, keeps nothing
     VQ2D_ASSIGN_OR_RETURN(auto enc, chunk.EncodeRange(frames, b, e, ren));
     images += chunk.ren_images_encoded();
     for (size_t q = 0; q < nq; ++q) {
@@ -234,13 +235,15 @@ Result<std::vector<VideoObjects>> StreamVideoObjects(const torch::Tensor& frames
 }
 
 Result<VideoObjects> EncodeVideo(const torch::Tensor& frames, int64_t end, const std::vector<double>& cfs,
-                                 const torch::Tensor& query_tokens, double threshold, TokenExtractor& ren) {
-  VideoTokenCache local(cfs, 16, 0);
+                                 const torch::Tensor& query_tokens, double threshold, TokenExtractor& ren,
+                                 const ImageOps& ops) {
+  VideoTokenCache local(cfs, 16, 0, ops);
   return local.Objects(frames, end, query_tokens, threshold, ren);
 }
 
 ScoredList IntraFrameNms(const std::vector<float>& scores, const std::vector<int64_t>& frame_ids,
-                         int64_t query_frame_number, bool fix_suppression_index, std::string* upstream_error) {
+                         int64_t query_frame_number, bool fix_suppression_index, std::string* upstream_error,
+                         double suppression, double keep_ratio) {
   ScoredList out;
   std::vector<int64_t> uniq = frame_ids;
   std::sort(uniq.begin(), uniq.end());
@@ -254,8 +257,10 @@ ScoredList IntraFrameNms(const std::vector<float>& scores, const std::vector<int
       if (!any || scores[i] > mx || std::isnan(scores[i])) mx = scores[i];
       any = true;
     }
+    // float32 tensor * python float: float32 product (exactly mx for upstream's 1.0).
+    const float thr = static_cast<float>(keep_ratio) * mx;
     for (size_t i = 0; i < scores.size(); ++i) {
-      if (frame_ids[i] == f && scores[i] >= mx) {
+      if (frame_ids[i] == f && scores[i] >= thr) {
         out.idxs.push_back(static_cast<int64_t>(i));
         out.scores.push_back(scores[i]);
         kept_frames.push_back(f);
@@ -263,7 +268,7 @@ ScoredList IntraFrameNms(const std::vector<float>& scores, const std::vector<int
     }
   }
   if (std::binary_search(uniq.begin(), uniq.end(), query_frame_number)) {
-    const float thr = 0.8f;
+    const float thr = static_cast<float>(suppression);
     int64_t p;
     if (fix_suppression_index) {
       p = -1;
@@ -361,7 +366,8 @@ Selection SelectCandidates(const torch::Tensor& object_tokens, const torch::Tens
   std::vector<float> s(scores.data_ptr<float>(), scores.data_ptr<float>() + n);
   torch::Tensor fid = frame_ids.to(torch::kInt64).contiguous();
   std::vector<int64_t> f(fid.data_ptr<int64_t>(), fid.data_ptr<int64_t>() + n);
-  ScoredList l = IntraFrameNms(s, f, query_frame_number, params.fix_suppression_index, &sel.upstream_error);
+  ScoredList l = IntraFrameNms(s, f, query_frame_number, params.fix_suppression_index, &sel.upstream_error,
+                               params.query_frame_suppression, params.intra_frame_keep_ratio);
   if (params.nms_threshold > 0) {
     l = InterFrameNms(std::move(l), params.nms_threshold);
   } else if (sel.upstream_error.empty()) {

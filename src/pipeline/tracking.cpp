@@ -21,7 +21,7 @@ Result<CropTokens> ModelBoxTokenGenerator::Generate(const torch::Tensor& crops,
   const torch::Tensor pts = rt.points.to(torch::kFloat32).contiguous();
   out.tokens = torch::zeros({crops.size(0), rt.tokens.size(2)}, torch::kFloat32);
   for (int64_t i = 0; i < crops.size(0); ++i) {
-    VQ2D_RETURN_IF_ERROR(sam_->SetImage(GaussianBlur3(TensorToMat(crops[i]))));
+    VQ2D_RETURN_IF_ERROR(sam_->SetImage(SamBlur(TensorToMat(crops[i]), ops_.sam_blur_kernel)));
     const auto& b = boxes_xywh[i];
     VQ2D_ASSIGN_OR_RETURN(cv::Mat m, sam_->PredictBox({b[0], b[1], b[0] + b[2], b[1] + b[3]}));
     const cv::Mat refined = RefineMask(m);
@@ -29,7 +29,7 @@ Result<CropTokens> ModelBoxTokenGenerator::Generate(const torch::Tensor& crops,
       out.kind.push_back(-1);
       continue;
     }
-    const int k = ChooseTokenByDistance(refined, pts.data_ptr<float>(), pts.size(0));
+    const int k = ChooseTokenByDistance(refined, pts.data_ptr<float>(), pts.size(0), ops_.token_distance_mask_size);
     out.kind.push_back(k >= 0 ? 1 : 0);
     if (k >= 0) out.tokens[i].copy_(rt.tokens[i][k].to(torch::kFloat32));
   }
@@ -139,7 +139,7 @@ Result<TrackPredictionResult> PredictTrack(const torch::Tensor& frames, const Ca
       for (double cf : params.query_cropping_factors) {
         VQ2D_ASSIGN_OR_RETURN(CropWindow w, CropWindowForBox(img.cols, img.rows, {tb.x, tb.y, tb.w, tb.h}, cf,
                                                              BoxContext::kTensorInt64));
-        crops.push_back(MatToTensor(CutAndResize(img, w)));
+        crops.push_back(MatToTensor(CutAndResize(img, w, params.crop_interpolation)));
         boxes.push_back(w.box);
       }
       VQ2D_ASSIGN_OR_RETURN(CropTokens ct, tokens->Generate(torch::stack(crops), boxes));

@@ -229,5 +229,38 @@ TEST(ClipPipeline, TrackedTokenAlignmentSwitch) {
   EXPECT_EQ(up[7][0].item<float>(), 2.f);   // upstream: frame 1's first token at row 7
 }
 
+TEST(ClipPipeline, SlidingWindowOverlapReachesTheVideoPass) {
+  // 48x64 frames, cf 2 crops 24x32; overlap 0.5 -> strides 12, 16 -> 3x3 crops: 1 + 9 per frame.
+  PipelineParams p;
+  p.sliding_window_overlap = 0.5;
+  const ClipRun on = RunClip(true, p);
+  const ClipRun off = RunClip(false, p);
+  EXPECT_EQ(on.video_images, 19 * 10);
+  EXPECT_EQ(off.video_images, (18 + 19 + 17) * 10);
+  ASSERT_EQ(on.outcomes.size(), 3u);
+  ASSERT_EQ(off.outcomes.size(), 3u);
+  for (size_t k = 0; k < 3; ++k) {
+    EXPECT_EQ(on.outcomes[k].track, off.outcomes[k].track) << k;
+    EXPECT_EQ(on.outcomes[k].score, off.outcomes[k].score) << k;
+    EXPECT_GT(on.outcomes[k].stats.n_objects, 0) << k;
+  }
+  const Track& t = on.outcomes[0].track;
+  ASSERT_FALSE(t.empty());
+  for (const auto& b : t) {
+    EXPECT_GE(b.frame, 12);
+    EXPECT_LE(b.frame, 15);
+  }
+  ColourRen ren;
+  RedSam sam;
+  PoolFeatures feat;
+  RedTracker tracker;
+  ClipPipeline clip(Models{&ren, &sam, &feat, &tracker}, p, true);
+  clip.StartClip(MakeClip());
+  auto out = clip.RunQueries({QueryInput{3, {16, 11, 12, 12}, 18}, QueryInput{3, {16, 11, 12, 12}, 19}}, 4);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ((*out)[0].stats.ren_images, 19 * 10);
+  EXPECT_EQ((*out)[0].track, on.outcomes[0].track);
+}
+
 }  // namespace
 }  // namespace vq2d::pipeline

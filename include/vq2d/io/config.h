@@ -51,6 +51,19 @@ struct VisualQueryOptions {
   std::string exp_name = "ren-dinov2-val";
   // Hard-coded upstream (dataloader.py:58); exposed with upstream's value.
   double matching_threshold = 0.6;
+  // Constants upstream hard-codes (ren_vq.md §6.2), exposed with upstream's values (docs/pipeline.md).
+  double query_frame_suppression = 0.8;        // models.py:276
+  double intra_frame_keep_ratio = 1.0;         // models.py:263
+  double sliding_window_overlap = 0.0;         // models.py:210 (vq_utils.py:357-371)
+  double cropping_margin_expansion = 1.5;      // models.py:417
+  double max_cropping_factor = 2.0;            // vq_utils.py:451
+  long long sam_pooled_chunk = 8;              // vq_utils.py:385
+  long long sam_blur_kernel = 3;               // vq_utils.py:265,282 (odd; 1 = no blur)
+  long long token_distance_mask_size = 5;      // vq_utils.py:326 (3, 5 or 0 = precise)
+  std::string crop_interpolation = "lanczos4"; // vq_utils.py:368,512
+  long long tracking_half_window = 500;        // models.py:611
+  long long bbox_size_threshold = 10;          // run.py:304
+  double blur_threshold = 100.0;               // vq_utils.py:541
 };
 
 struct RenOptions {

@@ -14,8 +14,21 @@
 #include <opencv2/core.hpp>
 
 #include "vq2d/core/status.h"
+#include "vq2d/pipeline/params.h"
 
 namespace vq2d::pipeline {
+
+// Image-processing constants of the stages (PipelineParams keys; defaults = upstream's hard-coded
+// values, ren_vq.md §6.2).
+struct ImageOps {
+  CropInterpolation crop_interpolation = CropInterpolation::kLanczos4;  // every crop's cv::resize
+  int sam_blur_kernel = 3;            // GaussianBlur k x k (sigma 0) before SAM image calls; odd, 1 = none
+  int token_distance_mask_size = 5;   // cv::distanceTransform maskSize: 3, 5 or 0 (DIST_MASK_PRECISE)
+  double sliding_window_overlap = 0.0;  // video crops: stride int(crop * (1 - overlap))
+};
+ImageOps ImageOpsOf(const PipelineParams& params);
+// The cv::InterpolationFlags value of `interpolation`.
+int CvInterpolation(CropInterpolation interpolation);
 
 // How upstream's caller typed the box and the cropping factor (selects the arithmetic):
 //  kPyInt            python int box, python float cf (QueryEncoder): float64, box rounded to float32.
@@ -36,23 +49,28 @@ struct CropWindow {
 // (ZeroDivisionError for a zero-size box with kPyInt, a degenerate crop).
 Result<CropWindow> CropWindowForBox(int W, int H, const std::array<int64_t, 4>& box, double cf,
                                     BoxContext context);
-// Cuts `window` out of `image` and resizes it back to the image size with INTER_LANCZOS4.
-cv::Mat CutAndResize(const cv::Mat& image, const CropWindow& window);
+// Cuts `window` out of `image` and resizes it back to the image size (upstream INTER_LANCZOS4).
+cv::Mat CutAndResize(const cv::Mat& image, const CropWindow& window,
+                     CropInterpolation interpolation = CropInterpolation::kLanczos4);
 
 // get_cropping_factor(box, (W,H), margin, max_cf): clip(min(W/(bw*m), H/(bh*m)), 1, max_cf).
 // kPyInt: float64, error on a zero-size box; tensor contexts: float32 quotients (inf for 0).
 Result<double> GetCroppingFactor(const std::array<int64_t, 4>& box, int W, int H, double margin,
                                  double max_cf, BoxContext context);
 
-// sliding_window_cropping with overlap 0: crop size (int(H/cf), int(W/cf)), row-major starts
-// (y, x); each crop resized to (W, H) with Lanczos4.
+// sliding_window_cropping (upstream called with overlap 0): crop size (ch, cw) = (int(H/cf),
+// int(W/cf)), strides (int(ch*(1-overlap)), int(cw*(1-overlap))) in float64 (a stride below 1,
+// where python's range raises ValueError, is taken as 1), starts y in [0, H-ch], x in [0, W-cw],
+// row-major (y, x); each crop resized to (W, H) with `interpolation` (upstream Lanczos4).
 struct SlidingCrop {
   int y = 0, x = 0;
   cv::Mat image;
 };
-std::vector<SlidingCrop> SlidingWindowCrops(const cv::Mat& image, double cf);
+std::vector<SlidingCrop> SlidingWindowCrops(const cv::Mat& image, double cf, double overlap = 0.0,
+                                            CropInterpolation interpolation = CropInterpolation::kLanczos4);
 // Only the crop starts / size (no pixels).
-std::vector<std::array<int, 2>> SlidingWindowStarts(int H, int W, double cf, int* crop_h, int* crop_w);
+std::vector<std::array<int, 2>> SlidingWindowStarts(int H, int W, double cf, int* crop_h, int* crop_w,
+                                                    double overlap = 0.0);
 
 // REN prompt grid: `linspace(1, 516, n, dtype=int)` (y outer, x inner), n*n rows of (gy, gx).
 std::vector<std::array<int64_t, 2>> RenGridPoints(int n = 32);
@@ -67,6 +85,8 @@ Result<std::array<int64_t, 4>> MaskToBox(const cv::Mat& mask);
 cv::Mat RefineMask(const cv::Mat& mask);
 // cv2.GaussianBlur(img, (3,3), 0).
 cv::Mat GaussianBlur3(const cv::Mat& image);
+// cv2.GaussianBlur(img, (k,k), 0) for odd k >= 3; a copy of `image` for k <= 1 (no blur).
+cv::Mat SamBlur(const cv::Mat& image, int kernel);
 
 // is_blurry: variance of the 3x3 Laplacian (CV_64F) of the grey image, blurry iff var < threshold.
 // Upstream converts the RGB image with COLOR_BGR2GRAY (quirk §2.13 #4); `rgb_gray_fix` uses
@@ -80,9 +100,10 @@ BlurResult IsBlurry(const cv::Mat& image_rgb, double threshold = 100.0, bool rgb
 // Token choice of generate_token_from_bbox for one crop: among the points (y, x) (float32,
 // indexed as mask[int(y), int(x)]) inside the refined mask, the one with the largest L2 distance
 // transform value (strict >, first wins ties). Returns -1 when no point lies inside.
-int ChooseTokenByDistance(const cv::Mat& refined_mask, const float* points_yx, int64_t n_points);
-// The distance transform used above (cv2.distanceTransform(mask, DIST_L2, 5)), CV_32F.
-cv::Mat DistanceTransformL2(const cv::Mat& mask);
+// `mask_size` is the distanceTransform maskSize (upstream 5; 3; 0 = precise).
+int ChooseTokenByDistance(const cv::Mat& refined_mask, const float* points_yx, int64_t n_points, int mask_size = 5);
+// The distance transform used above (cv2.distanceTransform(mask, DIST_L2, mask_size)), CV_32F.
+cv::Mat DistanceTransformL2(const cv::Mat& mask, int mask_size = 5);
 
 // Python/torch floor division of the exact operands (CPython float_floor_div), in T precision.
 template <typename T>

@@ -30,7 +30,7 @@ class TokenExtractor {
 };
 
 // SAM 2 image predictor. The caller passes the image exactly as SAM must see it (the pipeline
-// blurs it with GaussianBlur3 first, as upstream does).
+// blurs it with SamBlur(sam_blur_kernel) first: GaussianBlur 3x3, as upstream does).
 class ImageSegmenter {
  public:
   virtual ~ImageSegmenter() = default;

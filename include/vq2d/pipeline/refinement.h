@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "vq2d/core/status.h"
+#include "vq2d/pipeline/geometry.h"
 #include "vq2d/pipeline/models.h"
 #include "vq2d/pipeline/query_pipeline.h"
 
@@ -24,14 +25,16 @@ torch::Tensor UpsampleFeature(const torch::Tensor& features, int64_t new_h, int6
 // (upstream), see MaskPooledOrNaN callers for the defined fallback.
 torch::Tensor MaskPooled(const torch::Tensor& features, const cv::Mat& mask);
 
-// get_sam_pooled_tokens: chunks of `chunk` images; per chunk SAM box masks (blurred image, box
-// [x,y,x+w,y+h], refine_mask) then one dense-feature call, upsample, mask-average. images
-// [B,H,W,3] uint8, boxes xywh. Returns [B,C]; rows of empty masks are NaN (counted in *n_nan).
+// get_sam_pooled_tokens: chunks of `chunk` images (upstream 8); per chunk SAM box masks (image
+// blurred with SamBlur(sam_blur_kernel), box [x,y,x+w,y+h], refine_mask) then one dense-feature
+// call, upsample, mask-average. images [B,H,W,3] uint8, boxes xywh. Returns [B,C]; rows of empty
+// masks are NaN (counted in *n_nan).
 Result<torch::Tensor> SamPooledTokens(const torch::Tensor& images, const std::vector<std::array<double, 4>>& boxes_xywh,
                                       ImageSegmenter& sam, DenseFeatureExtractor& features, int64_t patch_size,
-                                      int64_t chunk = 8, int64_t* n_nan = nullptr);
+                                      int64_t chunk = 8, int64_t* n_nan = nullptr, int sam_blur_kernel = 3);
 
-// point_to_bbox: SAM point prompt (x, y) on the blurred image (3 masks, each refine_mask'ed), dense
+// point_to_bbox: SAM point prompt (x, y) on the image blurred with SamBlur(sam_blur_kernel) (3
+// masks, each refine_mask'ed), dense
 // features of the image, mask-pooled descriptor per mask, similarity = max_k cos(desc, query_k);
 // the chosen mask is python's `sims.index(max(sims))`. Upstream raises (ValueError) when the chosen
 // mask is empty (an empty FIRST mask wins with NaN); the port then takes the first maximum among the
@@ -40,9 +43,11 @@ Result<std::optional<std::array<int64_t, 4>>> PointToBox(const torch::Tensor& im
                                                          const torch::Tensor& query_tokens, ImageSegmenter& sam,
                                                          DenseFeatureExtractor& features, int64_t patch_size,
                                                          std::vector<double>* similarities = nullptr,
-                                                         std::string* upstream_error = nullptr);
+                                                         std::string* upstream_error = nullptr, int sam_blur_kernel = 3);
 
-// The model-backed refinement stage (CandidateRefiner.forward + its top-p).
+// The model-backed refinement stage (CandidateRefiner.forward + its top-p). Reads from the params:
+// query/refinement crops (query_cropping_factors, crop_interpolation), get_cropping_factor
+// (cropping_margin_expansion, max_cropping_factor), sam_pooled_chunk, sam_blur_kernel, patch_size.
 // Defined behaviour where upstream breaks: NaN pooled query descriptors (empty SAM masks) are
 // dropped (all NaN -> every candidate keeps its first non-empty mask); a candidate whose point gives
 // three empty masks is dropped. Errors of the models are returned as Status.

@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "vq2d/core/status.h"
+#include "vq2d/pipeline/geometry.h"
 #include "vq2d/pipeline/models.h"
 
 namespace vq2d::pipeline {
@@ -35,10 +36,12 @@ struct VideoObjects {
 // (only the matching filter is per query). Frames are encoded on demand, in upstream's call order
 // (all cf=1 crops of the new frames, then all cf=2 crops), `batch` images per REN call.
 // Host memory: Q*D floats per (frame, crop) (e.g. 4 MiB for REN ViT-L); bounded by
-// `max_cached_frames` (frames beyond it are encoded per request and not kept).
+// `max_cached_frames` (frames beyond it are encoded per request and not kept). The crops are
+// SlidingWindowCrops(frame, cf, ops.sliding_window_overlap, ops.crop_interpolation).
 class VideoTokenCache {
  public:
-  VideoTokenCache(std::vector<double> frame_cropping_factors, int64_t batch = 16, int64_t max_cached_frames = 1 << 30);
+  VideoTokenCache(std::vector<double> frame_cropping_factors, int64_t batch = 16, int64_t max_cached_frames = 1 << 30,
+                  const ImageOps& ops = {});
   // Objects of frames [0, end) filtered against `query_tokens` [K,D] at `threshold`.
   // frames: [T,H,W,3] uint8 RGB (T >= end).
   Result<VideoObjects> Objects(const torch::Tensor& frames, int64_t end, const torch::Tensor& query_tokens,
@@ -65,6 +68,7 @@ class VideoTokenCache {
   Result<std::vector<FrameCrops>> Encode(const torch::Tensor& frames, int64_t begin, int64_t end, TokenExtractor& ren);
   std::vector<double> cfs_;
   int64_t batch_, max_cached_;
+  ImageOps ops_;
   std::vector<FrameCrops> frames_;
   int64_t ren_images_ = 0;
 };
@@ -76,22 +80,26 @@ Result<std::vector<VideoObjects>> StreamVideoObjects(const torch::Tensor& frames
                                                      const std::vector<torch::Tensor>& query_tokens,
                                                      const std::vector<double>& frame_cropping_factors, double threshold,
                                                      TokenExtractor& ren, int64_t chunk_frames = 8,
-                                                     int64_t* ren_images = nullptr);
+                                                     int64_t* ren_images = nullptr, const ImageOps& ops = {});
 
 // Upstream VideoEncoder without a cache: encode frames [0, end) and filter.
 Result<VideoObjects> EncodeVideo(const torch::Tensor& frames, int64_t end, const std::vector<double>& frame_cropping_factors,
-                                 const torch::Tensor& query_tokens, double threshold, TokenExtractor& ren);
+                                 const torch::Tensor& query_tokens, double threshold, TokenExtractor& ren,
+                                 const ImageOps& ops = {});
 
 // ---- Candidate selection ------------------------------------------------------------------------
 struct ScoredList {
   std::vector<float> scores;
   std::vector<int64_t> idxs;  // object indices
 };
-// Intra-frame NMS + query-frame suppression (quirk §2.13 #3 unless `fix_suppression_index`: then
-// the run starts at the last kept entry of the query frame). `upstream_error` is set when upstream
-// would have raised (IndexError when the position is past the list).
+// Intra-frame NMS (per frame, ascending ids: keep scores >= float32(keep_ratio) * frame max) +
+// query-frame suppression (zero entries from the query frame's position backwards while
+// score >= float32(suppression); quirk §2.13 #3 unless `fix_suppression_index`: then the run
+// starts at the last kept entry of the query frame). `upstream_error` is set when upstream would
+// have raised (IndexError when the position is past the list).
 ScoredList IntraFrameNms(const std::vector<float>& scores, const std::vector<int64_t>& frame_ids,
-                         int64_t query_frame_number, bool fix_suppression_index, std::string* upstream_error);
+                         int64_t query_frame_number, bool fix_suppression_index, std::string* upstream_error,
+                         double suppression = 0.8, double keep_ratio = 1.0);
 // Temporal peak NMS; records sorted by object index.
 ScoredList InterFrameNms(ScoredList in, double nms_threshold);
 ScoredList TopK(const ScoredList& in, int64_t k);
@@ -103,6 +111,8 @@ struct SelectorParams {
   double top_p = 0.7;
   double nms_threshold = 0.8;
   bool fix_suppression_index = false;  // fixes.suppression_frame_index
+  double query_frame_suppression = 0.8;  // hard-coded upstream (models.py:276)
+  double intra_frame_keep_ratio = 1.0;   // hard-coded upstream (models.py:263)
 };
 struct Selection {
   torch::Tensor object_scores;             // [N] float32 (mask applied)

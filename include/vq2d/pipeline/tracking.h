@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "vq2d/core/status.h"
+#include "vq2d/pipeline/geometry.h"
 #include "vq2d/pipeline/models.h"
 #include "vq2d/pipeline/selection.h"
 
@@ -49,15 +50,18 @@ class BoxTokenGenerator {
   virtual ~BoxTokenGenerator() = default;
   virtual Result<CropTokens> Generate(const torch::Tensor& crops, const std::vector<std::array<double, 4>>& boxes_xywh) = 0;
 };
-// The model-backed generator (REN + SAM 2 on the GaussianBlur3'd crop + distance-transform rule).
+// The model-backed generator (REN + SAM 2 on the crop blurred with SamBlur(ops.sam_blur_kernel) +
+// distance-transform rule with ops.token_distance_mask_size).
 class ModelBoxTokenGenerator : public BoxTokenGenerator {
  public:
-  ModelBoxTokenGenerator(TokenExtractor* ren, ImageSegmenter* sam) : ren_(ren), sam_(sam) {}
+  ModelBoxTokenGenerator(TokenExtractor* ren, ImageSegmenter* sam, const ImageOps& ops = {})
+      : ren_(ren), sam_(sam), ops_(ops) {}
   Result<CropTokens> Generate(const torch::Tensor& crops, const std::vector<std::array<double, 4>>& boxes_xywh) override;
 
  private:
   TokenExtractor* ren_;
   ImageSegmenter* sam_;
+  ImageOps ops_;
 };
 // Concatenates per-crop outputs like upstream (skipped crops dropped unless keep_alignment, zero
 // rows for kind 0). Returns an empty [0,D] tensor (and sets *upstream_error) where upstream raises.
@@ -67,6 +71,7 @@ struct TrackingParams {
   int64_t half_span = 500;                              // ±500-frame SAM 2 window
   std::vector<double> query_cropping_factors = {1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75};
   bool keep_token_alignment = false;                    // fixes.tracked_token_alignment
+  CropInterpolation crop_interpolation = CropInterpolation::kLanczos4;  // tracked-token crops
 };
 
 // VisualQueryTracker.track for one candidate: frames [T,H,W,3] uint8 (only [0, qt] used), prompt
