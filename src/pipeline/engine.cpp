@@ -216,6 +216,7 @@ const std::string& VqEngine::device() const { return impl_->device_name; }
 Result<std::unique_ptr<VqEngine>> VqEngine::Create(const EngineOptions& options) {
   return Guard("building the VQ2D models", [&]() -> Result<std::unique_ptr<VqEngine>> {
     torch::NoGradGuard no_grad;
+    VQ2D_RETURN_IF_ERROR(ValidatePipelineParams(options.params));  // fail at start, not per query
     auto impl = std::make_unique<Impl>();
     impl->options = options;
     const ModelOptions& m = options.models;

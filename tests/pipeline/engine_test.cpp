@@ -164,7 +164,13 @@ TEST(VqEngine, LoadErrorsNameTheFile) {
   e = VqEngine::Create(o);
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("hidden_dim"), std::string::npos);
+  // Stage parameters the stages cannot run with fail at start, not per query.
   o.models = m;
+  o.params.sam_blur_kernel = 2;
+  e = VqEngine::Create(o);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("sam_blur_kernel"), std::string::npos) << e.status().ToString();
+  o.params = PipelineParams{};
   o.models.device = "cuda:9";
   e = VqEngine::Create(o);
   EXPECT_FALSE(e.ok());
