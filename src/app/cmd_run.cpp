@@ -34,6 +34,10 @@ int RunRunWith(const Args& args, const ProcessorFactory& factory) {
               "as DIR/<clip_uid>.json and its tensors (query tokens, video objects) as DIR/<clip_uid>.safetensors");
   p.AddString("--debug-clip", &extras.debug_clip, "clip for --debug-dump (default: the first clip of the work list)");
   if (int rc = p.Parse(args); rc >= 0) return rc;
+  if (!extras.debug_clip.empty() && extras.debug_dump_dir.empty()) {
+    std::fprintf(stderr, "vq2d run: --debug-clip needs --debug-dump DIR\n");
+    return 2;
+  }
 
   std::atomic<bool>* stop_flag = InstallStopSignalHandlers();
   auto job = MakeJobCollective();
@@ -72,6 +76,9 @@ int RunRunWith(const Args& args, const ProcessorFactory& factory) {
   if (!extras.debug_clip.empty() && leader &&
       std::none_of(work.begin(), work.end(), [&](const WorkItem& w) { return w.id == extras.debug_clip; })) {
     std::printf("[run] --debug-clip %s is not in the work list; nothing will be dumped\n", extras.debug_clip.c_str());
+  } else if (!extras.debug_clip.empty() && leader) {
+    std::printf("[run] --debug-dump: clip %s -> %s/ (only if it is processed in this run, not when already done)\n",
+                extras.debug_clip.c_str(), extras.debug_dump_dir.c_str());
   }
   auto processor = factory.make(*config, *coll, extras);
   // Every rank votes, so a failure on some ranks (device, memory) never leaves the others waiting.
