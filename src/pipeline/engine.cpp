@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "vq2d/core/checkpoint.h"
+#include "vq2d/core/torch_guard.h"
 #include "vq2d/core/dino_vit.h"
 #include "vq2d/core/ren.h"
 #include "vq2d/core/sam2.h"
@@ -17,17 +18,6 @@
 namespace vq2d::pipeline {
 
 namespace {
-
-template <typename F>
-auto Guard(const std::string& what, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const c10::Error& e) {
-    return Status::Internal(StrCat(what, ": ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return Status::Internal(StrCat(what, ": ", e.what()));
-  }
-}
 
 // dinov2_vit{s,b,l,g}14[_reg|_reg4] -> architecture.
 Result<DinoV2Config> DinoV2FromName(const std::string& name) {
@@ -214,7 +204,7 @@ VqEngine::~VqEngine() = default;
 const std::string& VqEngine::device() const { return impl_->device_name; }
 
 Result<std::unique_ptr<VqEngine>> VqEngine::Create(const EngineOptions& options) {
-  return Guard("building the VQ2D models", [&]() -> Result<std::unique_ptr<VqEngine>> {
+  return GuardTorch("building the VQ2D models", [&]() -> Result<std::unique_ptr<VqEngine>> {
     torch::NoGradGuard no_grad;
     VQ2D_RETURN_IF_ERROR(ValidatePipelineParams(options.params));  // fail at start, not per query
     auto impl = std::make_unique<Impl>();
@@ -294,7 +284,7 @@ Result<std::vector<QueryResult>> VqEngine::RunClip(const ClipFrames& frames, con
     return Status::InvalidArgument(StrCat("clip frames: expected [T,H,W,3] uint8 with T, H, W > 0, got [", frames.count,
                                           ",", frames.height, ",", frames.width, ",3]"));
   }
-  return Guard("VQ2D pipeline", [&]() -> Result<std::vector<QueryResult>> {
+  return GuardTorch("VQ2D pipeline", [&]() -> Result<std::vector<QueryResult>> {
     torch::NoGradGuard no_grad;
     // Borrowed, never written: the pipeline only reads frames.
     torch::Tensor t = torch::from_blob(const_cast<uint8_t*>(frames.data), {frames.count, frames.height, frames.width, 3},
@@ -441,7 +431,7 @@ ModelOptions DemoModelOptions(const std::string& dir) {
 }
 
 Status WriteRandomModels(const ModelOptions& m, uint64_t seed) {
-  return Guard("writing random models", [&]() -> Status {
+  return GuardTorch("writing random models", [&]() -> Status {
     torch::NoGradGuard no_grad;
     VQ2D_ASSIGN_OR_RETURN(Architectures a, ResolveArchitectures(m));
     a.ren.dtype = torch::kFloat32;

@@ -3,6 +3,9 @@
 #include <opencv2/core.hpp>
 
 #include <cstring>
+#include <utility>
+
+#include "vq2d/core/torch_guard.h"
 
 #include "vq2d/pipeline/query_tokens.h"
 
@@ -15,15 +18,21 @@ cv::Mat MaskToMat(const torch::Tensor& m) {
   return cv::Mat(static_cast<int>(t.size(0)), static_cast<int>(t.size(1)), CV_8U, t.data_ptr()).clone();
 }
 
+const Status& StatusOf(const Status& s) { return s; }
+template <typename T>
+const Status& StatusOf(const Result<T>& r) {
+  return r.status();
+}
+
+// Every failure inside a model is a model failure (Internal), whatever code the core model chose
+// (REN reports a rejected input as InvalidArgument): the stages keep InvalidArgument for inputs on
+// which upstream itself raises, and only those are isolated per query (engine.h).
 template <typename F>
 auto Guard(const char* what, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const c10::Error& e) {
-    return Status::Internal(StrCat(what, ": ", e.what_without_backtrace()));
-  } catch (const cv::Exception& e) {
-    return Status::Internal(StrCat(what, ": ", e.what()));
-  }
+  auto r = GuardTorch(what, std::forward<F>(f));  // c10::Error, cv::Exception, bad_alloc -> Internal
+  const Status& s = StatusOf(r);
+  if (!s.ok() && s.code() != StatusCode::kInternal) return Status::Internal(StrCat(what, ": ", s.message()));
+  return r;
 }
 
 }  // namespace
@@ -46,14 +55,12 @@ Status Sam2ImageAdapter::SetImage(const cv::Mat& rgb) {
     return Status::OK();
   }
   last_.release();
-  try {
+  return Guard("SAM 2 set_image", [&]() -> Status {
     VQ2D_RETURN_IF_ERROR(p_->SetImage(MatToTensor(rgb)));
     last_ = rgb.clone();
     ++encoded_;
     return Status::OK();
-  } catch (const c10::Error& e) {
-    return Status::Internal(StrCat("SAM 2 set_image: ", e.what_without_backtrace()));
-  }
+  });
 }
 
 Result<cv::Mat> Sam2ImageAdapter::PredictBox(const std::array<double, 4>& b) {
@@ -120,7 +127,7 @@ Result<torch::Tensor> DinoV2FeatureAdapter::Extract(const torch::Tensor& images)
 
 Status Sam2VideoAdapter::Track(const FrameSource& frames, int64_t prompt_index, const std::array<double, 4>& box,
                                const std::function<bool(int64_t, const cv::Mat&)>& on_frame) {
-  try {
+  return Guard("SAM 2 video", [&]() -> Status {
     sam2::VideoFrames vf;
     vf.num_frames = frames.num_frames;
     vf.video_height = frames.height;
@@ -141,9 +148,7 @@ Status Sam2VideoAdapter::Track(const FrameSource& frames, int64_t prompt_index, 
       if (!on_frame(next->frame_idx, m)) break;
     }
     return Status::OK();
-  } catch (const c10::Error& e) {
-    return Status::Internal(StrCat("SAM 2 video: ", e.what_without_backtrace()));
-  }
+  });
 }
 
 }  // namespace vq2d::pipeline

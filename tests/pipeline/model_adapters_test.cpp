@@ -63,6 +63,12 @@ TEST(ModelAdapters, RenTokensShape) {
   EXPECT_EQ(r->tokens.sizes(), (std::vector<int64_t>{3, 16, 32}));
   EXPECT_EQ(r->points.sizes(), (std::vector<int64_t>{16, 2}));
   EXPECT_TRUE(r->tokens.device().is_cpu());
+  // REN rejects the input (InvalidArgument in core); through the adapter it is a model failure,
+  // never mistaken for a stage input on which upstream raises (isolated per query by the engine).
+  auto bad = a.Encode(torch::zeros({1, 24, 32, 3}, torch::kFloat32));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInternal) << bad.status().ToString();
+  EXPECT_NE(bad.status().message().find("uint8"), std::string::npos);
 }
 
 }  // namespace

@@ -8,9 +8,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vq2d/core/status.h"
+#include "vq2d/core/torch_guard.h"
 
 namespace vq2d::checkpoint_internal {
 
@@ -42,15 +44,7 @@ std::string ShapeString(at::IntArrayRef shape);
 // Runs `fn` converting c10::Error / std::exception into Status::Internal with `context`.
 template <typename Fn>
 Status CatchTorch(const std::string& context, Fn&& fn) {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    return Status::Internal(StrCat(context, ": ", e.what_without_backtrace()));
-  } catch (const std::bad_alloc&) {
-    return Status::Internal(StrCat(context, ": out of memory"));
-  } catch (const std::exception& e) {
-    return Status::Internal(StrCat(context, ": ", e.what()));
-  }
+  return GuardTorch(context, std::forward<Fn>(fn));
 }
 
 }  // namespace vq2d::checkpoint_internal

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <iomanip>
 
-#include "core/models/model_util.h"
+#include "vq2d/core/torch_guard.h"
 #include "vq2d/core/bench.h"
 #include "vq2d/core/ren.h"
 #include "vq2d/core/torch_info.h"
@@ -47,13 +47,13 @@ Status BenchRen(const BenchRenOptions& options, std::ostream& out) {
   } else {
     return Status::InvalidArgument(StrCat("bench ren: dtype '", options.dtype, "' (expected float32 or bfloat16)"));
   }
-  VQ2D_RETURN_IF_ERROR(internal::GuardTorchStatus("bench ren: device", [&]() -> Status {
+  VQ2D_RETURN_IF_ERROR(GuardTorch("bench ren: device", [&]() -> Status {
     config.device = c10::Device(options.device);
     if (config.device.is_cuda() && !torch::cuda::is_available()) {
       return Status::FailedPrecondition("bench ren: CUDA requested but this LibTorch has no usable CUDA device");
     }
     return Status::OK();
-  }));
+  }, StatusCode::kInvalidArgument));
   if (options.threads > 0) at::set_num_threads(static_cast<int>(options.threads));
 
   out << "bench ren: DINOv2 ViT-L/14 (block " << config.dinov2_block << ") + region encoder D="
@@ -71,7 +71,7 @@ Status BenchRen(const BenchRenOptions& options, std::ostream& out) {
       << PeakRssMiB() << " MiB" << std::endl;
 
   for (int64_t batch : options.batch_sizes) {
-    VQ2D_RETURN_IF_ERROR(internal::GuardTorchStatus("bench ren", [&]() -> Status {
+    VQ2D_RETURN_IF_ERROR(GuardTorch("bench ren", [&]() -> Status {
       c10::NoGradGuard no_grad;
       // One call = one chunk of `batch` frames through both models.
       auto frames = at::randint(0, 256, {batch, options.frame_height, options.frame_width, 3},
@@ -95,7 +95,7 @@ Status BenchRen(const BenchRenOptions& options, std::ostream& out) {
           << " frames, " << options.repeats << " timed, " << options.warmup << " warm-up), peak RSS "
           << std::setprecision(1) << PeakRssMiB() << " MiB" << std::endl;
       return Status::OK();
-    }));
+    }, StatusCode::kInvalidArgument));
   }
   return Status::OK();
 }

@@ -5,12 +5,10 @@
 
 #include <algorithm>
 
-#include "core/models/model_util.h"
+#include "vq2d/core/torch_guard.h"
 
 namespace vq2d {
 
-using internal::GuardTorch;
-using internal::GuardTorchStatus;
 
 Status RenConfig::Validate() const {
   VQ2D_RETURN_IF_ERROR(dinov2.Validate());
@@ -46,7 +44,7 @@ RenEncoder::~RenEncoder() = default;
 Result<std::unique_ptr<RenEncoder>> RenEncoder::Create(const RenConfig& config) {
   VQ2D_RETURN_IF_ERROR(config.Validate());
   std::unique_ptr<RenEncoder> enc(new RenEncoder(config));
-  VQ2D_RETURN_IF_ERROR(GuardTorchStatus("ren: building models", [&]() -> Status {
+  VQ2D_RETURN_IF_ERROR(GuardTorch("ren: building models", [&]() -> Status {
     enc->dinov2_ = DinoV2VisionTransformer(config.dinov2);
     enc->dinov2_->attention_options() = config.attention;
     enc->dinov2_->eval();
@@ -63,7 +61,7 @@ Result<std::unique_ptr<RenEncoder>> RenEncoder::Create(const RenConfig& config) 
                     .view({1, 3, 1, 1})
                     .to(config.device);
     return Status::OK();
-  }));
+  }, StatusCode::kInvalidArgument));
   return enc;
 }
 
@@ -136,7 +134,7 @@ Result<RenOutput> RenEncoder::Encode(const at::Tensor& frames, int64_t chunk_siz
     }
     out.points = FramePoints(frames.size(1), frames.size(2));
     return out;
-  });
+  }, StatusCode::kInvalidArgument);
 }
 
 Result<RenFilteredOutput> RenEncoder::Filter(const RenOutput& encoded, const at::Tensor& matching_tokens,
@@ -181,7 +179,7 @@ Result<RenFilteredOutput> RenEncoder::Filter(const RenOutput& encoded, const at:
     out.tokens = tokens.flatten(0, 1).index_select(0, out.frame_ids * tokens.size(1) + out.indices);
     out.points = encoded.points.to(tokens.device()).index_select(0, out.indices);
     return out;
-  });
+  }, StatusCode::kInvalidArgument);
 }
 
 Result<RenFilteredOutput> RenEncoder::EncodeAndFilter(const at::Tensor& frames, const at::Tensor& matching_tokens,
