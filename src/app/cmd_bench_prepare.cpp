@@ -8,7 +8,7 @@
 
 #include "app/args.h"
 #include "app/commands.h"
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 #include "vq2d/io/prepare.h"
 #include "vq2d/io/prepare_math.h"
 #include "vq2d/io/video_decode.h"

@@ -6,7 +6,7 @@
 
 #include "app/args.h"
 #include "app/commands.h"
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 #include "vq2d/io/annotations.h"
 #include "vq2d/io/evaluate.h"
 

@@ -6,7 +6,7 @@
 #include "app/job_setup.h"
 #include "app/commands.h"
 #include "app/prepare_processor.h"
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 #include "vq2d/io/annotations.h"
 #include "vq2d/io/config.h"
 #include "vq2d/runner/collective.h"

@@ -10,7 +10,7 @@
 
 #include "app/args.h"
 #include "app/commands.h"
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 #include "vq2d/io/clip_output.h"
 #include "vq2d/io/record.h"
 

@@ -4,7 +4,7 @@
 
 #include "app/args.h"
 #include "app/commands.h"
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 #include "vq2d/io/synth.h"
 #include "vq2d/pipeline/engine.h"
 

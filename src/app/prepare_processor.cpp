@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 
 namespace vq2d::app {
 

@@ -5,7 +5,7 @@
 #include <regex>
 
 #include "app/pipeline_options.h"
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 #include "vq2d/io/clip_output.h"
 #include "vq2d/io/prepare.h"
 #include "vq2d/io/record.h"

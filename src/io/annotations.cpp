@@ -3,7 +3,7 @@
 #include <climits>
 
 #include "io/json_util.h"
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 
 namespace vq2d {
 namespace {

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "vq2d/core/check.h"
+#include "vq2d/base/check.h"
 
 namespace vq2d {
 namespace {

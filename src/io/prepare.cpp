@@ -12,7 +12,7 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 #include "vq2d/io/pil_resize.h"
 #include "vq2d/io/prepare_math.h"
 #include "vq2d/io/record.h"

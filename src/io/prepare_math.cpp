@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "vq2d/core/check.h"
+#include "vq2d/base/check.h"
 
 namespace vq2d {
 

@@ -8,7 +8,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 #include "vq2d/io/prepare_math.h"
 #include "vq2d/io/video_decode.h"
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "vq2d/core/check.h"
+#include "vq2d/base/check.h"
 #include "vq2d/runner/collective.h"
 
 namespace vq2d {

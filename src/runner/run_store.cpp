@@ -2,7 +2,7 @@
 
 #include <map>
 
-#include "vq2d/core/sha256.h"
+#include "vq2d/base/sha256.h"
 
 namespace vq2d {
 namespace {

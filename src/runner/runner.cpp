@@ -16,7 +16,7 @@
 #include <sstream>
 #include <thread>
 
-#include "vq2d/core/sha256.h"
+#include "vq2d/base/sha256.h"
 #include "vq2d/runner/run_store.h"
 #include "vq2d/version.h"
 

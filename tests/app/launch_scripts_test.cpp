@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 
 #include "runner/process_util.h"
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 
 namespace vq2d {
 namespace {

@@ -5,7 +5,7 @@
 
 #include "app/commands.h"
 #include "support/test_support.h"
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 #include "vq2d/io/annotations.h"
 #include "vq2d/io/clip_output.h"
 #include "vq2d/io/prepare.h"

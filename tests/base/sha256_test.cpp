@@ -1,9 +1,9 @@
-#include "vq2d/core/sha256.h"
+#include "vq2d/base/sha256.h"
 
 #include <gtest/gtest.h>
 
 #include "support/test_support.h"
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 
 namespace vq2d {
 namespace {

@@ -1,5 +1,5 @@
-#include "vq2d/core/status.h"
-#include "vq2d/core/check.h"
+#include "vq2d/base/status.h"
+#include "vq2d/base/check.h"
 
 #include <gtest/gtest.h>
 

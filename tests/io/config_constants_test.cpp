@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "support/test_support.h"
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 #include "vq2d/io/config.h"
 
 namespace vq2d {

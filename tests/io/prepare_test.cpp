@@ -9,7 +9,7 @@
 
 #include "io/fixture_io.h"
 #include "support/test_support.h"
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 #include "vq2d/io/record.h"
 #include "vq2d/io/synth.h"
 #include "vq2d/io/video_decode.h"

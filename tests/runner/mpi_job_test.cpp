@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runner/process_util.h"
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 #include "vq2d/runner/run_status.h"
 #include "vq2d/runner/run_store.h"
 

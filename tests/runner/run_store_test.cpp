@@ -4,7 +4,7 @@
 
 #include "support/fault_fs.h"
 #include "support/test_support.h"
-#include "vq2d/core/sha256.h"
+#include "vq2d/base/sha256.h"
 
 namespace vq2d {
 namespace {

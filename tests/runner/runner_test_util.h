@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "vq2d/core/sha256.h"
+#include "vq2d/base/sha256.h"
 #include "vq2d/runner/collective.h"
 #include "vq2d/runner/runner.h"
 

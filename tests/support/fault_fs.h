@@ -11,7 +11,7 @@
 #include <set>
 #include <string>
 
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 
 namespace vq2d::testing {
 

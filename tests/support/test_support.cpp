@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "vq2d/core/check.h"
+#include "vq2d/base/check.h"
 
 namespace vq2d::testing {
 

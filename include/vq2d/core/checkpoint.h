@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 
 namespace torch::nn {
 class Module;

@@ -19,7 +19,7 @@
 
 #include "vq2d/core/attention.h"
 #include "vq2d/core/dinov2.h"  // dinov2::PatchEmbed (same layout)
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 
 namespace vq2d {
 

@@ -29,7 +29,7 @@
 #include "vq2d/core/checkpoint.h"
 #include "vq2d/core/dinov2.h"
 #include "vq2d/core/ren_region_encoder.h"
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 
 namespace vq2d {
 

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "vq2d/core/attention.h"
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 
 namespace vq2d {
 

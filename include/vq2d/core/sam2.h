@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 
 namespace vq2d::sam2 {
 

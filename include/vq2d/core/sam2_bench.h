@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 
 namespace vq2d::sam2 {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "vq2d/core/sam2.h"
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 
 namespace vq2d::sam2 {
 

@@ -18,7 +18,7 @@
 #include <set>
 
 #include "vq2d/core/sam2.h"
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 
 namespace vq2d::sam2 {
 

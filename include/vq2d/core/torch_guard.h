@@ -8,7 +8,7 @@
 #include <new>
 #include <string>
 
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 
 namespace vq2d {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 
 namespace vq2d {
 

@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 #include "vq2d/io/annotations.h"
 #include "vq2d/io/vq_metrics.h"
 

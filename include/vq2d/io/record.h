@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 #include "vq2d/io/annotations.h"
 #include "vq2d/io/prepare_math.h"
 

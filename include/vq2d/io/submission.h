@@ -28,7 +28,7 @@
 #include <string_view>
 #include <vector>
 
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 #include "vq2d/io/annotations.h"
 
 namespace vq2d {

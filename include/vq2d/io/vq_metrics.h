@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 
 namespace vq2d {
 

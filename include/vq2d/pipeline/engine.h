@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 #include "vq2d/pipeline/params.h"
 
 namespace vq2d::pipeline {

@@ -13,7 +13,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 #include "vq2d/pipeline/params.h"
 
 namespace vq2d::pipeline {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 
 namespace vq2d::pipeline {
 

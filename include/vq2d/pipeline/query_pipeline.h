@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 #include "vq2d/pipeline/models.h"
 #include "vq2d/pipeline/params.h"
 #include "vq2d/pipeline/selection.h"

@@ -9,7 +9,7 @@
 
 #include <torch/torch.h>
 
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 #include "vq2d/pipeline/geometry.h"
 #include "vq2d/pipeline/models.h"
 #include "vq2d/pipeline/query_pipeline.h"

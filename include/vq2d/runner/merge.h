@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 #include "vq2d/io/annotations.h"
 
 namespace vq2d {

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 #include "vq2d/runner/collective.h"
 
 namespace vq2d {

@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "vq2d/core/filesystem.h"
-#include "vq2d/core/status.h"
+#include "vq2d/base/filesystem.h"
+#include "vq2d/base/status.h"
 
 namespace vq2d {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "vq2d/core/clock.h"
-#include "vq2d/core/filesystem.h"
-#include "vq2d/core/status.h"
+#include "vq2d/base/clock.h"
+#include "vq2d/base/filesystem.h"
+#include "vq2d/base/status.h"
 #include "vq2d/runner/collective.h"
 #include "vq2d/runner/planner.h"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 
 namespace vq2d::checkpoint_internal {
 

@@ -9,7 +9,7 @@
 
 #include "core/checkpoint/safetensors_header.h"
 #include "vq2d/core/checkpoint.h"
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 
 namespace vq2d {
 namespace checkpoint_internal {

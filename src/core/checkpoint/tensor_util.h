@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 #include "vq2d/core/torch_guard.h"
 
 namespace vq2d::checkpoint_internal {

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "core/sam2/module_util.h"
-#include "vq2d/core/check.h"
+#include "vq2d/base/check.h"
 #include "vq2d/core/sam2.h"
 
 namespace vq2d::sam2 {

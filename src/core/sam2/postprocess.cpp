@@ -2,7 +2,7 @@
 // filling and the image predictor's hole/sprinkle removal. Exact labelling by BFS on the CPU.
 #include <vector>
 
-#include "vq2d/core/check.h"
+#include "vq2d/base/check.h"
 #include "vq2d/core/sam2_image_predictor.h"
 
 namespace vq2d::sam2 {

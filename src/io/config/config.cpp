@@ -12,7 +12,7 @@
 #include <sstream>
 #include <sys/stat.h>
 
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 
 namespace vq2d {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "io/eval/validate.h"
 #include "io/json_util.h"
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 
 namespace vq2d {
 namespace {

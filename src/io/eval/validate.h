@@ -4,7 +4,7 @@
 #include <string>
 
 #include "io/json_util.h"
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 #include "vq2d/io/annotations.h"
 
 namespace vq2d {

@@ -1,4 +1,4 @@
-#include "vq2d/core/clock.h"
+#include "vq2d/base/clock.h"
 
 #include <chrono>
 #include <cstdio>

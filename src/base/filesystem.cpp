@@ -1,4 +1,4 @@
-#include "vq2d/core/filesystem.h"
+#include "vq2d/base/filesystem.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,9 +1,9 @@
-#include "vq2d/core/status.h"
+#include "vq2d/base/status.h"
 
 #include <cstdio>
 #include <cstdlib>
 
-#include "vq2d/core/check.h"
+#include "vq2d/base/check.h"
 
 namespace vq2d {
 

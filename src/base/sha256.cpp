@@ -1,4 +1,4 @@
-#include "vq2d/core/sha256.h"
+#include "vq2d/base/sha256.h"
 
 #include <fcntl.h>
 #include <unistd.h>
