@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: sets up (tools/setup.sh), runs every test suite with CTest, then the
 # checkpoint reader's tests under ASan + UBSan (tools/sanitize_core.sh; VQ2D_SKIP_SANITIZE=1 skips it).
-# Fixtures are read from $VQ2D_FIXTURES (default: ../shared/fixtures next to the repo).
+# Fixtures are read from $VQ2D_FIXTURES (default: tests/fixtures, carried by the repo).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${VQ2D_BUILD_DIR:-$here/build}
