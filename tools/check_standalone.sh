@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI check: the repository stands alone. Clones the committed HEAD into an empty folder (nothing beside
-# it, no ../shared), checks that the clone carries every fixture area the tests read, and runs the
+# it, no sibling folders), checks that the clone carries every fixture area the tests read, and runs the
 # fixture-driven tests of an existing build against that clone (VQ2D_SOURCE_DIR=<clone>, VQ2D_FIXTURES
 # unset), so the fixture root the tests resolve is the clone's own tests/fixtures.
 #

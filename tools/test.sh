@@ -8,6 +8,8 @@ build_dir=${VQ2D_BUILD_DIR:-$here/build}
 "$here/tools/setup.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
+# The repository stands alone: no reference to files outside it (docs/ or upstream instead).
+"$here/tools/check_refs.sh"
 (cd "$build_dir" && ctest --output-on-failure -j "${VQ2D_TEST_JOBS:-2}" --timeout 900 "$@")
 # The checkpoint reader's tests again under AddressSanitizer + UBSan (separate small build).
 if [ "${VQ2D_SKIP_SANITIZE:-0}" != 1 ]; then

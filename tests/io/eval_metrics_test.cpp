@@ -136,7 +136,7 @@ TEST(EvalMetricsTest, GoldenTableMatchesOfficialPrintout) {
 }
 
 TEST(NumpyCompatTest, ArgsortTiesFollowNumpyIntrosort) {
-  // np.ones(20).argsort()[::-1] starts [19, 18, 1, 2, ...] (vq2d.md §2.8).
+  // np.ones(20).argsort()[::-1] starts [19, 18, 1, 2, ...] (docs/eval.md, Tied scores).
   auto asc = NumpyArgsort(std::vector<double>(20, 1.0));
   std::vector<int64_t> desc(asc.rbegin(), asc.rend());
   ASSERT_EQ(desc.size(), 20u);

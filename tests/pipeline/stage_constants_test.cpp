@@ -1,4 +1,4 @@
-// The hard-coded upstream constants exposed as PipelineParams / ImageOps (ren_vq.md §6.2): hand-made
+// The hard-coded upstream constants exposed as PipelineParams / ImageOps (docs/pipeline.md, Constants): hand-made
 // cases where a non-default value changes the result in the expected way, and the defaults
 // reproduce the upstream behaviour.
 #include <cmath>

@@ -1,4 +1,4 @@
-// SAM 2.1 video predictor (the legacy SAM2VideoPredictor vendored by REN, spec/sam2.md §4), for ONE
+// SAM 2.1 video predictor (the legacy SAM2VideoPredictor vendored by REN, docs/sam2.md), for ONE
 // object per state (what the REN pipeline tracks): prompt a frame with points and/or a box, then
 // propagate forward or in reverse with the reference memory-bank rules (every conditioning frame,
 // num_maskmem-1 previous frames at the eval stride, up to max_obj_ptrs_in_encoder object pointers with

@@ -40,7 +40,7 @@ struct VisualQueryOptions {
   long long selection_top_k = 25;
   double selection_top_p = 0.7;
   double refinement_top_p = 0.7;
-  double refinement_min_score = 0.6;  // unused upstream (ren_vq.md §2.13 #8)
+  double refinement_min_score = 0.6;  // unused upstream (quirk Q8, docs/pipeline.md)
   double tracking_top_p = 0.75;
   double nms_threshold = 0.8;
   double query_selection_threshold = 0.5;
@@ -51,7 +51,7 @@ struct VisualQueryOptions {
   std::string exp_name = "ren-dinov2-val";
   // Hard-coded upstream (dataloader.py:58); exposed with upstream's value.
   double matching_threshold = 0.6;
-  // Constants upstream hard-codes (ren_vq.md §6.2), exposed with upstream's values (docs/pipeline.md).
+  // Constants upstream hard-codes, exposed with upstream's values (docs/pipeline.md, Constants).
   double query_frame_suppression = 0.8;        // models.py:276
   double intra_frame_keep_ratio = 1.0;         // models.py:263
   double sliding_window_overlap = 0.0;         // models.py:210 (vq_utils.py:357-371)
@@ -130,13 +130,13 @@ struct RunnerOptions {
   long long video_chunk_frames = 8;  // frames per REN pass of the shared video pass (host memory bound)
 };
 
-// Switches that fix upstream quirks (ren_vq.md §2.13). All off = upstream behaviour.
+// Switches that fix upstream quirks (docs/pipeline.md, Upstream quirks). All off = upstream behaviour.
 struct FixesOptions {
-  bool expansion_token_index = false;      // §2.13 #1: use tokens[query_idx], not [track_idx]
-  bool tracked_token_alignment = false;    // §2.13 #2: keep 8 tokens per frame when a SAM mask is empty
-  bool suppression_frame_index = false;    // §2.13 #3: index query-frame suppression by frame id
-  bool blur_gray_conversion = false;       // §2.13 #4: RGB2GRAY instead of BGR2GRAY in is_blurry
-  bool apply_trim_offset = false;          // §2.13 #5: shift boxes by the black-bar trim offset
+  bool expansion_token_index = false;      // quirk Q1: use tokens[query_idx], not [track_idx]
+  bool tracked_token_alignment = false;    // quirk Q2: keep 8 tokens per frame when a SAM mask is empty
+  bool suppression_frame_index = false;    // quirk Q3: index query-frame suppression by frame id
+  bool blur_gray_conversion = false;       // quirk Q4: RGB2GRAY instead of BGR2GRAY in is_blurry
+  bool apply_trim_offset = false;          // quirk Q5: shift boxes by the black-bar trim offset
 };
 
 struct Config {

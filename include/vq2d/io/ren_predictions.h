@@ -1,4 +1,4 @@
-// REN's per-clip prediction file (ren_vq.md §2.10; REN vq_utils.format_predictions + run.Evaluator),
+// REN's per-clip prediction file (docs/eval.md; REN vq_utils.format_predictions + run.Evaluator),
 // the pipeline's output format that `vq2d eval --local` and `vq2d submit` read.
 //
 // Layout: {"version":"1.0.5","challenge":"ego4d_vq2d_challenge","results":{"videos":[{"video_uid",

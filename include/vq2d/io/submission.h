@@ -1,4 +1,4 @@
-// The eval.ai VQ2D submission writer: REN's submit.py (ren_vq.md §4.3) on REN-format predictions.
+// The eval.ai VQ2D submission writer: REN's submit.py (docs/eval.md) on REN-format predictions.
 //
 // Input: REN prediction JSON(s) in the official layout but in record pixels, each video carrying the
 // record frame size: {"version","challenge","results":{"videos":[{"video_uid","frame_height",

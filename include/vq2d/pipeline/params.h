@@ -10,7 +10,7 @@
 
 namespace vq2d::pipeline {
 
-// Quirk switches (ren_vq.md §2.13), all off = upstream behaviour. Mirrors io's FixesOptions.
+// Quirk switches (upstream quirks Q1-Q4, docs/pipeline.md), all off = upstream behaviour. Mirrors io's FixesOptions.
 struct PipelineFixes {
   bool expansion_token_index = false;    // #1 append tracked_tokens[query_idx]
   bool tracked_token_alignment = false;  // #2 zero row for an empty SAM mask (8 tokens per frame)
@@ -22,8 +22,8 @@ struct PipelineFixes {
 // cv::resize interpolation of every crop (crop_using_bbox and the sliding-window crops).
 enum class CropInterpolation { kLanczos4, kCubic, kLinear, kArea, kNearest };
 
-// Every default is upstream's value (savya08/REN@e2204c5); the hard-coded constants of ren_vq.md
-// §6.2 are marked with the upstream line that hard-codes them.
+// Every default is upstream's value (savya08/REN@e2204c5); the constants upstream hard-codes
+// (docs/pipeline.md, Constants) are marked with the upstream line that hard-codes them.
 struct PipelineParams {
   std::vector<double> query_cropping_factors = {1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75};
   std::vector<double> frame_cropping_factors = {1.0, 2.0};

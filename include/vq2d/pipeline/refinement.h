@@ -1,4 +1,4 @@
-// Candidate refinement (ren_vq.md §2.6): upstream CandidateRefiner with get_sam_pooled_tokens,
+// Candidate refinement (docs/pipeline.md stage 4): upstream CandidateRefiner with get_sam_pooled_tokens,
 // point_to_bbox and upsample_feature (vq_utils.py).
 #pragma once
 

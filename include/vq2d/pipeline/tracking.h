@@ -1,4 +1,4 @@
-// Tracking, track post-processing and query expansion (ren_vq.md §2.7-§2.9): upstream
+// Tracking, track post-processing and query expansion (docs/pipeline.md stages 5-6): upstream
 // VisualQueryTracker.track, TrackPrediction.run and QueryExpansion.run.
 #pragma once
 

@@ -1,5 +1,5 @@
 // SAM 2.1 modules (Hiera, FPN neck, position encodings, attention, memory attention/encoder, prompt
-// encoder, mask decoder). Behaviour follows the reference modules described in spec/sam2.md §2.
+// encoder, mask decoder). Behaviour follows the reference modules listed in docs/sam2.md.
 #include <torch/version.h>
 
 #include <cmath>

@@ -1,5 +1,5 @@
 // SAM 2.1 video predictor for one object (reference: REN's vendored legacy SAM2VideoPredictor and
-// SAM2Base.track_step / _prepare_memory_conditioned_features / _encode_new_memory; spec/sam2.md §4).
+// SAM2Base.track_step / _prepare_memory_conditioned_features / _encode_new_memory; docs/sam2.md).
 #include "vq2d/core/sam2_video_predictor.h"
 
 #include <cmath>

@@ -88,7 +88,7 @@ const std::vector<Field>& Schema() {
     add("visual_query.save_dir", Kind::kString, VQ2D_PTR(visual_query.save_dir), "parent of the run's output directory", false);
     add("visual_query.exp_name", Kind::kString, VQ2D_PTR(visual_query.exp_name), "run name; output in <save_dir>/<exp_name>/", false);
     add("visual_query.matching_threshold", Kind::kDouble, VQ2D_PTR(visual_query.matching_threshold), "video token matching threshold (hard-coded 0.6 upstream)", true, -1, 1);
-    // Hard-coded upstream constants (ren_vq.md 6.2); defaults = upstream.
+    // Hard-coded upstream constants (docs/pipeline.md#constants-pipelineparams-upstream-values); defaults = upstream.
     add("visual_query.query_frame_suppression", Kind::kDouble, VQ2D_PTR(visual_query.query_frame_suppression), "selection: zero the query-frame run while score >= this (hard-coded 0.8 upstream)", true, -1, 2);
     add("visual_query.intra_frame_keep_ratio", Kind::kDouble, VQ2D_PTR(visual_query.intra_frame_keep_ratio), "selection: keep scores >= ratio * frame max (hard-coded 1.0 upstream)", true, 0, 1);
     add("visual_query.sliding_window_overlap", Kind::kDouble, VQ2D_PTR(visual_query.sliding_window_overlap), "video crops: stride int(crop * (1 - overlap)) (hard-coded 0.0 upstream)", true, 0, 0.95);
@@ -152,11 +152,11 @@ const std::vector<Field>& Schema() {
     add("runner.share_video_tokens", Kind::kBool, VQ2D_PTR(runner.share_video_tokens), "one video pass per clip shared by its queries (false: per query, as upstream; same results)", false);
     add("runner.video_chunk_frames", Kind::kInt, VQ2D_PTR(runner.video_chunk_frames), "frames per REN pass of the shared video pass", false, 1, 100000);
     // fixes
-    add("fixes.expansion_token_index", Kind::kBool, VQ2D_PTR(fixes.expansion_token_index), "fix ren_vq.md 2.13 #1", true);
-    add("fixes.tracked_token_alignment", Kind::kBool, VQ2D_PTR(fixes.tracked_token_alignment), "fix ren_vq.md 2.13 #2", true);
-    add("fixes.suppression_frame_index", Kind::kBool, VQ2D_PTR(fixes.suppression_frame_index), "fix ren_vq.md 2.13 #3", true);
-    add("fixes.blur_gray_conversion", Kind::kBool, VQ2D_PTR(fixes.blur_gray_conversion), "fix ren_vq.md 2.13 #4", true);
-    add("fixes.apply_trim_offset", Kind::kBool, VQ2D_PTR(fixes.apply_trim_offset), "fix ren_vq.md 2.13 #5", true);
+    add("fixes.expansion_token_index", Kind::kBool, VQ2D_PTR(fixes.expansion_token_index), "upstream quirk Q1 (docs/pipeline.md): expansion appends tracked tokens[query_idx], not [track_idx]", true);
+    add("fixes.tracked_token_alignment", Kind::kBool, VQ2D_PTR(fixes.tracked_token_alignment), "upstream quirk Q2 (docs/pipeline.md): keep 8 tracked tokens per frame when a SAM mask is empty", true);
+    add("fixes.suppression_frame_index", Kind::kBool, VQ2D_PTR(fixes.suppression_frame_index), "upstream quirk Q3 (docs/pipeline.md): suppress the query frame by its frame id, not its list position", true);
+    add("fixes.blur_gray_conversion", Kind::kBool, VQ2D_PTR(fixes.blur_gray_conversion), "upstream quirk Q4 (docs/pipeline.md): is_blurry converts RGB with RGB2GRAY, not BGR2GRAY", true);
+    add("fixes.apply_trim_offset", Kind::kBool, VQ2D_PTR(fixes.apply_trim_offset), "upstream quirk Q5 (docs/pipeline.md): shift boxes by the black-bar trim offset", true);
     std::sort(f.begin(), f.end(), [](const Field& a, const Field& b) { return a.key < b.key; });
     return f;
   }();
