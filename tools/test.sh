@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The README's test command: sets up (tools/setup.sh), runs every test suite with CTest, then the
-# checkpoint reader's tests under ASan + UBSan (tools/sanitize_core.sh; VQ2D_SKIP_SANITIZE=1 skips it).
+# The README's test command: checks the layering (tools/check_layers.sh), sets up (tools/setup.sh),
+# runs every test suite with CTest, then the checkpoint reader's tests under ASan + UBSan
+# (tools/sanitize_core.sh; VQ2D_SKIP_SANITIZE=1 skips it).
 # Fixtures are read from $VQ2D_FIXTURES (default: ../shared/fixtures next to the repo).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${VQ2D_BUILD_DIR:-$here/build}
+# Layer check first (under a second): includes that cross a layer the wrong way or pull in LibTorch.
+"$here/tools/check_layers.sh"
 "$here/tools/setup.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
