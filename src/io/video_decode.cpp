@@ -98,7 +98,7 @@ std::vector<int64_t> SelectFramesForSeekPts(const std::vector<int64_t>& frame_pt
   return out;
 }
 
-Result<VideoStreamTiming> ReadVideoStreamTiming(const std::string& path) {
+Result<VideoStreamTiming> ReadVideoStreamTiming(const std::string& path, int64_t until_seek_ms) {
   if (!FileSystem::Default()->Exists(path)) return Status::NotFound(StrCat("video '", path, "' does not exist"));
   AVFormatContext* raw = nullptr;
   int err = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
@@ -126,9 +126,19 @@ Result<VideoStreamTiming> ReadVideoStreamTiming(const std::string& path) {
   t.container_start_us = ic->start_time != AV_NOPTS_VALUE ? ic->start_time : 0;
   std::unique_ptr<AVPacket, PacketFree> pkt(av_packet_alloc());
   if (!pkt) return Status::Internal("av_packet_alloc failed");
+  const bool until = until_seek_ms >= 0;
+  const int64_t until_thr = until ? SeekThresholdPts(until_seek_ms, t.container_start_us, t.tb_num, t.tb_den) : 0;
+  const int64_t margin = av_rescale_q(2 * AV_TIME_BASE, AV_TIME_BASE_Q, st->time_base);
+  int64_t selected = INT64_MAX;  // smallest pts >= until_thr read so far
   // Read errors other than EOF end the list as they end OpenCV's decoding; the per-frame check in
   // DecodeFramesAtTimes catches any disagreement.
   while (av_read_frame(ic.get(), pkt.get()) >= 0) {
+    if (pkt->stream_index == vs && until && selected != INT64_MAX && pkt->dts != AV_NOPTS_VALUE &&
+        pkt->dts - margin > selected) {
+      t.complete = false;  // this and every later packet are presented after the selected frame
+      av_packet_unref(pkt.get());
+      break;
+    }
     if (pkt->stream_index == vs && !(pkt->flags & AV_PKT_FLAG_DISCARD)) {
       const int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
       if (ts == AV_NOPTS_VALUE) {
@@ -137,6 +147,7 @@ Result<VideoStreamTiming> ReadVideoStreamTiming(const std::string& path) {
                                          " has no timestamp (pts and dts unset)"));
       }
       t.frame_pts.push_back(ts);
+      if (until && ts >= until_thr && ts < selected) selected = ts;
     }
     av_packet_unref(pkt.get());
   }
@@ -164,10 +175,11 @@ Result<DecodedVideoInfo> DecodeFramesAtTimes(const std::string& video_path, cons
                                              const FrameCallback& on_frame, const DecodeOptions& options) {
   cv::VideoCapture cap;
   VQ2D_RETURN_IF_ERROR(OpenCapture(video_path, &cap));
-  VQ2D_ASSIGN_OR_RETURN(const VideoStreamTiming timing, ReadVideoStreamTiming(video_path));
+  const size_t n = times_sec.size();
+  VQ2D_ASSIGN_OR_RETURN(const VideoStreamTiming timing,
+                        ReadVideoStreamTiming(video_path, n > 0 ? SeekMillis(times_sec.back()) : -1));
   const int64_t num_frames = static_cast<int64_t>(timing.frame_pts.size());
   DecodedVideoInfo info;
-  const size_t n = times_sec.size();
   info.source_index.assign(n, -1);
   info.source_time_sec.assign(n, 0.0);
   std::vector<int64_t> thr(n);  // per time: the first pts ffmpeg keeps
@@ -213,7 +225,8 @@ Result<DecodedVideoInfo> DecodeFramesAtTimes(const std::string& video_path, cons
         first = false;
         if (k >= num_frames) {
           return Status::Corruption(StrCat("video '", video_path, "': the decoder returned more frames (", k + 1,
-                                           ") than the video stream has packets (", num_frames, ")"));
+                                           ") than the video stream has packets (", num_frames,
+                                           timing.complete ? "" : " read up to the last needed time", ")"));
         }
         // OpenCV reports 0 for frames returned while draining the decoder and a dts fallback for the
         // frame at pts 0; every other frame must carry the demuxer's k-th presentation timestamp.
@@ -233,7 +246,7 @@ Result<DecodedVideoInfo> DecodeFramesAtTimes(const std::string& video_path, cons
       size_t j_end = j;
       while (j_end < n && pts >= thr[j_end]) ++j_end;
       // Near the end keep the pixels: a later time may have to be clamped to this frame.
-      const bool maybe_last = k >= num_frames - 3;
+      const bool maybe_last = timing.complete && k >= num_frames - 3;
       if (j_end > j || maybe_last) {
         if (!cap.retrieve(bgr) || bgr.empty() || bgr.type() != CV_8UC3) {
           return Status::Corruption(StrCat("video '", video_path, "': frame ", k, " cannot be decoded"));

@@ -192,6 +192,40 @@ TEST(FrameSelect, EndOfStreamMatchesFfmpegCli) {
   EXPECT_GT(videos, 0) << "no frame_select-format video with B-frames found in prepare/";
 }
 
+// Reading the packet timestamps stops soon after the last needed time: the prefix read holds the frame
+// that time selects and every frame before it, as the whole list does.
+TEST(FrameSelect, TimingReadStopsAfterTheLastNeededFrame) {
+  int checked = 0;
+  for (const auto& dir : testing::FixtureCases("prepare")) {
+    const std::string path = dir + "/video_1.mp4";  // 344 frames at 30000/1001 (11.5 s)
+    if (!std::filesystem::exists(path)) continue;
+    auto all = ReadVideoStreamTiming(path);
+    ASSERT_TRUE(all.ok()) << all.status().ToString();
+    EXPECT_TRUE(all->complete);
+    ASSERT_GT(all->frame_pts.size(), 200u);
+    for (int64_t ms : {0, 1000, 3003, 5000}) {
+      auto part = ReadVideoStreamTiming(path, ms);
+      ASSERT_TRUE(part.ok()) << part.status().ToString();
+      EXPECT_FALSE(part->complete) << ms;
+      EXPECT_LT(part->frame_pts.size(), all->frame_pts.size()) << ms;
+      const int64_t thr = SeekThresholdPts(ms, all->container_start_us, all->tb_num, all->tb_den);
+      const auto want = SelectFramesForSeekPts(all->frame_pts, {thr});
+      const auto got = SelectFramesForSeekPts(part->frame_pts, {thr});
+      EXPECT_EQ(got, want) << ms;
+      ASSERT_GE(got[0], 0);
+      EXPECT_TRUE(std::equal(part->frame_pts.begin(), part->frame_pts.begin() + got[0] + 1, all->frame_pts.begin()))
+          << ms;
+    }
+    // A time past the end reads everything.
+    auto past = ReadVideoStreamTiming(path, 60000);
+    ASSERT_TRUE(past.ok());
+    EXPECT_TRUE(past->complete);
+    EXPECT_EQ(past->frame_pts, all->frame_pts);
+    ++checked;
+  }
+  EXPECT_GT(checked, 0) << "no prepare/*/video_1.mp4 fixture";
+}
+
 TEST(FrameSelect, SelectionRule) {
   // 30 fps frames; seek 0.200 s picks the frame at exactly 0.2 s, 0.201 the next one; past the end -1.
   std::vector<double> ft;

@@ -47,16 +47,20 @@ std::vector<int64_t> SelectFramesForSeekPts(const std::vector<int64_t>& frame_pt
                                             const std::vector<int64_t>& threshold_pts);
 
 // The video stream's timing as the demuxer reports it (the first video stream, the one OpenCV
-// decodes). NotFound: missing file; Corruption: unreadable file, no video stream, or a packet
-// without any timestamp.
+// decodes), from reading its packets (no decoding). until_seek_ms >= 0: stop reading once the frame
+// "-ss until_seek_ms" selects and every frame before it are known (a packet whose dts is 2 s past that
+// frame's pts: later packets are presented later), so a clip early in a long video does not read the
+// whole file; `complete` says whether the stream was read to its end. NotFound: missing file;
+// Corruption: unreadable file, no video stream, or a packet without any timestamp.
 struct VideoStreamTiming {
   int tb_num = 0, tb_den = 1;          // stream time base
   int64_t stream_start_pts = 0;        // AVStream::start_time (0 when unknown), stream ticks
   int64_t container_start_us = 0;      // AVFormatContext::start_time (0 when unknown), microseconds
   std::vector<int64_t> frame_pts;      // presentation timestamps, ascending (one per frame)
   bool reordered = false;              // decode order differs from presentation order (B-frames)
+  bool complete = true;                // every packet was read (else frame_pts is a prefix)
 };
-Result<VideoStreamTiming> ReadVideoStreamTiming(const std::string& video_path);
+Result<VideoStreamTiming> ReadVideoStreamTiming(const std::string& video_path, int64_t until_seek_ms = -1);
 
 struct DecodedVideoInfo {
   int width = 0, height = 0;  // decoded frame size
