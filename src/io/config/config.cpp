@@ -1,5 +1,6 @@
 #include "vq2d/io/config.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -369,8 +370,46 @@ Status SetField(const std::string& source, const Field& f, const YAML::Node& n, 
 }
 
 Status UnknownKey(const std::string& source, const std::string& key) {
-  return Status::InvalidArgument(
-      StrCat(source, ": unknown key '", key, "' (did you mean '", ClosestKey(key), "'?)"));
+  const std::string closest = ClosestKey(key);
+  if (closest == key) return Status::InvalidArgument(StrCat(source, ": unknown key '", key, "'"));
+  return Status::InvalidArgument(StrCat(source, ": unknown key '", key, "' (did you mean '", closest, "'?)"));
+}
+
+// The first key of a section ("visual_query" -> "visual_query.batch_size").
+std::string SectionExample(const std::string& section) {
+  const std::string p = section + ".";
+  for (const auto& f : Schema())
+    if (f.key.compare(0, p.size(), p) == 0) return f.key;
+  return section;
+}
+
+// "<source>:<line>" for a node that has a position, else "<source>".
+std::string AtLine(const std::string& source, const YAML::Mark& m) {
+  return m.is_null() ? source : StrCat(source, ":", m.line + 1);
+}
+
+// The keys of one mapping, in order: each must be a scalar (`? [a, b] : 1` is not a key) and
+// appear once (YAML forbids duplicates; yaml-cpp would keep both and the last would win).
+Status MappingKeys(const std::string& source, const std::string& section, const YAML::Node& map,
+                   std::vector<std::pair<std::string, YAML::Node>>* out) {
+  std::map<std::string, YAML::Mark> seen;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const YAML::Node k = it->first;  // a copy: the iterator hands out a temporary pair
+    const std::string where = section.empty() ? "at the top level" : StrCat("in section '", section, "'");
+    if (!k.IsScalar()) {
+      return Status::InvalidArgument(StrCat(AtLine(source, k.Mark()), ": a key ", where, " is ", Describe(k),
+                                            ": expected a plain name"));
+    }
+    const std::string name = k.Scalar();
+    auto [pos, inserted] = seen.emplace(name, k.Mark());
+    if (!inserted) {
+      const std::string full = section.empty() ? name : section + "." + name;
+      return Status::InvalidArgument(StrCat(AtLine(source, k.Mark()), ": duplicate key '", full, "'",
+                                            pos->second.is_null() ? "" : StrCat(" (first at line ", pos->second.line + 1, ")")));
+    }
+    out->emplace_back(name, it->second);
+  }
+  return Status::OK();
 }
 
 Status ApplyNode(const std::string& source, const std::string& path, const YAML::Node& node, Config& c) {
@@ -378,21 +417,30 @@ Status ApplyNode(const std::string& source, const std::string& path, const YAML:
   if (!IsSectionPrefix(path)) return UnknownKey(source, path);
   if (node.IsNull()) return Status::OK();  // an empty section keeps its defaults
   if (!node.IsMap()) return Invalid(source, path, "expected a mapping (section), got " + Describe(node));
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    const std::string child = it->first.as<std::string>();
-    VQ2D_RETURN_IF_ERROR(ApplyNode(source, path + "." + child, it->second, c));
-  }
+  std::vector<std::pair<std::string, YAML::Node>> children;
+  VQ2D_RETURN_IF_ERROR(MappingKeys(source, path, node, &children));
+  for (const auto& [child, value] : children) VQ2D_RETURN_IF_ERROR(ApplyNode(source, path + "." + child, value, c));
   return Status::OK();
 }
 
 Status ApplyRoot(const std::string& source, const YAML::Node& root, Config& c) {
   if (!root.IsDefined() || root.IsNull()) return Status::OK();
   if (!root.IsMap()) return Status::InvalidArgument(source + ": expected a YAML mapping at the top level");
-  for (auto it = root.begin(); it != root.end(); ++it) {
-    const std::string key = it->first.as<std::string>();
-    VQ2D_RETURN_IF_ERROR(ApplyNode(source, key, it->second, c));
-  }
+  std::vector<std::pair<std::string, YAML::Node>> keys;
+  VQ2D_RETURN_IF_ERROR(MappingKeys(source, "", root, &keys));
+  for (const auto& [key, value] : keys) VQ2D_RETURN_IF_ERROR(ApplyNode(source, key, value, c));
   return Status::OK();
+}
+
+// A yaml-cpp exception as "<source>:<line>:<column>: <what>" (the position of the offending token).
+Status YamlError(const std::string& source, const YAML::Exception& e) {
+  std::string what = e.msg;
+  if (dynamic_cast<const YAML::DeepRecursion*>(&e) != nullptr) {
+    what = "nesting is too deep (more than 2000 levels of lists or mappings)";
+  }
+  if (e.mark.is_null()) return Status::InvalidArgument(StrCat(source, ": not valid YAML: ", what));
+  return Status::InvalidArgument(
+      StrCat(source, ":", e.mark.line + 1, ":", e.mark.column + 1, ": not valid YAML: ", what));
 }
 
 Status ApplyOverride(const std::string& text, Config& c) {
@@ -402,6 +450,10 @@ Status ApplyOverride(const std::string& text, Config& c) {
     return Status::InvalidArgument(StrCat("bad override '", text, "': expected key.path=value"));
   const std::string key = text.substr(0, eq);
   const Field* f = FindField(key);
+  if (!f && IsSectionPrefix(key)) {
+    return Status::InvalidArgument(StrCat(source, ": '", key, "' is a section, not a key: set one of its keys, e.g. ",
+                                          SectionExample(key), "=..."));
+  }
   if (!f) return UnknownKey("--set", key);
   YAML::Node value;
   try {
@@ -447,14 +499,18 @@ std::string Config::AnnotationsFile(const std::string& split) const {
 Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source_name,
                            const std::vector<std::string>& overrides) {
   Config config;
-  YAML::Node root;
   try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(StrCat(source_name, ": not valid YAML: ", e.what()));
+    std::vector<YAML::Node> docs = YAML::LoadAll(yaml_text);
+    if (docs.size() > 1) {
+      return Status::InvalidArgument(StrCat(AtLine(source_name, docs[1].Mark()),
+                                            ": a second YAML document (after '---') is not allowed: a config is one "
+                                            "document"));
+    }
+    VQ2D_RETURN_IF_ERROR(ApplyRoot(source_name, docs.empty() ? YAML::Node() : docs[0], config));
+    for (const auto& o : overrides) VQ2D_RETURN_IF_ERROR(ApplyOverride(o, config));
+  } catch (const YAML::Exception& e) {  // parse errors; nothing below the parser throws by design
+    return YamlError(source_name, e);
   }
-  VQ2D_RETURN_IF_ERROR(ApplyRoot(source_name, root, config));
-  for (const auto& o : overrides) VQ2D_RETURN_IF_ERROR(ApplyOverride(o, config));
   VQ2D_RETURN_IF_ERROR(CheckAllowedValues(source_name, config));
   return config;
 }
