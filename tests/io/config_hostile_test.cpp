@@ -2,6 +2,7 @@
 // line (or key), never an abort, and nothing is silently accepted.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 #include "vq2d/io/config.h"
@@ -57,6 +58,40 @@ TEST(ConfigTest, SetOfASectionSaysItIsASectionWithoutSuggestingItself) {
   EXPECT_FALSE(Has(e, "did you mean 'visual_query'")) << e;
   const std::string typo = ErrorOf("", {"visual_qery.split=val"});
   EXPECT_TRUE(Has(typo, "did you mean 'visual_query")) << typo;
+}
+
+TEST(ConfigTest, EveryIntegerKeyHasAFiniteRangeThatRejectsInt64Max) {
+  int checked = 0;
+  for (const auto& k : ConfigKeys()) {
+    if (k.type != "int" && k.type != "list of int") continue;
+    ++checked;
+    EXPECT_TRUE(std::isfinite(k.min) && std::isfinite(k.max)) << k.key;
+    EXPECT_LE(k.max, 1e9) << k.key << ": a bound this large can overflow int64 arithmetic of its uses";
+    const std::string v = k.type == "int" ? "9223372036854775807" : "[9223372036854775807]";
+    const std::string e = ErrorOf("", {k.key + "=" + v});
+    EXPECT_TRUE(Has(e, "out of range")) << k.key << ": " << e;
+  }
+  EXPECT_GT(checked, 20);
+}
+
+TEST(ConfigTest, OverflowingWindowAndShortSideAreRangeErrors) {
+  const std::string w = ErrorOf("visual_query:\n  tracking_half_window: 9223372036854775807\n");
+  EXPECT_TRUE(Has(w, "key 'visual_query.tracking_half_window': value 9223372036854775807 is out of range")) << w;
+  const std::string s = ErrorOf("", {"prepare.short_side=9223372036854775807"});
+  EXPECT_TRUE(Has(s, "prepare.short_side")) << s;
+  EXPECT_TRUE(Has(s, "out of range")) << s;
+  auto ok = ParseConfig("visual_query:\n  tracking_half_window: 10000000\n", "c.yaml");
+  EXPECT_TRUE(ok.ok()) << ok.status().ToString();
+}
+
+TEST(ConfigTest, ArchitectureKeysAreBoundedBeforeAnyAllocation) {
+  for (const char* key : {"ren.architecture.decoder_layers", "ren.architecture.hidden_dim",
+                          "ren.architecture.num_attention_heads", "ren.architecture.grid_size",
+                          "ren.parameters.image_resolution"}) {
+    const std::string e = ErrorOf("", {std::string(key) + "=9223372036854775807"});
+    EXPECT_TRUE(Has(e, "out of range")) << key << ": " << e;
+  }
+  EXPECT_TRUE(Has(ErrorOf("", {"ren.architecture.decoder_layers=1000000000000"}), "out of range"));
 }
 
 }  // namespace

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <sys/stat.h>
 
+#include "vq2d/base/arch_limits.h"
+#include "vq2d/base/check.h"
 #include "vq2d/base/filesystem.h"
 
 namespace vq2d {
@@ -47,6 +49,64 @@ struct Field {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 #define VQ2D_PTR(member) [](Config& c) -> void* { return &c.member; }
+
+// Bounds of every integer key, chosen so that no use can overflow (frame indices, pixel sizes,
+// tensor shapes are all computed in int64 from these). Narrows the schema's [min, max]; a key of
+// kind int or list of int that is missing here is a schema bug (CHECK at start-up).
+struct IntRange {
+  const char* key;
+  double min, max;
+};
+constexpr double kMaxCount = 1e9;       // unused seed keys and training-only counts
+constexpr double kMaxFrames = 1e7;      // frame windows and chunks (a clip of 23 days at 5 fps)
+constexpr double kMaxPixels = 16384;    // image sides
+const IntRange kIntRanges[] = {
+    {"data.num_train_examples", 0, kMaxCount},
+    {"data.num_val_examples", 0, kMaxCount},
+    {"data.num_test_examples", 0, kMaxCount},
+    {"visual_query.patch_size", 1, arch_limits::kMaxPatch},
+    {"visual_query.batch_size", 1, 1},
+    {"visual_query.selection_top_k", 1, 1e6},
+    {"visual_query.sam_pooled_chunk", 1, 4096},
+    {"visual_query.sam_blur_kernel", 1, 31},
+    {"visual_query.token_distance_mask_size", 0, 5},
+    {"visual_query.tracking_half_window", 1, kMaxFrames},
+    {"visual_query.bbox_size_threshold", 0, kMaxPixels},
+    {"ren.pretrained.patch_sizes", 1, arch_limits::kMaxPatch},
+    {"ren.architecture.grid_size", 1, arch_limits::kMaxGrid},
+    {"ren.architecture.hidden_dim", 2, arch_limits::kMaxWidth},
+    {"ren.architecture.decoder_layers", 1, arch_limits::kMaxDepth},
+    {"ren.architecture.num_attention_heads", 1, arch_limits::kMaxHeads},
+    {"ren.parameters.image_resolution", 14, arch_limits::kMaxImageSize},
+    {"ren.parameters.batch_size", 0, kMaxCount},
+    {"ren.parameters.num_epochs", 0, kMaxCount},
+    {"ren.parameters.max_prompts", 0, kMaxCount},
+    {"ren.parameters.accumulation_steps", 0, kMaxCount},
+    {"ren.parameters.warmup_steps", 0, kMaxCount},
+    {"ren.parameters.logging_steps", 0, kMaxCount},
+    {"ren.parameters.num_workers", 0, kMaxCount},
+    {"models.ren_batch_size", 1, 4096},
+    {"models.cpu_threads", 0, 1024},
+    {"models.dino_input_size", 8, arch_limits::kMaxImageSize},
+    {"prepare.short_side", 1, kMaxPixels},
+    {"prepare.long_side_max", 1, kMaxPixels},
+    {"prepare.black_threshold", 0, 255},
+    {"prepare.gzip_level", 1, 9},
+    {"runner.max_attempts", 1, 1000},
+    {"runner.video_chunk_frames", 1, 100000},
+};
+
+void ApplyIntegerRanges(std::vector<Field>& fields) {
+  for (Field& f : fields) {
+    if (f.kind != Kind::kInt && f.kind != Kind::kIntList) continue;
+    const IntRange* r = nullptr;
+    for (const auto& x : kIntRanges)
+      if (f.key == x.key) r = &x;
+    VQ2D_CHECK(r != nullptr) << "config schema: integer key " << f.key << " has no range in kIntRanges";
+    f.min = std::max(f.min, r->min);
+    f.max = std::min(f.max, r->max);
+  }
+}
 
 const std::vector<Field>& Schema() {
   static const std::vector<Field> fields = [] {
@@ -159,6 +219,7 @@ const std::vector<Field>& Schema() {
     add("fixes.blur_gray_conversion", Kind::kBool, VQ2D_PTR(fixes.blur_gray_conversion), "fix ren_vq.md 2.13 #4", true);
     add("fixes.apply_trim_offset", Kind::kBool, VQ2D_PTR(fixes.apply_trim_offset), "fix ren_vq.md 2.13 #5", true);
     std::sort(f.begin(), f.end(), [](const Field& a, const Field& b) { return a.key < b.key; });
+    ApplyIntegerRanges(f);
     return f;
   }();
   return fields;
@@ -540,7 +601,9 @@ std::vector<ConfigKeyInfo> ConfigKeys() {
       type = "one of";
       for (const auto& c : f.choices) type += " " + c;
     }
-    out.push_back({f.key, type, ValueText(f, defaults), f.help});
+    const bool numeric = f.kind == Kind::kInt || f.kind == Kind::kIntList || f.kind == Kind::kDouble ||
+                         f.kind == Kind::kDoubleList;
+    out.push_back({f.key, type, ValueText(f, defaults), f.help, numeric ? f.min : 0, numeric ? f.max : 0});
   }
   return out;
 }
