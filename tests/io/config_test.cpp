@@ -92,7 +92,7 @@ TEST(ConfigTest, WrongTypeAndOutOfRangeNameKeyValueAndExpectation) {
   EXPECT_NE(s.status().message().find("expected a mapping"), std::string::npos);
   auto bad = ParseConfig("a: [1,\n", "c.yaml");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("c.yaml: not valid YAML"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("c.yaml:2:1: not valid YAML"), std::string::npos) << bad.status().message();
 }
 
 TEST(ConfigTest, SetOverridesParseValuesAsYaml) {

@@ -172,6 +172,7 @@ struct ConfigKeyInfo {
   std::string type;
   std::string default_value;
   std::string help;
+  double min = 0, max = 0;  // numeric keys: accepted range (may be infinite for floats); 0/0 otherwise
 };
 // Every key of the schema, sorted (for --help and docs).
 std::vector<ConfigKeyInfo> ConfigKeys();

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
+#include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include "io/eval/validate.h"
 #include "io/json_util.h"
@@ -125,31 +128,46 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, con
         VQ2D_RETURN_IF_ERROR(Need(entry, "query_sets", aw));
         OJson& qsets = entry["query_sets"];
         if (!qsets.is_object()) return Status::InvalidArgument(StrCat("TypeError: ", aw, ".query_sets: expected an object"));
+        // The annotations of this clip in the test file, each with its query sets by id (the first
+        // of an id, as a linear search finds it), built once per entry: one lookup per query set.
+        struct IndexedAnnotation {
+          const Clip* ca;
+          const ClipAnnotation* aa;
+          std::unordered_map<std::string_view, const QuerySet*> by_id;
+        };
+        std::vector<IndexedAnnotation> clip_annotations;
+        for (const Video& va : gt.videos) {
+          if (!(video_uid.is_string() && video_uid.get_ref<const std::string&>() == va.video_uid)) continue;
+          for (const Clip& ca : va.clips) {
+            if (!UidMatches(clip_uid, ca.clip_uid)) continue;
+            for (const ClipAnnotation& aa : ca.annotations) {
+              IndexedAnnotation ia{&ca, &aa, {}};
+              for (const QuerySet& s : aa.query_sets) ia.by_id.emplace(s.id, &s);
+              clip_annotations.push_back(std::move(ia));
+            }
+          }
+        }
         for (auto it = qsets.begin(); it != qsets.end(); ++it) {
           const std::string& qid = it.key();
           std::string qw = StrCat(aw, ".query_sets.", qid);
           // Original size: the visual crop of the last valid annotation with this query set.
           bool found = false;
           int ow = 0, oh = 0;
-          for (const Video& va : gt.videos) {
-            if (!(video_uid.is_string() && video_uid.get_ref<const std::string&>() == va.video_uid)) continue;
-            for (const Clip& ca : va.clips) {
-              if (!UidMatches(clip_uid, ca.clip_uid)) continue;
-              for (const ClipAnnotation& aa : ca.annotations) {
-                auto q = std::find_if(aa.query_sets.begin(), aa.query_sets.end(),
-                                      [&](const QuerySet& s) { return s.id == qid; });
-                if (q == aa.query_sets.end()) {
-                  return Status::InvalidArgument(StrCat(
-                      "KeyError: ", qw, ": annotation '", aa.annotation_uid, "' of clip ", UidText(ca.clip_uid),
-                      " in the test annotations has no query set '", qid, "' (submit.py reads it from every annotation "
-                      "of the clip)"));
-                }
-                if (q->is_valid) {
-                  ow = q->visual_crop.original_width;
-                  oh = q->visual_crop.original_height;
-                  found = true;
-                }
-              }
+          for (const IndexedAnnotation& ia : clip_annotations) {
+            const Clip& ca = *ia.ca;
+            const ClipAnnotation& aa = *ia.aa;
+            auto q_it = ia.by_id.find(qid);
+            const QuerySet* q = q_it == ia.by_id.end() ? nullptr : q_it->second;
+            if (q == nullptr) {
+              return Status::InvalidArgument(StrCat(
+                  "KeyError: ", qw, ": annotation '", aa.annotation_uid, "' of clip ", UidText(ca.clip_uid),
+                  " in the test annotations has no query set '", qid, "' (submit.py reads it from every annotation "
+                  "of the clip)"));
+            }
+            if (q->is_valid) {
+              ow = q->visual_crop.original_width;
+              oh = q->visual_crop.original_height;
+              found = true;
             }
           }
           VQ2D_RETURN_IF_ERROR(Need(it.value(), "bboxes", qw));
@@ -254,12 +272,16 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, con
         for (size_t ai = 0; ai < std::min(preds.size(), ca.annotations.size()); ++ai) {
           OJson& entry = preds[ai];
           if (!entry.is_object() || !entry.contains("query_sets") || !entry["query_sets"].is_object()) continue;
+          std::set<std::string> present;  // keys of entry.query_sets (its contains() scans linearly)
+          for (auto it = entry["query_sets"].begin(); it != entry["query_sets"].end(); ++it) present.insert(it.key());
           for (const QuerySet& q : ca.annotations[ai].query_sets) {
-            if (!q.is_valid || entry["query_sets"].contains(q.id)) continue;
+            if (!q.is_valid || !present.insert(q.id).second) continue;
             build.notes.push_back(StrCat("[INFO] Adding an dummy prediction for query set ", q.id, " in clip ",
                                          ca.clip_uid ? *ca.clip_uid : "None"));
             ++build.dummy_query_sets;
-            entry["query_sets"][q.id] = DummyQuerySet();
+            // Absent (checked above): append without operator[]'s linear search.
+            static_cast<OJson::object_t::Container&>(entry["query_sets"].get_ref<OJson::object_t&>())
+                .emplace_back(q.id, DummyQuerySet());
           }
         }
       }
