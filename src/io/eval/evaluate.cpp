@@ -239,6 +239,39 @@ std::string ScoreText(const EvalScore& s) {
 
 }  // namespace
 
+Result<QueryPrediction> ParseQueryPrediction(const OJson& q, const std::string& where) {
+  if (!q.is_object()) return Status::InvalidArgument(StrCat("TypeError: ", where, ": expected an object, got ", Show(q)));
+  QueryPrediction out;
+  VQ2D_ASSIGN_OR_RETURN(out.track, TrackFromJson(q, where));
+  VQ2D_ASSIGN_OR_RETURN(out.score, ScoreFromJson(q, where));
+  return out;
+}
+
+Status ValidatePredictionContents(const OJson& pred, const std::string& src, const AnnotationFile& gt) {
+  const OJson& videos = pred["results"]["videos"];
+  for (size_t vi = 0; vi < gt.videos.size(); ++vi) {
+    const Video& va = gt.videos[vi];
+    for (size_t ci = 0; ci < va.clips.size(); ++ci) {
+      const Clip& ca = va.clips[ci];
+      const OJson& preds = videos[vi]["clips"][ci]["predictions"];
+      for (size_t ai = 0; ai < ca.annotations.size(); ++ai) {
+        const OJson& qs = preds[ai]["query_sets"];
+        for (const QuerySet& q : ca.annotations[ai].query_sets) {
+          if (!q.is_valid) continue;
+          std::string where = StrCat(src, ": results.videos[", vi, "].clips[", ci, "] (clip ", UidText(ca.clip_uid),
+                                     ").predictions[", ai, "].query_sets.", q.id);
+          VQ2D_ASSIGN_OR_RETURN(QueryPrediction p, ParseQueryPrediction(qs[q.id], where));
+          if (p.score.kind == EvalScore::kNull) {
+            return Status::InvalidArgument(
+                StrCat("AssertionError: ", where, ".score: is null, expected a number (eval: pred.has_score())"));
+          }
+        }
+      }
+    }
+  }
+  return Status::OK();
+}
+
 Status ValidatePredictions(std::string_view predictions_json, const std::string& src, const AnnotationFile& gt) {
   VQ2D_ASSIGN_OR_RETURN(OJson pred, io_internal::ParseOrderedJson(predictions_json, src));
   return ValidatePredictionsJson(pred, src, gt);
@@ -266,8 +299,9 @@ Result<ConvertedPredictions> ConvertPredictions(std::string_view predictions_jso
           EvalQuery e;
           e.label = QueryLabel(ref);
           const OJson& qp = qs[q.id];
-          VQ2D_ASSIGN_OR_RETURN(e.pred, TrackFromJson(qp, where));
-          VQ2D_ASSIGN_OR_RETURN(e.score, ScoreFromJson(qp, where));
+          VQ2D_ASSIGN_OR_RETURN(QueryPrediction parsed, ParseQueryPrediction(qp, where));
+          e.pred = std::move(parsed.track);
+          e.score = parsed.score;
           if (!q.has_response_track) {
             return Status::InvalidArgument(StrCat("KeyError: annotation ", e.label,
                                                   ": no 'response_track' (an unannotated test file cannot be scored)"));
@@ -351,8 +385,9 @@ Result<EvaluationResult> EvaluateRenLocal(std::string_view collated_json, const 
           EvalQueryRef ref{video_uid, clip_uid, ai, id};
           EvalQuery e;
           e.label = QueryLabel(ref);
-          VQ2D_ASSIGN_OR_RETURN(e.pred, TrackFromJson(it.value(), where));
-          VQ2D_ASSIGN_OR_RETURN(e.score, ScoreFromJson(it.value(), where));
+          VQ2D_ASSIGN_OR_RETURN(QueryPrediction parsed, ParseQueryPrediction(it.value(), where));
+          e.pred = std::move(parsed.track);
+          e.score = parsed.score;
           VQ2D_ASSIGN_OR_RETURN(e.gt, TrackFromJson(g, where + "-gt"));
           e.visual_crop = EvalBox{-1, -1, -1, -1, -1};
           queries.push_back(std::move(e));
