@@ -198,5 +198,26 @@ TEST(EvalCliTest, SubmitWritesValidFileAndRefusesInvalidOne) {
   }
 }
 
+// Regression (issue I.6): `vq2d submit` exited 0 on prediction files its own eval rejects.
+TEST(EvalCliTest, SubmitRefusesInputEvalRejectsAndWritesNothing) {
+  testing::TempDir tmp;
+  Write(tmp.Join("test.json"), R"({"version": "1.0.5", "videos": [{"video_uid": "v", "split": "test", "clips": [
+    {"clip_uid": "c", "annotations": [{"annotation_uid": "a0", "query_sets": {
+      "1": {"is_valid": true, "query_frame": 40, "visual_crop": {"frame_number": 3, "x": 1, "y": 1, "width": 5,
+            "height": 5, "original_width": 1920, "original_height": 1080}}}}]}]}]})");
+  ASSERT_EQ(std::system(("mkdir -p " + tmp.Join("preds")).c_str()), 0);
+  Write(tmp.Join("preds/0-c.json"), R"({"version": "1.0.5", "challenge": "ego4d_vq2d_challenge", "results": {"videos": [
+    {"video_uid": "v", "frame_height": 288, "frame_width": 512, "clips": [{"clip_uid": "c", "predictions": [
+      {"query_sets": {"1": {"bboxes": [{"fno": 7, "x1": 1, "x2": 5, "y1": 1, "y2": 5}], "score": "0.5"}}}]}]}]}})");
+  std::string out, err;
+  int rc = RunVq2d("submit --predictions " + tmp.Join("preds") + " --test-annotations " + tmp.Join("test.json") +
+                       " -o " + tmp.Join("predictions.json"),
+                   tmp, &out, &err);
+  EXPECT_EQ(rc, 1) << err;
+  EXPECT_FALSE(std::ifstream(tmp.Join("predictions.json")).good());
+  EXPECT_NE(err.find("(clip \"c\")"), std::string::npos) << err;
+  EXPECT_NE(err.find("query_sets.1.score"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace vq2d

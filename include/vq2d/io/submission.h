@@ -7,6 +7,10 @@
 // Extension: a clip may carry its own frame_height/frame_width (used instead of the video's, and
 // removed from the output); REN's files have them per video only.
 //
+// Input check (stricter than submit.py, which copies whatever it is given): every query-set prediction
+// of every file must read as `vq2d eval` reads it (bboxes an array of objects with an integral fno and
+// numeric x1/y1/x2/y2, frame-contiguous; score a number), else an error naming the file, the clip,
+// the query set and the field.
 // Steps, as upstream:
 //  1. collate: the first file is the base, every later file contributes its results.videos[0];
 //     every box is rescaled to the original resolution: x = int(x / frame_width * original_width)
@@ -19,7 +23,8 @@
 //     a missing valid query set of a present annotation gets the same dummy (appended).
 //  3. version := the test file's version ("1.0.5" for v1.0.5/v2), then validate with the official
 //     rules (challenge "ego4d_vq2d_challenge", counts, clip/video uids, valid query-set keys, bboxes
-//     and score present).
+//     and score present), then eval's own reading of every valid prediction (same parser as eval:
+//     contiguous tracks, integral fno, numeric boxes, non-null numeric score).
 //
 // Thread-safety: pure functions.
 #pragma once

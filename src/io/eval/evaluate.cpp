@@ -242,6 +242,42 @@ std::string ScoreText(const EvalScore& s) {
 
 }  // namespace
 
+Result<QueryPrediction> ParseQueryPrediction(const OJson& q, const std::string& where) {
+  if (!q.is_object()) return Status::InvalidArgument(StrCat("TypeError: ", where, ": expected an object, got ", Show(q)));
+  QueryPrediction out;
+  VQ2D_ASSIGN_OR_RETURN(out.track, TrackFromJson(q, where));
+  VQ2D_ASSIGN_OR_RETURN(out.score, ScoreFromJson(q, where));
+  return out;
+}
+
+Status ValidatePredictionContents(const OJson& pred, const std::string& src, const AnnotationFile& gt) {
+  const OJson& videos = pred["results"]["videos"];
+  for (size_t vi = 0; vi < gt.videos.size(); ++vi) {
+    const Video& va = gt.videos[vi];
+    for (size_t ci = 0; ci < va.clips.size(); ++ci) {
+      const Clip& ca = va.clips[ci];
+      const OJson& preds = videos[vi]["clips"][ci]["predictions"];
+      for (size_t ai = 0; ai < ca.annotations.size(); ++ai) {
+        const OJson& qs = preds[ai]["query_sets"];
+        const io_internal::MemberIndex qs_index(qs);
+        for (const QuerySet& q : ca.annotations[ai].query_sets) {
+          if (!q.is_valid) continue;
+          std::string where = StrCat(src, ": results.videos[", vi, "].clips[", ci, "] (clip ", UidText(ca.clip_uid),
+                                     ").predictions[", ai, "].query_sets.", q.id);
+          const OJson* qp = qs_index.Find(q.id);
+          if (qp == nullptr) return Status::InvalidArgument(StrCat("KeyError: ", where, ": missing"));
+          VQ2D_ASSIGN_OR_RETURN(QueryPrediction p, ParseQueryPrediction(*qp, where));
+          if (p.score.kind == EvalScore::kNull) {
+            return Status::InvalidArgument(
+                StrCat("AssertionError: ", where, ".score: is null, expected a number (eval: pred.has_score())"));
+          }
+        }
+      }
+    }
+  }
+  return Status::OK();
+}
+
 Status ValidatePredictions(std::string_view predictions_json, const std::string& src, const AnnotationFile& gt) {
   VQ2D_ASSIGN_OR_RETURN(OJson pred, io_internal::ParseOrderedJson(predictions_json, src));
   return ValidatePredictionsJson(pred, src, gt);
@@ -271,9 +307,9 @@ Result<ConvertedPredictions> ConvertPredictions(std::string_view predictions_jso
           e.label = QueryLabel(ref);
           const OJson* qp_found = qs_index.Find(q.id);  // present: validated above
           if (qp_found == nullptr) return Status::Internal(StrCat(where, ": query set vanished after validation"));
-          const OJson& qp = *qp_found;
-          VQ2D_ASSIGN_OR_RETURN(e.pred, TrackFromJson(qp, where));
-          VQ2D_ASSIGN_OR_RETURN(e.score, ScoreFromJson(qp, where));
+          VQ2D_ASSIGN_OR_RETURN(QueryPrediction parsed, ParseQueryPrediction(*qp_found, where));
+          e.pred = std::move(parsed.track);
+          e.score = parsed.score;
           if (!q.has_response_track) {
             return Status::InvalidArgument(StrCat("KeyError: annotation ", e.label,
                                                   ": no 'response_track' (an unannotated test file cannot be scored)"));
@@ -359,8 +395,9 @@ Result<EvaluationResult> EvaluateRenLocal(std::string_view collated_json, const 
           EvalQueryRef ref{video_uid, clip_uid, ai, id};
           EvalQuery e;
           e.label = QueryLabel(ref);
-          VQ2D_ASSIGN_OR_RETURN(e.pred, TrackFromJson(it.value(), where));
-          VQ2D_ASSIGN_OR_RETURN(e.score, ScoreFromJson(it.value(), where));
+          VQ2D_ASSIGN_OR_RETURN(QueryPrediction parsed, ParseQueryPrediction(it.value(), where));
+          e.pred = std::move(parsed.track);
+          e.score = parsed.score;
           VQ2D_ASSIGN_OR_RETURN(e.gt, TrackFromJson(g, where + "-gt"));
           e.visual_crop = EvalBox{-1, -1, -1, -1, -1};
           queries.push_back(std::move(e));

@@ -74,6 +74,42 @@ Status NeedArray(const OJson& v, const std::string& where) {
   return Status::OK();
 }
 
+// The input check: every query-set prediction of a prediction file parses as eval reads it
+// (ParseQueryPrediction, the one parser) with a numeric score. Names the file, the clip and the field.
+Status CheckPredictionFile(const OJson& j, const std::string& name) {
+  const OJson& videos = j["results"]["videos"];
+  for (size_t vi = 0; vi < videos.size(); ++vi) {
+    const OJson& video = videos[vi];
+    std::string vw = StrCat(name, ": results.videos[", vi, "]");
+    for (const char* key : {"video_uid", "clips"}) VQ2D_RETURN_IF_ERROR(Need(video, key, vw));
+    VQ2D_RETURN_IF_ERROR(NeedArray(video["clips"], vw + ".clips"));
+    for (size_t ci = 0; ci < video["clips"].size(); ++ci) {
+      const OJson& clip = video["clips"][ci];
+      std::string cw = StrCat(vw, ".clips[", ci, "]");
+      for (const char* key : {"clip_uid", "predictions"}) VQ2D_RETURN_IF_ERROR(Need(clip, key, cw));
+      cw += StrCat(" (clip ", clip["clip_uid"].dump(), ")");
+      VQ2D_RETURN_IF_ERROR(NeedArray(clip["predictions"], cw + ".predictions"));
+      for (size_t ai = 0; ai < clip["predictions"].size(); ++ai) {
+        const OJson& entry = clip["predictions"][ai];
+        std::string aw = StrCat(cw, ".predictions[", ai, "]");
+        VQ2D_RETURN_IF_ERROR(Need(entry, "query_sets", aw));
+        const OJson& qsets = entry["query_sets"];
+        if (!qsets.is_object()) {
+          return Status::InvalidArgument(StrCat("TypeError: ", aw, ".query_sets: expected an object, got ", DescribeJson(qsets)));
+        }
+        for (auto it = qsets.begin(); it != qsets.end(); ++it) {
+          std::string qw = StrCat(aw, ".query_sets.", it.key());
+          VQ2D_ASSIGN_OR_RETURN(QueryPrediction p, ParseQueryPrediction(it.value(), qw));
+          if (p.score.kind == EvalScore::kNull) {
+            return Status::InvalidArgument(StrCat("TypeError: ", qw, ".score: is null, expected a number"));
+          }
+        }
+      }
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, const AnnotationFile& gt) {
@@ -86,6 +122,7 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, con
     VQ2D_RETURN_IF_ERROR(Need(j, "results", files[i].name));
     VQ2D_RETURN_IF_ERROR(Need(j["results"], "videos", files[i].name + ": results"));
     VQ2D_RETURN_IF_ERROR(NeedArray(j["results"]["videos"], files[i].name + ": results.videos"));
+    VQ2D_RETURN_IF_ERROR(CheckPredictionFile(j, files[i].name));
     if (i == 0) {
       for (auto& v : j["results"]["videos"]) videos.push_back(std::move(v));
       base = std::move(j);
@@ -293,7 +330,9 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, con
   OJson submission = serialize(ordered);
   // ---- 3. version from the test file, then validate -----------------------------------------------
   if (submission.is_object()) submission["version"] = gt.version;
+  // The output is checked as `vq2d eval` reads it: the official rules, then every valid prediction.
   build.validation = ValidatePredictionsJson(submission, "submission", gt);
+  if (build.validation.ok()) build.validation = ValidatePredictionContents(submission, "submission", gt);
   build.submission_json = submission.dump();
   return build;
 }
