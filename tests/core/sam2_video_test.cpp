@@ -31,7 +31,11 @@ TEST(Sam2VideoPredictor, MatchesFixtures) {
       auto clip = clip_desc.find("[::-1]") != std::string::npos ? frames.flip(0) : frames;
       auto pre = torch::cat({PreprocessImage(clip[0], image_size), PreprocessImage(clip[clip.size(0) - 1], image_size)});
       ExpectCloseCase(c, r + ".images_preprocessed.crop64", pre.index({Slice(), Slice(), Slice(0, 64), Slice(0, 64)}), m);
-      VideoPredictor pred(model);  // fill_hole_area 0: the reference skipped hole filling (no sam2._C)
+      // fill_hole_area 0: the reference skipped hole filling (no sam2._C). The generator passed the
+      // prompt frame as an int, so the prompt frame yields its box-prompted mask (standard SAM 2).
+      VideoPredictorOptions int_index;
+      int_index.prompt_index_as_tensor = false;
+      VideoPredictor pred(model, int_index);
       ASSERT_TRUE(pred.InitState(FramesFromRgb(clip, image_size)).ok());
       pred.ResetState();
       std::vector<double> box = spec["box_passed"];
@@ -175,6 +179,117 @@ TEST(Sam2VideoPredictor, Bf16AutocastStaysCloseToFp32) {
     EXPECT_LT(rel, 0.1) << "relative L2 distance of the bf16 logits to fp32";
   }
   EXPECT_EQ(p16.Output(3)->maskmem_features.scalar_type(), torch::kBFloat16);
+}
+
+struct Yielded {
+  std::vector<int64_t> frames;
+  std::vector<torch::Tensor> masks, scores, ptrs;
+};
+
+// Box prompt on `prompt`, propagation (forward or reverse) to the end; every yielded frame with the
+// output a frame-index lookup finds for it.
+Yielded TrackBox(VideoPredictor& p, const torch::Tensor& clip, int64_t prompt, bool reverse, torch::Tensor* added_mask) {
+  Yielded y;
+  EXPECT_TRUE(p.InitState(FramesFromRgb(clip, 256)).ok());
+  auto added = p.AddNewPointsOrBox(prompt, 0, {}, {}, torch::tensor({10.f, 8.f, 40.f, 30.f}));
+  EXPECT_TRUE(added.ok()) << added.status().ToString();
+  if (!added.ok()) return y;
+  *added_mask = added->video_res_masks;
+  EXPECT_TRUE(p.StartPropagation(std::nullopt, std::nullopt, reverse).ok());
+  while (true) {
+    auto n = p.Next();
+    EXPECT_TRUE(n.ok()) << n.status().ToString();
+    if (!n.ok() || !n->has_value()) break;
+    const FrameOutput* o = p.Output((*n)->frame_idx);
+    EXPECT_NE(o, nullptr);
+    if (!o) break;
+    y.frames.push_back((*n)->frame_idx);
+    y.masks.push_back((*n)->video_res_masks);
+    y.scores.push_back(o->object_score_logits);
+    y.ptrs.push_back(o->obj_ptr);
+  }
+  return y;
+}
+
+// Upstream REN passes the prompt frame index as a 0-d tensor (models.py:622). Reference construction:
+// with the object-pointer temporal projection zeroed (so a pointer's temporal distance does not
+// matter), tracking clip X with the tensor index equals standard SAM 2 tracking on X with the prompt
+// frame duplicated, one frame further: the re-inferred prompt frame is an ordinary tracked frame of
+// the same image whose only memory is the prompt, and the later frames see the same memories at the
+// same distances. The prompt-frame output itself is then not the box-prompted mask.
+TEST(Sam2VideoPredictor, TensorPromptIndexReinfersThePromptFrame) {
+  torch::NoGradGuard no_grad;
+  auto model = SmallModel();
+  for (auto& prm : model->obj_ptr_tpos_proj->parameters()) prm.zero_();
+  torch::manual_seed(21);
+  const int64_t n = 18, p = 5;  // n >= 17: both clips use 16 object pointers
+  auto clip = torch::randint(0, 256, {n, 48, 64, 3}, torch::kUInt8);
+  using torch::indexing::Slice;
+  auto dup = torch::cat({clip.index({Slice(0, p + 1)}), clip.index({Slice(p, torch::indexing::None)})});  // n+1 frames
+  VideoPredictorOptions tensor_opts;
+  tensor_opts.prompt_index_as_tensor = true;
+  for (const bool reverse : {false, true}) {
+    SCOPED_TRACE(reverse ? "reverse" : "forward");
+    VideoPredictor standard(model), tensor_key(model, tensor_opts);
+    torch::Tensor added_std, added_tensor;
+    // Forward: the duplicate (index p+1 of dup) follows the prompt; reverse: the prompt is the later copy.
+    const int64_t dup_prompt = reverse ? p + 1 : p;
+    Yielded a = TrackBox(standard, dup, dup_prompt, reverse, &added_std);
+    Yielded b = TrackBox(tensor_key, clip, p, reverse, &added_tensor);
+    ASSERT_EQ(a.frames.size(), static_cast<size_t>(reverse ? p + 2 : n - p + 1));
+    ASSERT_EQ(b.frames.size() + 1, a.frames.size());
+    // Standard SAM 2: the prompt frame yields its box-prompted mask.
+    EXPECT_EQ(a.frames[0], dup_prompt);
+    EXPECT_TRUE(torch::equal(a.masks[0], added_std));
+    EXPECT_EQ(standard.Output(dup_prompt), standard.ConditioningOutput(dup_prompt));
+    // The prompt itself is computed the same way with either index.
+    EXPECT_TRUE(torch::equal(added_tensor, added_std));
+    ASSERT_NE(tensor_key.ConditioningOutput(p), nullptr);
+    EXPECT_TRUE(torch::equal(tensor_key.ConditioningOutput(p)->pred_masks, standard.ConditioningOutput(dup_prompt)->pred_masks));
+    // Tensor index: the prompt frame is yielded first, re-inferred with memory (not the prompt's mask);
+    // its output is a separate non-conditioning output with its own memory.
+    EXPECT_EQ(b.frames[0], p);
+    EXPECT_FALSE(torch::equal(b.masks[0], added_tensor));
+    ASSERT_NE(tensor_key.Output(p), tensor_key.ConditioningOutput(p));
+    EXPECT_TRUE(tensor_key.Output(p)->maskmem_features.defined());
+    // ... equal, frame for frame, to standard tracking of the duplicated clip from the frame after the prompt.
+    for (size_t i = 0; i < b.frames.size(); ++i) {
+      SCOPED_TRACE(i);
+      EXPECT_EQ(b.frames[i], reverse ? p - static_cast<int64_t>(i) : p + static_cast<int64_t>(i));
+      EXPECT_TRUE(torch::equal(b.masks[i], a.masks[i + 1]));
+      EXPECT_TRUE(torch::equal(b.scores[i], a.scores[i + 1]));
+      EXPECT_TRUE(torch::equal(b.ptrs[i], a.ptrs[i + 1]));
+    }
+  }
+}
+
+TEST(Sam2VideoPredictor, TensorPromptIndexPromptRules) {
+  torch::NoGradGuard no_grad;
+  auto model = SmallModel();
+  VideoPredictorOptions o;
+  o.prompt_index_as_tensor = true;
+  VideoPredictor p(model, o);
+  auto clip = torch::zeros({4, 32, 32, 3}, torch::kUInt8);
+  ASSERT_TRUE(p.InitState(FramesFromRgb(clip, 256)).ok());
+  ASSERT_TRUE(p.AddNewPointsOrBox(1, 0, {}, {}, torch::tensor({1.f, 2.f, 20.f, 24.f})).ok());
+  auto again = p.AddNewPointsOrBox(1, 0, torch::tensor({{5.f, 5.f}}), torch::tensor({1}), {});
+  ASSERT_FALSE(again.ok());  // a second conditioning entry for frame 1 is not modelled
+  EXPECT_NE(again.status().message().find("already has a prompt"), std::string::npos) << again.status().ToString();
+  EXPECT_TRUE(p.AddNewPointsOrBox(3, 0, {}, {}, torch::tensor({1.f, 2.f, 20.f, 24.f})).ok());  // another frame: fine
+  ASSERT_TRUE(p.StartPropagation().ok());
+  std::vector<int64_t> yielded;
+  while (true) {
+    auto nx = p.Next();
+    ASSERT_TRUE(nx.ok());
+    if (!nx->has_value()) break;
+    yielded.push_back((*nx)->frame_idx);
+  }
+  EXPECT_EQ(yielded, (std::vector<int64_t>{1, 2, 3}));  // starts at the first prompt, every frame inferred
+  for (const int64_t k : {1, 3}) {  // both prompt frames re-inferred, their prompts kept as conditioning memory
+    ASSERT_NE(p.ConditioningOutput(k), nullptr);
+    ASSERT_NE(p.Output(k), nullptr);
+    EXPECT_NE(p.Output(k), p.ConditioningOutput(k));
+  }
 }
 
 TEST(Sam2VideoPredictor, RejectsBadCalls) {
