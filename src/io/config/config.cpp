@@ -157,6 +157,9 @@ const std::vector<Field>& Schema() {
     add("fixes.suppression_frame_index", Kind::kBool, VQ2D_PTR(fixes.suppression_frame_index), "fix ren_vq.md 2.13 #3", true);
     add("fixes.blur_gray_conversion", Kind::kBool, VQ2D_PTR(fixes.blur_gray_conversion), "fix ren_vq.md 2.13 #4", true);
     add("fixes.apply_trim_offset", Kind::kBool, VQ2D_PTR(fixes.apply_trim_offset), "fix ren_vq.md 2.13 #5", true);
+    add("fixes.sam2_prompt_frame_int_index", Kind::kBool, VQ2D_PTR(fixes.sam2_prompt_frame_int_index),
+        "SAM 2 tracking: the prompt frame yields its box-prompted mask (false: upstream's tensor frame index, "
+        "the prompt frame is re-inferred with memory; docs/pipeline.md)", true);
     std::sort(f.begin(), f.end(), [](const Field& a, const Field& b) { return a.key < b.key; });
     return f;
   }();
