@@ -251,6 +251,7 @@ Result<std::unique_ptr<VqEngine>> VqEngine::Create(const EngineOptions& options)
     sam2::VideoPredictorOptions vo;
     vo.bf16 = m.bf16;
     vo.fill_hole_area = 0;
+    vo.prompt_index_as_tensor = !options.params.fixes.sam2_prompt_frame_int_index;  // upstream models.py:622
     impl->video_predictor = std::make_unique<sam2::VideoPredictor>(impl->sam, vo);
     impl->ren_adapter = std::make_unique<RenTokenAdapter>(impl->ren.get());
     impl->sam_adapter = std::make_unique<Sam2ImageAdapter>(impl->image_predictor.get());

@@ -2,6 +2,7 @@
 
 #include <opencv2/core.hpp>
 
+#include <cmath>
 #include <cstring>
 #include <utility>
 
@@ -126,7 +127,7 @@ Result<torch::Tensor> DinoV2FeatureAdapter::Extract(const torch::Tensor& images)
 }
 
 Status Sam2VideoAdapter::Track(const FrameSource& frames, int64_t prompt_index, const std::array<double, 4>& box,
-                               const std::function<bool(int64_t, const cv::Mat&)>& on_frame) {
+                               const TrackerFrameCallback& on_frame) {
   return Guard("SAM 2 video", [&]() -> Status {
     sam2::VideoFrames vf;
     vf.num_frames = frames.num_frames;
@@ -145,7 +146,9 @@ Status Sam2VideoAdapter::Track(const FrameSource& frames, int64_t prompt_index, 
       VQ2D_ASSIGN_OR_RETURN(auto next, p_->Next());
       if (!next) break;
       const cv::Mat m = MaskToMat(next->video_res_masks[0][0] > 0);
-      if (!on_frame(next->frame_idx, m)) break;
+      const sam2::FrameOutput* o = p_->Output(next->frame_idx);  // what produced the yielded mask
+      const float score = o ? o->object_score_logits.to(torch::kCPU).item<float>() : std::nanf("");
+      if (!on_frame(next->frame_idx, m, score)) break;
     }
     return Status::OK();
   });

@@ -137,6 +137,7 @@ struct FixesOptions {
   bool suppression_frame_index = false;    // quirk Q3: index query-frame suppression by frame id
   bool blur_gray_conversion = false;       // quirk Q4: RGB2GRAY instead of BGR2GRAY in is_blurry
   bool apply_trim_offset = false;          // quirk Q5: shift boxes by the black-bar trim offset
+  bool sam2_prompt_frame_int_index = false;  // quirk Q10: the SAM 2 prompt frame yields its box-prompted mask
 };
 
 struct Config {

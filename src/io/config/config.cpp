@@ -218,6 +218,9 @@ const std::vector<Field>& Schema() {
     add("fixes.suppression_frame_index", Kind::kBool, VQ2D_PTR(fixes.suppression_frame_index), "upstream quirk Q3 (docs/pipeline.md): suppress the query frame by its frame id, not its list position", true);
     add("fixes.blur_gray_conversion", Kind::kBool, VQ2D_PTR(fixes.blur_gray_conversion), "upstream quirk Q4 (docs/pipeline.md): is_blurry converts RGB with RGB2GRAY, not BGR2GRAY", true);
     add("fixes.apply_trim_offset", Kind::kBool, VQ2D_PTR(fixes.apply_trim_offset), "upstream quirk Q5 (docs/pipeline.md): shift boxes by the black-bar trim offset", true);
+    add("fixes.sam2_prompt_frame_int_index", Kind::kBool, VQ2D_PTR(fixes.sam2_prompt_frame_int_index),
+        "upstream quirk Q10 (docs/pipeline.md): the SAM 2 prompt frame yields its box-prompted mask (false: "
+        "upstream's tensor frame index, the prompt frame is re-inferred with memory)", true);
     std::sort(f.begin(), f.end(), [](const Field& a, const Field& b) { return a.key < b.key; });
     ApplyIntegerRanges(f);
     return f;
