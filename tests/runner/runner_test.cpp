@@ -99,7 +99,8 @@ TEST(RunnerTest, ClipThatKeepsKillingTheProcessIsQuarantined) {
     auto j = Journal::Open(fs, RunStore(fs, out).JournalPath(7));
     ASSERT_TRUE(j.ok());
     for (int i = 0; i < 3; ++i)
-      (*j)->Append({{"event", "start"}, {"clip", "clip-001"}, {"attempt_id", "dead-" + std::to_string(i)}});
+      ASSERT_TRUE(
+          (*j)->Append({{"event", "start"}, {"clip", "clip-001"}, {"attempt_id", "dead-" + std::to_string(i)}}).ok());
   }
   RunOptions o = Options(out);
   o.retry_failed = false;
@@ -224,7 +225,9 @@ TEST(RunnerTest, StatusReportsThroughputStagesAndEta) {
 class JournalFaultFs : public FileSystem {
  public:
   explicit JournalFaultFs(int journal_appends_ok) : left_(journal_appends_ok) {}
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override { return fs_->NewWritableFile(p); }
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
+    return fs_->NewWritableFile(p);
+  }
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& p) override {
     VQ2D_ASSIGN_OR_RETURN(auto f, fs_->NewAppendableFile(p));
     if (p.find("/journal/") == std::string::npos) return std::move(f);
