@@ -94,13 +94,6 @@ Result<std::optional<std::array<int64_t, 4>>> PointToBox(const torch::Tensor& im
   return std::optional<std::array<int64_t, 4>>(*MaskToBox(masks[best]));
 }
 
-namespace {
-torch::Tensor DropNanRows(const torch::Tensor& t) {
-  const torch::Tensor ok = ~torch::isnan(t).any(1);
-  return t.index({ok});
-}
-}  // namespace
-
 Result<Candidates> ModelCandidateRefiner::Refine(const torch::Tensor& frames, const Candidates& sel,
                                                  const QuerySet& queries, double top_p) {
   errors_.clear();
@@ -124,18 +117,14 @@ Result<Candidates> ModelCandidateRefiner::Refine(const torch::Tensor& frames, co
     qboxes.push_back(b);
     cboxes.push_back(w.box);
   }
-  int64_t nan1 = 0, nan2 = 0;
   VQ2D_ASSIGN_OR_RETURN(torch::Tensor pooled, SamPooledTokens(torch::stack(qframes), qboxes, *m_.sam, *m_.features,
-                                                              p_.patch_size, p_.sam_pooled_chunk, &nan1,
+                                                              p_.patch_size, p_.sam_pooled_chunk, nullptr,
                                                               ops.sam_blur_kernel));
   VQ2D_ASSIGN_OR_RETURN(torch::Tensor pooled_crop, SamPooledTokens(torch::stack(qcrops), cboxes, *m_.sam, *m_.features,
-                                                                   p_.patch_size, p_.sam_pooled_chunk, &nan2,
+                                                                   p_.patch_size, p_.sam_pooled_chunk, nullptr,
                                                                    ops.sam_blur_kernel));
-  if (nan1 + nan2 > 0) {
-    errors_.push_back("NaN pooled query descriptor (empty SAM mask)");
-    pooled = DropNanRows(pooled);
-    pooled_crop = DropNanRows(pooled_crop);
-  }
+  // A NaN row (empty SAM mask) stays, as upstream: it makes every point_to_bbox similarity against
+  // that set NaN, so the first mask is taken (upstream raises nothing unless that mask is empty).
   // (2) point -> box per candidate; (3) 8 crops around each box.
   std::vector<size_t> alive;
   std::vector<torch::Tensor> crops;
