@@ -232,12 +232,8 @@ ExpansionResult ExpandQueries(const torch::Tensor& frames, const QuerySet& queri
     r.upstream_error = "ZeroDivisionError";
     return r;
   }
-  const auto opts = F::NormalizeFuncOptions().p(2).dim(-1).eps(1e-12);
-  const torch::Tensor sims =
-      std::get<0>(torch::max(torch::mm(F::normalize(tracked_tokens.to(torch::kFloat32), opts),
-                                       F::normalize(queries.tokens.to(torch::kFloat32), opts).t()),
-                             1))
-          .contiguous();
+  torch::Tensor sims;  // upstream's float32 cosines (F.normalize + mm + max)
+  MaxCosine(tracked_tokens, queries.tokens, &sims, nullptr);
   const float thr = static_cast<float>(p.query_selection_threshold);
   const float* s = sims.data_ptr<float>();
   std::map<int64_t, bool> blurry;
