@@ -203,6 +203,18 @@ VqEngine::VqEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 VqEngine::~VqEngine() = default;
 const std::string& VqEngine::device() const { return impl_->device_name; }
 
+Status ValidateEngineOptions(const EngineOptions& options) {
+  return GuardTorch("checking the VQ2D model options", [&]() -> Status {
+    VQ2D_RETURN_IF_ERROR(ValidatePipelineParams(options.params));
+    const ModelOptions& m = options.models;
+    if (m.feature_extractor != "dino" && m.feature_extractor != "dinov2") {
+      return Status::InvalidArgument(
+          StrCat("visual_query.feature_extractor '", m.feature_extractor, "': expected dino or dinov2"));
+    }
+    return ResolveArchitectures(m).status();
+  });
+}
+
 Result<std::unique_ptr<VqEngine>> VqEngine::Create(const EngineOptions& options) {
   return GuardTorch("building the VQ2D models", [&]() -> Result<std::unique_ptr<VqEngine>> {
     torch::NoGradGuard no_grad;
