@@ -155,6 +155,15 @@ TEST(SubmissionTest, OfficialLayoutFromMergeIsNotRescaled) {
   EXPECT_EQ(b["x1"], 375);
   EXPECT_EQ(b["y2"], 1076);
   EXPECT_EQ(r->dummy_clips, 1u);
+  // Coverage: 2 test clips with a valid query set, "missing" has no prediction.
+  EXPECT_EQ(r->clips_total, 2u);
+  EXPECT_EQ(r->uncovered_clips, std::vector<std::string>{"missing"});
+  // How merge writes a clip the run did not finish (no box): not covered either.
+  std::string empty = merged;
+  empty.replace(empty.find("{\"fno\": 7"), std::string(R"({"fno": 7, "x1": 375, "x2": 1916, "y1": 37, "y2": 1076})").size(), "");
+  auto e = BuildSubmission({{"predictions.json", empty}}, *gt);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->uncovered_clips, (std::vector<std::string>{"c", "missing"}));
 }
 
 TEST(SubmissionTest, MissingValidQuerySetGetsDummyAndWrongCountIsRefused) {

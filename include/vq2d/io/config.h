@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "vq2d/base/filesystem.h"
 #include "vq2d/base/status.h"
 
 namespace vq2d {
@@ -152,12 +153,21 @@ struct Config {
   RunnerOptions runner;
   FixesOptions fixes;
 
-  // <visual_query.save_dir>/<visual_query.exp_name>
+  // The run directory of visual_query.split (OutputDirFor(visual_query.split)).
   std::string OutputDir() const;
+  // The run directory of `split`: <save_dir>/<exp_name> for val, <save_dir>/<exp_name>_<split> for
+  // the other splits, so the val and test runs of one config never share a directory. The only
+  // definition of the layout; commands resolve it with ResolveOutputDir (old layouts included).
+  std::string OutputDirFor(const std::string& split) const;
   // Records dir / annotation file of `split` (train | val | test).
   std::string RecordsDir(const std::string& split) const;
   std::string AnnotationsFile(const std::string& split) const;
 };
+
+// The run directory a command should use for the config's split: OutputDir(), except that a run of a
+// non-val split written before per-split directories existed (in <save_dir>/<exp_name>, its run.json
+// naming that split) is used while OutputDir() does not exist.
+std::string ResolveOutputDir(const Config& config, FileSystem* fs);
 
 // Loads `path` (YAML) on top of the defaults, then applies `overrides` ("a.b.c=value", value parsed
 // as YAML, so lists work: "visual_query.frame_cropping_factors=[1.0,2.0]").

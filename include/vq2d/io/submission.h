@@ -49,6 +49,10 @@ struct SubmissionBuild {
   Status validation;                // OK, or the first failing rule (the file must not be published)
   std::vector<std::string> notes;   // "[INFO] Adding a dummy prediction for clip ..." as upstream prints
   size_t dummy_clips = 0, dummy_videos = 0, dummy_query_sets = 0;
+  // Coverage: test clips with a valid query set, and those of them the predictions do not cover (no
+  // entry, or no box in any valid query set: how `vq2d merge` writes a clip the run did not finish).
+  size_t clips_total = 0;
+  std::vector<std::string> uncovered_clips;
 };
 
 // Steps 1-3. Errors (not validation failures) are the upstream exceptions: "KeyError: ...",

@@ -1,5 +1,6 @@
 #include "vq2d/io/config.h"
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
@@ -150,7 +151,7 @@ const std::vector<Field>& Schema() {
     add("visual_query.tracker_name", Kind::kString, VQ2D_PTR(visual_query.tracker_name), "tracker", true, -kInf, kInf, {"sam2"});
     add("visual_query.tracker_param", Kind::kString, VQ2D_PTR(visual_query.tracker_param), "SAM 2.1 model config name (selects the variant)", true);
     add("visual_query.save_dir", Kind::kString, VQ2D_PTR(visual_query.save_dir), "parent of the run's output directory", false);
-    add("visual_query.exp_name", Kind::kString, VQ2D_PTR(visual_query.exp_name), "run name; output in <save_dir>/<exp_name>/", false);
+    add("visual_query.exp_name", Kind::kString, VQ2D_PTR(visual_query.exp_name), "run name; output in <save_dir>/<exp_name>/ (val) or <save_dir>/<exp_name>_<split>/", false);
     add("visual_query.matching_threshold", Kind::kDouble, VQ2D_PTR(visual_query.matching_threshold), "video token matching threshold (hard-coded 0.6 upstream)", true, -1, 1);
     // Hard-coded upstream constants (docs/pipeline.md#constants-pipelineparams-upstream-values); defaults = upstream.
     add("visual_query.query_frame_suppression", Kind::kDouble, VQ2D_PTR(visual_query.query_frame_suppression), "selection: zero the query-frame run while score >= this (hard-coded 0.8 upstream)", true, -1, 2);
@@ -552,7 +553,27 @@ Status CheckAllowedValues(const std::string& source, const Config& c) {
 
 }  // namespace
 
-std::string Config::OutputDir() const { return JoinPath(visual_query.save_dir, visual_query.exp_name); }
+std::string Config::OutputDir() const { return OutputDirFor(visual_query.split); }
+
+std::string Config::OutputDirFor(const std::string& split) const {
+  const std::string legacy = JoinPath(visual_query.save_dir, visual_query.exp_name);
+  return split == "val" ? legacy : legacy + "_" + split;
+}
+
+std::string ResolveOutputDir(const Config& config, FileSystem* fs) {
+  const std::string dir = config.OutputDir();
+  const std::string& split = config.visual_query.split;
+  if (split == "val" || fs->Exists(dir)) return dir;
+  const std::string legacy = config.OutputDirFor("val");
+  auto text = fs->ReadFile(JoinPath(legacy, "run.json"));
+  if (!text.ok()) return dir;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return dir;
+  auto info = j.find("info");
+  if (info == j.end() || !info->is_object()) return dir;
+  auto s = info->find("split");
+  return s != info->end() && s->is_string() && s->get<std::string>() == split ? legacy : dir;
+}
 
 std::string Config::RecordsDir(const std::string& split) const {
   if (split == "train") return data.train_data_dir;

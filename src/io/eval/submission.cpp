@@ -290,6 +290,7 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, con
           break;
         }
       }
+      const bool found_clip = cp != nullptr;
       if (!cp) {
         build.notes.push_back(StrCat("[INFO] Adding a dummy prediction for clip ", ca.clip_uid ? *ca.clip_uid : "None"));
         ++build.dummy_clips;
@@ -305,6 +306,24 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, con
       }
       // Missing valid query sets of present annotations (zip: the shorter list bounds it).
       OJson& preds = (*cp)["predictions"];
+      size_t valid = 0, boxed = 0;
+      for (size_t ai = 0; ai < ca.annotations.size(); ++ai) {
+        for (const QuerySet& q : ca.annotations[ai].query_sets) {
+          if (!q.is_valid) continue;
+          ++valid;
+          if (!found_clip || !preds.is_array() || ai >= preds.size() || !preds[ai].is_object()) continue;
+          auto qs = preds[ai].find("query_sets");
+          if (qs == preds[ai].end() || !qs->is_object()) continue;
+          auto e = qs->find(q.id);
+          if (e == qs->end() || !e->is_object()) continue;
+          auto b = e->find("bboxes");
+          boxed += b != e->end() && b->is_array() && !b->empty();
+        }
+      }
+      if (valid > 0) {
+        ++build.clips_total;
+        if (boxed == 0) build.uncovered_clips.push_back(ca.clip_uid ? *ca.clip_uid : "None");
+      }
       if (preds.is_array()) {
         for (size_t ai = 0; ai < std::min(preds.size(), ca.annotations.size()); ++ai) {
           OJson& entry = preds[ai];
