@@ -1,5 +1,9 @@
 #include "vq2d/runner/run_store.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <map>
 
 #include "vq2d/base/sha256.h"
@@ -182,8 +186,9 @@ JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir) {
   const std::string dir = JoinPath(out_dir, "journal");
   auto names = fs->ListDir(dir);
   if (!names.ok()) return summary;
-  // Per clip: attempt id -> ended?
+  // Per clip: attempt id -> ended?; its start event; its latest stage event.
   std::map<std::string, std::map<std::string, bool>> attempts;
+  std::map<std::string, std::map<std::string, nlohmann::json>> starts, stages;
   for (const auto& name : *names) {
     if (name.rfind("rank-", 0) != 0 || name.size() < 7 || name.substr(name.size() - 6) != ".jsonl") continue;
     auto text = fs->ReadFile(JoinPath(dir, name));
@@ -209,14 +214,20 @@ JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir) {
       if (kind == "start") {
         ++h.starts;
         attempts[clip].emplace(attempt_id, false);
+        starts[clip][attempt_id] = ev;
+      } else if (kind == "stage") {
+        stages[clip][attempt_id] = ev;
       } else if (kind == "finish" || kind == "fail" || kind == "abandon") {
         attempts[clip][attempt_id] = true;
+        const std::string t = ev.value("time", "");
+        if (t > h.last_end_time) h.last_end_time = t;
         if (kind == "finish") {
           ++h.finishes;
           h.last_is_fail = false;
         } else if (kind == "fail") {
           ++h.fails;
           h.last_error = ev.value("error", "");
+          h.last_cause = ev.value("cause", "");
           h.last_is_fail = true;
         } else {
           ++h.abandons;
@@ -226,11 +237,43 @@ JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir) {
   }
   for (auto& [clip, ids] : attempts) {
     int crashes = 0;
-    for (const auto& [id, ended] : ids)
-      if (!ended) ++crashes;
-    summary.clips[clip].crashes = crashes;
+    ClipHistory& h = summary.clips[clip];
+    for (const auto& [id, ended] : ids) {
+      if (ended) continue;
+      ++crashes;
+      const nlohmann::json& st = starts[clip][id];
+      const std::string since = st.value("time", "");
+      if (h.has_open && since <= h.open.since) continue;
+      h.has_open = true;
+      h.open = {};
+      h.open.attempt_id = id;
+      h.open.host = st.value("host", "");
+      h.open.since = since;
+      h.open.rank = st.value("rank", -1);
+      h.open.pid = st.value("pid", 0LL);
+      auto sg = stages[clip].find(id);
+      if (sg != stages[clip].end()) {
+        h.open.stage = sg->second.value("stage", "");
+        h.open.stage_since = sg->second.value("time", "");
+        h.open.done_fraction = sg->second.value("done_fraction", 0.0);
+      }
+    }
+    h.crashes = crashes;
   }
   return summary;
+}
+
+bool OpenAttemptAlive(const ClipHistory::OpenAttempt& a, const std::vector<nlohmann::json>& events) {
+  if (a.host.empty() || a.pid <= 0) return false;  // a start without them cannot be in flight
+  // A run_end or run_start of that rank after the attempt began: its process is gone.
+  for (const auto& ev : events) {
+    const std::string kind = ev.value("event", "");
+    if ((kind == "run_end" || kind == "run_start") && ev.value("rank", -2) == a.rank && ev.value("time", "") > a.since)
+      return false;
+  }
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0 || a.host != buf) return true;
+  return ::kill(static_cast<pid_t>(a.pid), 0) == 0 || errno == EPERM;
 }
 
 ClipState ClassifyClip(bool done, const ClipHistory* h, int max_attempts) {
