@@ -45,9 +45,9 @@ struct ModelOptions {
   int local_rank = 0;
   bool bf16 = false;       // REN weights/activations and SAM 2 autocast in bf16 (upstream on CUDA)
   bool dino_bf16 = true;   // DINO weights and input in bf16 (upstream, always)
-  int64_t ren_batch_size = 4;
+  int64_t ren_batch_size = defaults::kRenBatchSize;
   int cpu_threads = 0;  // > 0: torch::set_num_threads for this process (0 = LibTorch's default)
-  int64_t dino_input_height = 384, dino_input_width = 512;
+  int64_t dino_input_height = defaults::kDinoInputHeight, dino_input_width = defaults::kDinoInputWidth;
 };
 
 struct EngineOptions {
@@ -57,7 +57,7 @@ struct EngineOptions {
   // images per clip = 5 x max query frame). false: every query encodes its own frames, as upstream
   // (5 x sum of query frames). Outputs are identical.
   bool share_video_tokens = true;
-  int64_t video_chunk_frames = 8;  // frames per REN pass of the shared video pass (host memory bound)
+  int64_t video_chunk_frames = defaults::kVideoChunkFrames;  // frames per REN pass (host memory bound)
 };
 
 struct ClipFrames {

@@ -28,7 +28,8 @@ struct AssembledTokens {
 // ChooseTokenByDistance.
 Result<AssembledTokens> AssembleQueryTokens(const std::vector<torch::Tensor>& tokens,
                                             const std::vector<torch::Tensor>& points,
-                                            const std::vector<cv::Mat>& refined_masks, int distance_mask_size = 5);
+                                            const std::vector<cv::Mat>& refined_masks,
+                                            int distance_mask_size = static_cast<int>(defaults::kTokenDistanceMaskSize));
 
 // Runs REN on `crops` [N,H,W,3] uint8 and SAM box prompts (box xywh in crop pixels, float) on each
 // crop blurred with SamBlur(ops.sam_blur_kernel), then AssembleQueryTokens

@@ -7,6 +7,8 @@
 
 #include <cmath>
 
+#include "core/json_key.h"
+
 namespace vq2d {
 
 // ---- Config -----------------------------------------------------------------------------------
@@ -30,15 +32,8 @@ Status RegionEncoderConfig::Validate() const {
 Result<RegionEncoderConfig> RegionEncoderConfig::FromJson(const nlohmann::json& j) {
   if (!j.is_object()) return Status::InvalidArgument("region encoder config: expected a JSON object");
   RegionEncoderConfig c;
-  auto read = [&](const char* key, auto* out) -> Status {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return Status::OK();
-    try {
-      *out = it->get<std::remove_pointer_t<decltype(out)>>();
-    } catch (const std::exception& e) {
-      return Status::InvalidArgument(StrCat("region encoder config: key '", key, "': ", e.what()));
-    }
-    return Status::OK();
+  auto read = [&](const char* key, auto* out) {
+    return core_internal::ReadOptionalKey(j, key, out, "region encoder config");
   };
   VQ2D_RETURN_IF_ERROR(read("hidden_dim", &c.hidden_dim));
   VQ2D_RETURN_IF_ERROR(read("decoder_layers", &c.decoder_layers));

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "core/json_key.h"
 #include "core/sam2/module_util.h"
 #include "vq2d/base/check.h"
 #include "vq2d/core/sam2.h"
@@ -113,13 +114,7 @@ namespace {
 
 template <typename T>
 Status ReadOpt(const nlohmann::json& j, const char* key, T* out) {
-  if (!j.is_object() || !j.contains(key) || j[key].is_null()) return Status::OK();
-  try {
-    *out = j[key].get<T>();
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(StrCat("SAM 2 config key '", key, "': ", e.what()));
-  }
-  return Status::OK();
+  return core_internal::ReadOptionalKey(j, key, out, "SAM 2 config");
 }
 
 }  // namespace
