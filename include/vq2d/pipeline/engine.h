@@ -87,13 +87,14 @@ class VqEngine {
 
   // Every query of one clip, results in `queries` order. A query whose input is unusable (query
   // frame outside the clip, zero-size visual crop) or on which a stage raises where upstream raises
-  // (InvalidArgument from the stages) gets an empty track with score 0 and the reason in
-  // upstream_errors. Model/device failures (Internal: the adapters report every model error so)
-  // fail the call. With `debug` set, each query also runs alone with a stage
-  // trace (same results) and `*debug` receives {"queries": [{"input", "trace", "result"}]}; with
-  // `debug_tensors_file` too, the queries' intermediate tensors are saved there as safetensors
-  // ("q<i>.query_tokens" [K,D], "q<i>.object_tokens" [N,D], "q<i>.object_points" [N,2] (y,x),
-  // "q<i>.object_frame_ids" [N], i = index in `queries`).
+  // (StatusCode::kUpstreamRaised, and only that code) gets an empty track with score 0 and the
+  // reason in upstream_errors. Every other error fails the call: model/device failures (Internal:
+  // the adapters report every model error so) and programming errors (InvalidArgument, ...).
+  // With `debug` set, each query also runs alone with a stage trace (same results) and `*debug`
+  // receives {"queries": [{"input", "trace", "result"}]}; with `debug_tensors_file` too, the
+  // queries' intermediate tensors are saved there as safetensors ("q<i>.query_tokens" [K,D],
+  // "q<i>.object_tokens" [N,D], "q<i>.object_points" [N,2] (y,x), "q<i>.object_frame_ids" [N],
+  // i = index in `queries`).
   Result<std::vector<QueryResult>> RunClip(const ClipFrames& frames, const std::vector<QueryInput>& queries,
                                            nlohmann::json* debug = nullptr, const std::string& debug_tensors_file = "");
 

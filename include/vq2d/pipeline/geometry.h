@@ -47,7 +47,7 @@ struct CropWindow {
 };
 
 // crop_using_bbox geometry. `cf` is the requested cropping factor (for kTensorInt64CfF32 the
-// float64 value returned by GetCroppingFactor). Errors where upstream raises
+// float64 value returned by GetCroppingFactor). UpstreamRaised where upstream raises
 // (ZeroDivisionError for a zero-size box with kPyInt, a degenerate crop).
 Result<CropWindow> CropWindowForBox(int W, int H, const std::array<int64_t, 4>& box, double cf,
                                     BoxContext context);
@@ -80,8 +80,8 @@ std::vector<std::array<int64_t, 2>> RenGridPoints(int n = 32);
 // translate_point: (float32(gy) * float32(H/518), float32(gx) * float32(W/518)).
 std::array<float, 2> TranslatePoint(const std::array<int64_t, 2>& grid_yx, int H, int W);
 
-// mask_to_bbox: pixels == 1 -> [xmin, ymin, xmax-xmin, ymax-ymin] (no +1). Error when empty
-// (upstream ValueError).
+// mask_to_bbox: pixels == 1 -> [xmin, ymin, xmax-xmin, ymax-ymin] (no +1). UpstreamRaised when
+// empty (upstream ValueError).
 Result<std::array<int64_t, 4>> MaskToBox(const cv::Mat& mask);
 // refine_mask: largest 8-connected component (lowest label on equal areas) as CV_8U 0/1;
 // all zeros for an empty mask.
