@@ -217,21 +217,7 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
                          {"round2_tracked", q.round2_tracked},
                          {"round2_accepted", q.round2_accepted},
                          {"upstream_errors", q.upstream_errors},
-                         {"stats",
-                          {{"query_s", s.query_s},
-                           {"video_s", s.video_s},
-                           {"select_s", s.select_s},
-                           {"refine_s", s.refine_s},
-                           {"track_s", s.track_s},
-                           {"expansion_s", s.expansion_s},
-                           {"objects", s.n_objects},
-                           {"queries_round1", s.n_queries_round1},
-                           {"queries_round2", s.n_queries_round2},
-                           {"selected_round1", s.n_selected_round1},
-                           {"refined_round1", s.n_refined_round1},
-                           {"selected_round2", s.n_selected_round2},
-                           {"refined_round2", s.n_refined_round2},
-                           {"ren_images", s.ren_images}}}});
+                         {"stats", pipeline::StageStatsJson(s)}});
   }
   out.extra = {{"record", path}, {"device", engine_->device()}, {"queries", per_query}};
   r.output = SerializeClipOutput(out);

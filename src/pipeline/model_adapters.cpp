@@ -26,8 +26,8 @@ const Status& StatusOf(const Result<T>& r) {
 }
 
 // Every failure inside a model is a model failure (Internal), whatever code the core model chose
-// (REN reports a rejected input as InvalidArgument): the stages keep InvalidArgument for inputs on
-// which upstream itself raises, and only those are isolated per query (engine.h).
+// (REN reports a rejected input as InvalidArgument): only the stages report UpstreamRaised, and
+// only that code is isolated per query (engine.h).
 template <typename F>
 auto Guard(const char* what, F&& f) -> decltype(f()) {
   auto r = GuardTorch(what, std::forward<F>(f));  // c10::Error, cv::Exception, bad_alloc -> Internal
