@@ -2,8 +2,9 @@
 # CI job: builds the libFuzzer targets of tests/fuzz (clang, -fsanitize=fuzzer,address,undefined,
 # only base + the checkpoint reader + io, in build-fuzz/) and runs each for N seconds with a 2 s
 # per-input timeout and a memory limit. Fails on any crash, sanitizer report, leak, timeout or
-# out-of-memory; the offending input is copied to tests/fuzz/regressions/<target>/ (commit it with
-# the fix: the normal build's ctest replays that directory, FuzzRegressions.*).
+# out-of-memory; the offending input is copied to tests/fixtures/fuzz/regressions/<target>/ (commit
+# it with the fix: the normal build's ctest replays that directory, FuzzRegressions.*). Ends with one
+# line per target: executions, seconds, result (ok, crash, leak, timeout, out-of-memory, ...).
 #
 #   tools/fuzz.sh                        every target, 30 s each (CI: 6 targets, ~3.5 min)
 #   tools/fuzz.sh config predictions     some targets
@@ -11,7 +12,7 @@
 #   VQ2D_FUZZ_BUILD_DIR=dir VQ2D_JOBS=2 VQ2D_FUZZ_RSS_MB=2048 tools/fuzz.sh
 #
 # Targets: config annotations predictions record (torch-free, link vq2d_io) and safetensors
-# checkpoint (link vq2d_checkpoint). Seeds: tests/fuzz/corpus/<target>/; dictionaries:
+# checkpoint (link vq2d_checkpoint). Seeds: tests/fixtures/fuzz/corpus/<target>/; dictionaries:
 # tests/fuzz/dict/. New corpus entries stay in build-fuzz/corpus/<target>/ (not committed).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,6 +20,7 @@ build_dir=${VQ2D_FUZZ_BUILD_DIR:-$here/build-fuzz}
 seconds=${VQ2D_FUZZ_SECONDS:-30}
 rss_mb=${VQ2D_FUZZ_RSS_MB:-2048}
 jobs=${VQ2D_JOBS:-$(nproc)}
+inputs=$here/tests/fixtures/fuzz   # committed inputs: corpus/<target>/ seeds, regressions/<target>/
 all_targets=(config annotations predictions record safetensors checkpoint)
 targets=("${all_targets[@]}")
 [ $# -gt 0 ] && targets=("$@")
@@ -47,6 +49,17 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_ma
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:abort_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$here/tests/fuzz/lsan.supp:print_suppressions=0}
 
+# What a failed run found, from libFuzzer's / the sanitizers' report.
+finding_of() {
+  if grep -q 'ERROR: LeakSanitizer' "$1"; then echo leak
+  elif grep -q 'ALARM: working on the last Unit' "$1"; then echo timeout
+  elif grep -q -E 'out-of-memory|malloc\(.*\) exceeds limit' "$1"; then echo out-of-memory
+  elif grep -q -E 'runtime error:|UndefinedBehaviorSanitizer' "$1"; then echo undefined-behaviour
+  elif grep -q -E 'ERROR: AddressSanitizer|deadly signal' "$1"; then echo crash
+  else echo "failed"
+  fi
+}
+
 failed=()
 summary=()
 for t in "${targets[@]}"; do
@@ -57,23 +70,31 @@ for t in "${targets[@]}"; do
   rm -f "$artifacts"/*
   echo "fuzz: $t for ${seconds}s"
   rc=0
-  "$build_dir/tests/fuzz/fuzz_$t" "$corpus" "$here/tests/fuzz/corpus/$t" "$here/tests/fuzz/regressions/$t" \
+  t0=$(date +%s)
+  # The outer timeout only guards against a fuzzer that never returns (e.g. stuck on exit).
+  timeout -k 10 $(( seconds + 300 )) \
+    "$build_dir/tests/fuzz/fuzz_$t" "$corpus" "$inputs/corpus/$t" "$inputs/regressions/$t" \
     -dict="$here/tests/fuzz/dict/$(dict_of "$t").dict" -max_total_time="$seconds" -timeout=2 \
     -rss_limit_mb="$rss_mb" -malloc_limit_mb="$rss_mb" -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" >"$log" 2>&1 || rc=$?
+  took=$(( $(date +%s) - t0 ))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  summary+=("$(printf '%-12s %10s executions  exit %d' "$t" "${execs:-?}" "$rc")")
+  result=ok
   if [ "$rc" -ne 0 ]; then
+    result=$(finding_of "$log")
+    [ "$rc" -ge 124 ] && [ "$result" = failed ] && result="killed (exit $rc)"
     failed+=("$t")
     tail -n 60 "$log"
-    mkdir -p "$here/tests/fuzz/regressions/$t"
+    mkdir -p "$inputs/regressions/$t"
     for f in "$artifacts"/*; do
       [ -f "$f" ] || continue
-      cp "$f" "$here/tests/fuzz/regressions/$t/"
-      echo "fuzz: $t: $(basename "$f") -> tests/fuzz/regressions/$t/ (fix, then commit it)"
+      cp "$f" "$inputs/regressions/$t/"
+      echo "fuzz: $t: $(basename "$f") -> tests/fixtures/fuzz/regressions/$t/ (fix, then commit it)"
     done
   fi
+  summary+=("$(printf 'fuzz: %-12s %12s %8s  %s' "$t" "${execs:-?}" "$took" "$result")")
 done
+printf 'fuzz: %-12s %12s %8s  %s\n' target executions seconds result
 printf '%s\n' "${summary[@]}"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz: FAILED: ${failed[*]} (logs: $build_dir/fuzz-<target>.log)"
