@@ -242,9 +242,9 @@ std::string ScoreText(const EvalScore& s) {
 
 }  // namespace
 
-Result<QueryPrediction> ParseQueryPrediction(const OJson& q, const std::string& where) {
+Result<ParsedQueryPrediction> ParseQueryPrediction(const OJson& q, const std::string& where) {
   if (!q.is_object()) return Status::InvalidArgument(StrCat("TypeError: ", where, ": expected an object, got ", Show(q)));
-  QueryPrediction out;
+  ParsedQueryPrediction out;
   VQ2D_ASSIGN_OR_RETURN(out.track, TrackFromJson(q, where));
   VQ2D_ASSIGN_OR_RETURN(out.score, ScoreFromJson(q, where));
   return out;
@@ -281,7 +281,7 @@ Status ForEachQueryPrediction(const OJson& pred, const std::string& src, const A
                                            UidText(ca.clip_uid), ").predictions[", ai, "].query_sets.", q.id);
           const OJson* qp = qs_index.Find(q.id);
           if (qp == nullptr) return Status::InvalidArgument(StrCat("KeyError: ", where, ": missing"));
-          VQ2D_ASSIGN_OR_RETURN(QueryPrediction p, ParseQueryPrediction(*qp, where));
+          VQ2D_ASSIGN_OR_RETURN(ParsedQueryPrediction p, ParseQueryPrediction(*qp, where));
           VQ2D_RETURN_IF_ERROR(fn(QueryPredictionSite{va, ca, ai, q}, std::move(p), where));
         }
       }
@@ -293,7 +293,7 @@ Status ForEachQueryPrediction(const OJson& pred, const std::string& src, const A
 }  // namespace
 
 Status ValidatePredictionContents(const OJson& pred, const std::string& src, const AnnotationFile& gt) {
-  return ForEachQueryPrediction(pred, src, gt, [](const QueryPredictionSite&, QueryPrediction p,
+  return ForEachQueryPrediction(pred, src, gt, [](const QueryPredictionSite&, ParsedQueryPrediction p,
                                                   const std::string& where) -> Status {
     if (p.score.kind == EvalScore::kNull) {
       return Status::InvalidArgument(
@@ -313,7 +313,7 @@ Result<ConvertedPredictions> ConvertPredictions(std::string_view predictions_jso
   VQ2D_ASSIGN_OR_RETURN(OJson pred, io_internal::ParseOrderedJson(predictions_json, src));
   VQ2D_RETURN_IF_ERROR(ValidatePredictionsJson(pred, src, gt));
   ConvertedPredictions res;
-  auto convert = [&res](const QueryPredictionSite& site, QueryPrediction parsed, const std::string&) -> Status {
+  auto convert = [&res](const QueryPredictionSite& site, ParsedQueryPrediction parsed, const std::string&) -> Status {
     const QuerySet& q = site.query_set;
     EvalQueryRef ref{site.video.video_uid, site.clip.clip_uid, site.annotation_index, q.id};
     EvalQuery e;
@@ -404,7 +404,7 @@ Result<EvaluationResult> EvaluateRenLocal(std::string_view collated_json, const 
           EvalQueryRef ref{video_uid, clip_uid, ai, id};
           EvalQuery e;
           e.label = QueryLabel(ref);
-          VQ2D_ASSIGN_OR_RETURN(QueryPrediction parsed, ParseQueryPrediction(it.value(), where));
+          VQ2D_ASSIGN_OR_RETURN(ParsedQueryPrediction parsed, ParseQueryPrediction(it.value(), where));
           e.pred = std::move(parsed.track);
           e.score = parsed.score;
           VQ2D_ASSIGN_OR_RETURN(e.gt, TrackFromJson(g, where + "-gt"));
