@@ -52,6 +52,11 @@ echo "fuzz: build took $(( $(date +%s) - start )) s"
 # regressions/record/libhdf5_20gb_malloc_*); a C++ new over it is still a finding, so is any
 # allocation that grows the RSS past the limit.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1:max_allocation_size_mb=$rss_mb}
+# Symbolized stacks (llvm-14): the reports name functions, and the libhdf5 triage below skips the
+# allocator's frames by name (unsymbolized, a libhdf5 finding fails like any other).
+if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] && [ -x /usr/lib/llvm-14/bin/llvm-symbolizer ]; then
+  export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
+fi
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:abort_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$here/tests/fuzz/lsan.supp:print_suppressions=0}
 
