@@ -29,6 +29,8 @@ struct DataOptions {
   std::string val_annotations = "/path/to/ego4d/v2/annotations/vq_val.json";
   std::string test_annotations = "/path/to/ego4d/v2/annotations/vq_test_unannotated.json";
   std::string videos_dir = "/path/to/ego4d/v2/full_scale/";
+  // Verify the records' checksums on read (include/vq2d/io/record.h); false skips it for speed.
+  bool verify_record_checksums = true;
 };
 
 struct VisualQueryOptions {

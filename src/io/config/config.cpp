@@ -129,6 +129,8 @@ const std::vector<Field>& Schema() {
     add("data.val_annotations", Kind::kString, VQ2D_PTR(data.val_annotations), "Ego4D vq_val.json", false);
     add("data.test_annotations", Kind::kString, VQ2D_PTR(data.test_annotations), "Ego4D vq_test_unannotated.json", false);
     add("data.videos_dir", Kind::kString, VQ2D_PTR(data.videos_dir), "directory of <video_uid>.mp4 full-scale videos", false);
+    add("data.verify_record_checksums", Kind::kBool, VQ2D_PTR(data.verify_record_checksums),
+        "verify each record's SHA-256 checksums on read (false: skip, faster)", false);
     // visual_query
     add("visual_query.split", Kind::kString, VQ2D_PTR(visual_query.split), "split to run", true, -kInf, kInf, {"train", "val", "test"});
     add("visual_query.feature_extractor", Kind::kString, VQ2D_PTR(visual_query.feature_extractor),
