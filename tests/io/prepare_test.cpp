@@ -277,6 +277,7 @@ TEST(Prepare, RecordFromFrameSelectVideosHoldsUpstreamFrames) {
       clip.video_start_sec = v["video_start_sec"].get<double>();
       clip.video_end_sec = v["video_end_sec"].get<double>();
       clip.clip_fps = v["clip_fps"].get<double>();
+      clip.has_clip_fps = true;
       clip.has_video_span = true;
       QuerySet q;
       q.id = "1";
