@@ -5,7 +5,8 @@
 #
 # CONFIG defaults to config.yaml. Root-safe mpirun flags are added when running as root, and
 # --oversubscribe when N exceeds the number of cores. Rerunning the same command resumes.
-# Exit code: the run's (0 done, 3 some clips failed/quarantined, 4 stopped by a signal, 1 error),
+# Exit code: the run's (0 done, 3 some clips failed/quarantined, 4 stopped by a signal, 5 output
+# directory full, 1 error),
 # or 1 if the run succeeded but the merge failed.
 #
 # Stopping (docs/runner.md, "Signals"): SIGTERM, SIGINT or SIGUSR1 to this script, SIGUSR1 to
@@ -48,14 +49,14 @@ flags=(-np "$n")
 export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-150}
 
 run_pid=
-stop_requested=0
 # shellcheck disable=SC2317  # invoked by the trap
 on_stop() {
-  stop_requested=1
   echo "[local] stop requested: asking the ranks to finish their clip and stop"
   if [ -n "$run_pid" ]; then kill -USR1 "$run_pid" 2>/dev/null || true; fi
 }
 trap on_stop TERM INT USR1
+# The latest launch before this one (a SIGTERMed mpirun is recognised by a new launch that stopped).
+job_before=$("$bin" status --config "$config" "${merge_args[@]}" --last-job-stopped 2>/dev/null || true)
 rc=0
 mpirun "${flags[@]}" "$bin" run --config "$config" "$@" &
 run_pid=$!
@@ -67,7 +68,8 @@ while true; do
 done
 # mpirun exits 1 when it was SIGTERMed itself, even if every rank stopped cleanly (exit 4).
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 4 ] &&
-  "$bin" status --config "$config" "${merge_args[@]}" --last-job-stopped >/dev/null 2>&1; then
+  job_after=$("$bin" status --config "$config" "${merge_args[@]}" --last-job-stopped 2>/dev/null) &&
+  [ "$job_after" != "$job_before" ]; then
   rc=4
 fi
 echo "[local] run exited with code $rc; merging"

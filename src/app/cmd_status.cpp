@@ -21,8 +21,8 @@ int RunStatus(const Args& args) {
   p.AddString("--config", &config_path, "configuration file (used only when RUN_DIR is not given)");
   p.AddList("--set", &sets, "override a config key: a.b.c=value");
   p.AddBool("--last-job-stopped", &last_job_stopped,
-            "print nothing; exit 0 if the latest launch stopped cleanly on every rank (each exited 4), else 1 (the "
-            "launch scripts use it to report a SIGTERMed mpirun as the clean stop)");
+            "print only the id of the latest launch; exit 0 if it stopped cleanly on every rank (each exited 4), "
+            "else 1 (the launch scripts use it to report a SIGTERMed mpirun as the clean stop)");
   if (int rc = p.Parse(args); rc >= 0) return rc;
   if (dir.empty()) {
     auto config = LoadConfig(config_path, sets);
@@ -37,7 +37,10 @@ int RunStatus(const Args& args) {
     std::fprintf(stderr, "vq2d status: %s\n", report.status().ToString().c_str());
     return kExitError;
   }
-  if (last_job_stopped) return report->last_job_stopped ? kExitOk : kExitError;
+  if (last_job_stopped) {
+    std::printf("%s\n", report->last_job.c_str());
+    return report->last_job_stopped ? kExitOk : kExitError;
+  }
   std::printf("%s", report->ToText().c_str());
   return kExitOk;
 }

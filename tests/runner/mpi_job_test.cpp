@@ -396,6 +396,20 @@ TEST(ProcessTest, SigtermDuringAClipKeepsTheJournalStrictJsonl) {
   EXPECT_EQ(ReadJournals(FileSystem::Default(), ds.Out()).torn_lines, 0);
 }
 
+// Regression (issue I.7): the free-space / writability check runs before any model is loaded, with
+// its own exit code (5).
+TEST(ProcessTest, FullOutputDirectoryIsRefusedBeforeLoadingModelsWithExitCodeFive) {
+  testing::TempDir dir;
+  Dataset ds(dir.path(), 1);
+  EXPECT_EQ(Sh(FakeVq2d() + " run --config " + ds.config + " --set runner.min_free_mb=1000000000 > " + ds.dir +
+               "/full.log 2>&1"),
+            5);
+  const std::string log = ReadText(ds.dir + "/full.log");
+  EXPECT_NE(log.find("No space left on device"), std::string::npos) << log;
+  EXPECT_NE(log.find("runner.min_free_mb"), std::string::npos) << log;
+  EXPECT_FALSE(FileSystem::Default()->Exists(ds.Out() + "/run.json")) << "the run must not have started";
+}
+
 TEST(ProcessTest, ProductRunNamesAMissingCheckpoint) {
   testing::TempDir dir;
   Dataset ds(dir.path(), 1);
