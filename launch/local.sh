@@ -9,10 +9,10 @@
 # directory full, 1 error),
 # or 1 if the run succeeded but the merge failed.
 #
-# Stopping (docs/runner.md, "Signals"): SIGTERM, SIGINT or SIGUSR1 to this script, SIGUSR1 to
+# Stopping (docs/runner.md, "Stopping"): SIGTERM, SIGINT or SIGUSR1 to this script, SIGUSR1 to
 # mpirun, or SIGTERM to the ranks all give the clean stop (exit 4). SIGTERM to mpirun itself makes
-# mpirun kill the job and exit 1; its ranks are given 150 s (OMPI_MCA_odls_base_sigkill_timeout,
-# keep it above runner.grace_period_s) to stop cleanly, and when every rank did, this script exits 4.
+# Open MPI SIGTERM the ranks about 1 s later and SIGKILL them 1 s after that, and exit 1; the ranks'
+# signal handlers journal the stop at once, and this script then exits 4 as well.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 usage() { echo "usage: launch/local.sh N [config.yaml] [--set key=value ...] [vq2d run options]" >&2; exit 2; }
@@ -43,11 +43,10 @@ flags=(-np "$n")
 [ "$(id -u)" -eq 0 ] && flags+=(--allow-run-as-root)
 [ "$n" -gt "$(nproc)" ] && flags+=(--oversubscribe)
 
-# mpirun forwards SIGUSR1 to the ranks (their clean stop); on its own SIGTERM it SIGTERMs the ranks
-# and SIGKILLs them after odls_base_sigkill_timeout seconds (default 1): leave them the grace period
-# (runner.grace_period_s, default 120 s; raise this with it).
-export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-150}
-
+# mpirun forwards SIGUSR1 to the ranks (their clean stop). Do not raise Open MPI's
+# odls_base_sigkill_timeout to give SIGTERMed ranks more time: Open MPI 4.1 tears a job down with
+# SIGCONT, sleep(timeout), SIGTERM, sleep(timeout), SIGKILL, sleeping even when the ranks have exited,
+# so every stop or failed rank would keep mpirun alive 2 x timeout seconds (docs/runner.md).
 run_pid=
 # shellcheck disable=SC2317  # invoked by the trap
 on_stop() {
@@ -66,8 +65,9 @@ while true; do
   if kill -0 "$run_pid" 2>/dev/null; then continue; fi
   break
 done
-# mpirun exits 1 when it was SIGTERMed itself, even if every rank stopped cleanly (exit 4).
-if [ "$rc" -ne 0 ] && [ "$rc" -ne 4 ] &&
+# mpirun exits 1 when it was SIGTERMed itself, even when every rank stopped: the journals then say
+# that each rank of this launch recorded the stop (vq2d status --last-job-stopped).
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ] && [ "$rc" -ne 4 ] && [ "$rc" -ne 5 ] &&
   job_after=$("$bin" status --config "$config" "${merge_args[@]}" --last-job-stopped 2>/dev/null) &&
   [ "$job_after" != "$job_before" ]; then
   rc=4

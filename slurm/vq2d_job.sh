@@ -79,9 +79,9 @@ on_term() {
   if [ -n "$RUN_PID" ]; then kill -USR1 "$RUN_PID" 2>/dev/null || true; fi
 }
 trap on_term TERM INT
-# mpirun on its own SIGTERM SIGTERMs the ranks and SIGKILLs them odls_base_sigkill_timeout seconds
-# later (default 1): leave them runner.grace_period_s (default 120; raise this with it).
-export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-150}
+# Open MPI's odls_base_sigkill_timeout stays at its default (1 s): Open MPI 4.1 tears a job down with
+# SIGCONT, sleep(timeout), SIGTERM, sleep(timeout), SIGKILL, sleeping even when the ranks have exited,
+# so raising it would keep mpirun alive 2 x timeout seconds after every stop (docs/runner.md).
 
 JOB_BEFORE=
 if [ "$COMMAND" = "run" ]; then
@@ -105,8 +105,9 @@ while true; do
   if kill -0 "$RUN_PID" 2>/dev/null; then continue; fi
   break
 done
-# mpirun exits 1 when it was SIGTERMed itself, even if every rank stopped cleanly (exit 4 each).
-if [ "$COMMAND" = "run" ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 4 ] &&
+# mpirun exits 1 when it was SIGTERMed itself, even when every rank stopped: the journals then say
+# that each rank of this launch recorded the stop (vq2d status --last-job-stopped).
+if [ "$COMMAND" = "run" ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ] && [ "$rc" -ne 4 ] && [ "$rc" -ne 5 ] &&
   JOB_AFTER=$("$BIN" status --config "$CONFIG" --set "visual_query.split=$SPLIT" "${MERGE_SETS[@]}" \
     --last-job-stopped 2>/dev/null) && [ "$JOB_AFTER" != "$JOB_BEFORE" ]; then
   rc=4

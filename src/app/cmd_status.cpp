@@ -21,8 +21,9 @@ int RunStatus(const Args& args) {
   p.AddString("--config", &config_path, "configuration file (used only when RUN_DIR is not given)");
   p.AddList("--set", &sets, "override a config key: a.b.c=value");
   p.AddBool("--last-job-stopped", &last_job_stopped,
-            "print only the id of the latest launch; exit 0 if it stopped cleanly on every rank (each exited 4), "
-            "else 1 (the launch scripts use it to report a SIGTERMed mpirun as the clean stop)");
+            "print only the id of the latest launch; exit 0 if every rank of it stopped on a signal (it ended "
+            "stopped, or journaled the signal before mpirun killed it), else 1 (the launch scripts use it to "
+            "report a SIGTERMed mpirun as the clean stop)");
   if (int rc = p.Parse(args); rc >= 0) return rc;
   if (dir.empty()) {
     auto config = LoadConfig(config_path, sets);

@@ -299,7 +299,17 @@ JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir) {
       summary.last_job = id;
     }
   }
-  summary.last_job_stopped = last && static_cast<int>(last->stopped_ranks.size()) == last->world;
+  // Stopped: every rank of it ended its run stopped, or its signal handler journaled the stop signal
+  // (a rank that Open MPI SIGKILLs right after SIGTERM, as when mpirun itself was SIGTERMed, may not
+  // reach run_end). A rank that crashed or finished without a signal leaves no such record.
+  if (last && last->world > 0) {
+    int stopped = 0;
+    for (int r = 0; r < last->world; ++r) {
+      auto lived = last->lived.find(r);
+      if (last->stopped_ranks.count(r) || (lived != last->lived.end() && lived->second)) ++stopped;
+    }
+    summary.last_job_stopped = stopped == last->world;
+  }
   return summary;
 }
 

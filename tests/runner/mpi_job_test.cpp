@@ -24,6 +24,11 @@ using testing::ReadText;
 using testing::Sh;
 using testing::WaitFor;
 
+// Hard limit for one command (a job of the fake processor takes seconds): past it the command's whole
+// process tree is killed and the test fails, so a launcher that hangs (e.g. mpirun sleeping through a
+// raised odls_base_sigkill_timeout) fails fast instead of holding CI.
+constexpr double kJobTimeoutS = 180;
+
 // An annotation file of `videos` x 3 clips x 2 queries and a config running it into <dir>/runs/<exp>.
 struct Dataset {
   std::string dir, config;
@@ -99,8 +104,8 @@ std::vector<int> RankPids(const std::string& out, int np) {
 }
 
 std::string Reference(const Dataset& ds) {
-  EXPECT_EQ(Sh(ds.Run(2, "", "--set visual_query.exp_name=ref")), 0) << ReadText(ds.dir + "/last.log");
-  EXPECT_EQ(Sh(ds.Merge("ref", ds.dir + "/ref.json")), 0);
+  EXPECT_EQ(Sh(ds.Run(2, "", "--set visual_query.exp_name=ref"), kJobTimeoutS), 0) << ReadText(ds.dir + "/last.log");
+  EXPECT_EQ(Sh(ds.Merge("ref", ds.dir + "/ref.json"), kJobTimeoutS), 0);
   return ReadText(ds.dir + "/ref.json");
 }
 
@@ -115,13 +120,13 @@ TEST(MpiJobTest, KillOneRankMidRunThenResumeGivesTheUninterruptedResult) {
     auto pids = RankPids(ds.Out(), 2);
     ASSERT_GT(pids[1], 0);
     kill(pids[1], SIGKILL);
-    EXPECT_NE(job.Wait(), 0);
+    EXPECT_NE(job.Wait(kJobTimeoutS), 0);
   }
   const int done_after_kill = CountDone(ds.Out());
   EXPECT_LT(done_after_kill, static_cast<int>(ds.clips.size()));
-  ASSERT_EQ(Sh(ds.Run(2)), 0) << ReadText(ds.dir + "/last.log");
+  ASSERT_EQ(Sh(ds.Run(2), kJobTimeoutS), 0) << ReadText(ds.dir + "/last.log");
   for (const auto& [clip, n] : FinishCounts(ds.Out())) EXPECT_LE(n, 1) << clip << " was finished twice";
-  ASSERT_EQ(Sh(ds.Merge("exp", ds.dir + "/resumed.json")), 0);
+  ASSERT_EQ(Sh(ds.Merge("exp", ds.dir + "/resumed.json"), kJobTimeoutS), 0);
   EXPECT_EQ(ReadText(ds.dir + "/resumed.json"), reference);
 }
 
@@ -133,7 +138,7 @@ TEST(MpiJobTest, SigtermStopsCleanlyWithExitCodeFourAndResumes) {
     Background job(ds.Run(2, "FAKE_SLEEP_MS=60"));
     ASSERT_TRUE(WaitFor([&] { return FileSystem::Default()->Exists(ds.Out() + "/run.json") && CountDone(ds.Out()) >= 2; }, 60));
     for (int pid : RankPids(ds.Out(), 2)) kill(pid, SIGTERM);  // what Slurm does to every task
-    EXPECT_EQ(job.Wait(), 4) << ReadText(ds.dir + "/last.log");
+    EXPECT_EQ(job.Wait(kJobTimeoutS), 4) << ReadText(ds.dir + "/last.log");
   }
   int stopped_ranks = 0;
   for (const auto& ev : ReadJournals(FileSystem::Default(), ds.Out()).events)
@@ -144,8 +149,8 @@ TEST(MpiJobTest, SigtermStopsCleanlyWithExitCodeFourAndResumes) {
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->failed + st->quarantined, 0);
   EXPECT_LT(st->done, st->total);
-  ASSERT_EQ(Sh(ds.Run(2)), 0) << ReadText(ds.dir + "/last.log");
-  ASSERT_EQ(Sh(ds.Merge("exp", ds.dir + "/resumed.json")), 0);
+  ASSERT_EQ(Sh(ds.Run(2), kJobTimeoutS), 0) << ReadText(ds.dir + "/last.log");
+  ASSERT_EQ(Sh(ds.Merge("exp", ds.dir + "/resumed.json"), kJobTimeoutS), 0);
   EXPECT_EQ(ReadText(ds.dir + "/resumed.json"), reference);
 }
 
@@ -156,16 +161,7 @@ int RunStarts(const std::string& out) {
   return n;
 }
 
-int ParentPid(int pid) {
-  const std::string stat = ReadText("/proc/" + std::to_string(pid) + "/stat");
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream rest(stat.substr(close + 2));
-  std::string state;
-  int ppid = -1;
-  rest >> state >> ppid;
-  return ppid;
-}
+int ParentPid(int pid) { return testing::ParentPidOf(pid); }
 
 // Running (a zombie, which nobody may reap in a container, counts as dead).
 bool Alive(int pid) {
@@ -221,7 +217,7 @@ TEST(MpiJobTest, KillCampaignKeepsPredictionsIdenticalAndQuarantinesNothing) {
       kill(pids[victim], SIGKILL);
       ++rank_kills;
     }
-    job.Wait();
+    job.Wait(kJobTimeoutS);
     ASSERT_TRUE(WaitFor([&] { return !Alive(pids[0]) && !Alive(pids[1]); }, 30)) << "ranks outlived the job";
     const auto crashes_after = Crashes(ds.Out());
     int moved = 0;
@@ -237,19 +233,21 @@ TEST(MpiJobTest, KillCampaignKeepsPredictionsIdenticalAndQuarantinesNothing) {
     }
   }
   EXPECT_GE(mpirun_kills + rank_kills, 3) << "the campaign finished the run before killing";
-  ASSERT_EQ(Sh(ds.Run(2)), 0) << ReadText(ds.dir + "/last.log");
+  ASSERT_EQ(Sh(ds.Run(2), kJobTimeoutS), 0) << ReadText(ds.dir + "/last.log");
   auto st = ReadRunStatus(FileSystem::Default(), ds.Out());
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->quarantined, 0);
   EXPECT_EQ(st->failed, 0);
   EXPECT_EQ(st->done, static_cast<int>(ds.clips.size()));
   for (const auto& [clip, n] : FinishCounts(ds.Out())) EXPECT_EQ(n, 1) << clip << " was finished " << n << " times";
-  ASSERT_EQ(Sh(ds.Merge("exp", ds.dir + "/campaign.json")), 0);
+  ASSERT_EQ(Sh(ds.Merge("exp", ds.dir + "/campaign.json"), kJobTimeoutS), 0);
   EXPECT_EQ(ReadText(ds.dir + "/campaign.json"), reference);
 }
 
 // Regression (issue I.14): SIGTERM to mpirun gave exit 1 within 2 s instead of the clean stop.
-// Through launch/local.sh, SIGTERM to mpirun, to the script, or to the ranks all stop cleanly (4).
+// Through launch/local.sh, SIGTERM to mpirun, to the script, or to the ranks all stop cleanly (4),
+// with strict journals, nothing blamed, and mpirun gone well within the command's hard limit (the
+// launch scripts once raised odls_base_sigkill_timeout to 150 s, and Open MPI sleeps it twice).
 TEST(MpiJobTest, SigtermToMpirunOrToTheLaunchScriptStopsCleanly) {
   testing::TempDir dir;
   Dataset ds(dir.path());
@@ -257,7 +255,7 @@ TEST(MpiJobTest, SigtermToMpirunOrToTheLaunchScriptStopsCleanly) {
   const std::string local = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 VQ2D_BIN=" + FakeVq2d() +
                             " FAKE_SLEEP_MS=200 bash " + testing::SourceDir() + "/launch/local.sh 2 " + ds.config +
                             " > " + ds.dir + "/local.log 2>&1";
-  for (const std::string target : {"mpirun", "script"}) {
+  for (const std::string target : {"mpirun", "script", "ranks"}) {
     SCOPED_TRACE(target);
     const int starts_before = FileSystem::Default()->Exists(ds.Out() + "/run.json") ? RunStarts(ds.Out()) : 0;
     Background job(local);
@@ -271,23 +269,32 @@ TEST(MpiJobTest, SigtermToMpirunOrToTheLaunchScriptStopsCleanly) {
     ASSERT_GT(mpirun_pid, 1);
     const int script_pid = ParentPid(mpirun_pid);
     ASSERT_GT(script_pid, 1);
-    kill(target == "mpirun" ? mpirun_pid : script_pid, SIGTERM);
-    EXPECT_EQ(job.Wait(), 4) << ReadText(ds.dir + "/local.log");
+    if (target == "ranks") {
+      for (int pid : pids) kill(pid, SIGTERM);
+    } else {
+      kill(target == "mpirun" ? mpirun_pid : script_pid, SIGTERM);
+    }
+    EXPECT_EQ(job.Wait(kJobTimeoutS), 4) << ReadText(ds.dir + "/local.log");
+    EXPECT_TRUE(WaitFor([&] { return !Alive(pids[0]) && !Alive(pids[1]) && !Alive(mpirun_pid); }, 30))
+        << "ranks or mpirun outlived the launch script";
     auto st = ReadRunStatus(FileSystem::Default(), ds.Out());
     ASSERT_TRUE(st.ok());
     EXPECT_TRUE(st->last_job_stopped);
     EXPECT_EQ(st->failed + st->quarantined, 0);
+    const auto journals = ReadJournals(FileSystem::Default(), ds.Out());
+    EXPECT_EQ(journals.torn_lines, 0);
+    for (const auto& [clip, h] : journals.clips) EXPECT_EQ(h.crashes, 0) << clip << " blamed for a stop";
   }
-  ASSERT_EQ(Sh(ds.Run(2)), 0) << ReadText(ds.dir + "/last.log");
+  ASSERT_EQ(Sh(ds.Run(2), kJobTimeoutS), 0) << ReadText(ds.dir + "/last.log");
   for (const auto& [clip, n] : FinishCounts(ds.Out())) EXPECT_EQ(n, 1) << clip;
-  ASSERT_EQ(Sh(ds.Merge("exp", ds.dir + "/resumed.json")), 0);
+  ASSERT_EQ(Sh(ds.Merge("exp", ds.dir + "/resumed.json"), kJobTimeoutS), 0);
   EXPECT_EQ(ReadText(ds.dir + "/resumed.json"), reference);
 }
 
 TEST(MpiJobTest, ThrowingClipIsRecordedAndTheOthersFinish) {
   testing::TempDir dir;
   Dataset ds(dir.path());
-  EXPECT_EQ(Sh(ds.Run(2, "FAKE_THROW_CLIP=clip-1-1")), 3) << ReadText(ds.dir + "/last.log");
+  EXPECT_EQ(Sh(ds.Run(2, "FAKE_THROW_CLIP=clip-1-1"), kJobTimeoutS), 3) << ReadText(ds.dir + "/last.log");
   const std::string log = ReadText(ds.dir + "/last.log");
   EXPECT_NE(log.find("failed      clip-1-1: Internal: exception: scripted exception in clip-1-1"), std::string::npos) << log;
   auto st = ReadRunStatus(FileSystem::Default(), ds.Out());
@@ -295,9 +302,9 @@ TEST(MpiJobTest, ThrowingClipIsRecordedAndTheOthersFinish) {
   EXPECT_EQ(st->done, static_cast<int>(ds.clips.size()) - 1);
   EXPECT_EQ(st->failed, 1);
   // merge still writes the file and says what is missing (exit code 3).
-  EXPECT_EQ(Sh(ds.Merge("exp", ds.dir + "/partial.json")), 3);
+  EXPECT_EQ(Sh(ds.Merge("exp", ds.dir + "/partial.json"), kJobTimeoutS), 3);
   // Fixed and retried: complete.
-  EXPECT_EQ(Sh(ds.Run(2, "", "--retry-failed")), 0) << ReadText(ds.dir + "/last.log");
+  EXPECT_EQ(Sh(ds.Run(2, "", "--retry-failed"), kJobTimeoutS), 0) << ReadText(ds.dir + "/last.log");
 }
 
 TEST(MpiJobTest, ClipThatAbortsTheProcessIsQuarantinedAfterMaxAttempts) {
@@ -306,7 +313,7 @@ TEST(MpiJobTest, ClipThatAbortsTheProcessIsQuarantinedAfterMaxAttempts) {
   const std::string env = "FAKE_SLEEP_MS=30 FAKE_ABORT_CLIP=clip-0-1";
   int rc = 0, runs = 0;
   while (runs < 6) {
-    rc = Sh(ds.Run(2, env));
+    rc = Sh(ds.Run(2, env), kJobTimeoutS);
     ++runs;
     if (rc != 134 && rc != 128 + SIGABRT) break;
   }
@@ -325,22 +332,22 @@ TEST(MpiJobTest, FingerprintMismatchIsRefusedUnlessAskedToStartAfresh) {
   Dataset ds(dir.path());
   const std::string ckpt = ds.dir + "/weights.bin";
   ASSERT_TRUE(WriteFileAtomic(FileSystem::Default(), ckpt, "weights v1", "t").ok());
-  ASSERT_EQ(Sh(ds.Run(2, "FAKE_FINGERPRINT_FILE=" + ckpt)), 0);
+  ASSERT_EQ(Sh(ds.Run(2, "FAKE_FINGERPRINT_FILE=" + ckpt), kJobTimeoutS), 0);
   ASSERT_TRUE(WriteFileAtomic(FileSystem::Default(), ckpt, "weights v2", "t").ok());
-  EXPECT_EQ(Sh(ds.Run(2, "FAKE_FINGERPRINT_FILE=" + ckpt)), 1);
+  EXPECT_EQ(Sh(ds.Run(2, "FAKE_FINGERPRINT_FILE=" + ckpt), kJobTimeoutS), 1);
   const std::string log = ReadText(ds.dir + "/last.log");
   EXPECT_NE(log.find("holds results of another configuration"), std::string::npos) << log;
   EXPECT_NE(log.find("checkpoint fake_checkpoint: sha256"), std::string::npos) << log;
-  EXPECT_EQ(Sh(ds.Run(2, "FAKE_FINGERPRINT_FILE=" + ckpt, "--set visual_query.selection_top_k=3")), 1);
+  EXPECT_EQ(Sh(ds.Run(2, "FAKE_FINGERPRINT_FILE=" + ckpt, "--set visual_query.selection_top_k=3"), kJobTimeoutS), 1);
   EXPECT_NE(ReadText(ds.dir + "/last.log").find("config visual_query.selection_top_k: 25 -> 3"), std::string::npos);
-  EXPECT_EQ(Sh(ds.Run(2, "FAKE_FINGERPRINT_FILE=" + ckpt, "--new-fingerprint-ok")), 0) << ReadText(ds.dir + "/last.log");
+  EXPECT_EQ(Sh(ds.Run(2, "FAKE_FINGERPRINT_FILE=" + ckpt, "--new-fingerprint-ok"), kJobTimeoutS), 0) << ReadText(ds.dir + "/last.log");
   EXPECT_TRUE(FileSystem::Default()->IsDirectory(ds.Out() + "/superseded"));
 }
 
 TEST(MpiJobTest, DynamicScheduleWithThreeRanksFinishesEveryClipOnce) {
   testing::TempDir dir;
   Dataset ds(dir.path());
-  ASSERT_EQ(Sh(ds.Run(3, "FAKE_SLEEP_MS=5", "--set runner.schedule=dynamic")), 0) << ReadText(ds.dir + "/last.log");
+  ASSERT_EQ(Sh(ds.Run(3, "FAKE_SLEEP_MS=5", "--set runner.schedule=dynamic"), kJobTimeoutS), 0) << ReadText(ds.dir + "/last.log");
   auto counts = FinishCounts(ds.Out());
   EXPECT_EQ(counts.size(), ds.clips.size());
   for (const auto& [clip, n] : counts) EXPECT_EQ(n, 1) << clip;
@@ -353,10 +360,10 @@ TEST(MpiJobTest, DynamicScheduleWithThreeRanksFinishesEveryClipOnce) {
 TEST(ProcessTest, SingleProcessWithoutMpirunAndSlurmMislaunchGuard) {
   testing::TempDir dir;
   Dataset ds(dir.path(), 1);
-  EXPECT_EQ(Sh(FakeVq2d() + " run --config " + ds.config + " > " + ds.dir + "/single.log 2>&1"), 0)
+  EXPECT_EQ(Sh(FakeVq2d() + " run --config " + ds.config + " > " + ds.dir + "/single.log 2>&1", kJobTimeoutS), 0)
       << ReadText(ds.dir + "/single.log");
   EXPECT_EQ(Sh("SLURM_JOB_ID=1 SLURM_NTASKS=4 " + FakeVq2d() + " run --config " + ds.config + " > " + ds.dir +
-               "/slurm.log 2>&1"),
+               "/slurm.log 2>&1", kJobTimeoutS),
             1);
   EXPECT_NE(ReadText(ds.dir + "/slurm.log").find("SLURM_NTASKS=4 but this job's world has 1 process"), std::string::npos)
       << ReadText(ds.dir + "/slurm.log");
@@ -379,7 +386,7 @@ TEST(ProcessTest, SigtermDuringAClipKeepsTheJournalStrictJsonl) {
     const int pid = RankPids(ds.Out(), 1)[0];
     ASSERT_GT(pid, 0);
     kill(pid, SIGTERM);
-    EXPECT_EQ(job.Wait(), 4) << ReadText(ds.dir + "/j.log");
+    EXPECT_EQ(job.Wait(kJobTimeoutS), 4) << ReadText(ds.dir + "/j.log");
   }
   const std::string text = ReadText(ds.Out() + "/journal/rank-0.jsonl");
   ASSERT_FALSE(text.empty());
@@ -402,7 +409,7 @@ TEST(ProcessTest, FullOutputDirectoryIsRefusedBeforeLoadingModelsWithExitCodeFiv
   testing::TempDir dir;
   Dataset ds(dir.path(), 1);
   EXPECT_EQ(Sh(FakeVq2d() + " run --config " + ds.config + " --set runner.min_free_mb=1000000000 > " + ds.dir +
-               "/full.log 2>&1"),
+               "/full.log 2>&1", kJobTimeoutS),
             5);
   const std::string log = ReadText(ds.dir + "/full.log");
   EXPECT_NE(log.find("No space left on device"), std::string::npos) << log;
@@ -413,10 +420,10 @@ TEST(ProcessTest, FullOutputDirectoryIsRefusedBeforeLoadingModelsWithExitCodeFiv
 TEST(ProcessTest, ProductRunNamesAMissingCheckpoint) {
   testing::TempDir dir;
   Dataset ds(dir.path(), 1);
-  EXPECT_EQ(Sh(testing::Vq2d() + " run --config " + ds.config + " > " + ds.dir + "/p.log 2>&1"), 1);
+  EXPECT_EQ(Sh(testing::Vq2d() + " run --config " + ds.config + " > " + ds.dir + "/p.log 2>&1", kJobTimeoutS), 1);
   EXPECT_NE(ReadText(ds.dir + "/p.log").find("/path/to/dinov2_vitl14_pretrain.pth"), std::string::npos)
       << ReadText(ds.dir + "/p.log");
-  EXPECT_EQ(Sh(testing::Vq2d() + " run --bogus > /dev/null 2>&1"), 2);
+  EXPECT_EQ(Sh(testing::Vq2d() + " run --bogus > /dev/null 2>&1", kJobTimeoutS), 2);
 }
 
 }  // namespace

@@ -211,7 +211,8 @@ namespace {
 
 // Writes one job of `world` ranks into <out>/journal: each rank starts `clips[r]` (empty: idle);
 // `end[r]` is what rank r's journal then says: "" (died silently), "signal" (its handler saw the
-// teardown while in a clip: abandon with reason signal), "idle-signal" (handler between clips).
+// teardown while in a clip: abandon with reason signal), "idle-signal" (handler between clips),
+// "stopped" / "ended" (finished its clip, then run_end with stopped true / false).
 void AppendJob(const std::string& out, const std::string& job, const std::vector<std::string>& clips,
                const std::vector<std::string>& end) {
   FileSystem* fs = FileSystem::Default();
@@ -227,6 +228,9 @@ void AppendJob(const std::string& out, const std::string& job, const std::vector
       ASSERT_TRUE((*j)->Append({{"event", "abandon"}, {"clip", clips[r]}, {"attempt_id", id}, {"reason", "signal"}}).ok());
     } else if (end[r] == "idle-signal") {
       ASSERT_TRUE((*j)->Append({{"event", "signal"}, {"rank", r}, {"job", job}}).ok());
+    } else if (end[r] == "stopped" || end[r] == "ended") {
+      if (!clips[r].empty()) ASSERT_TRUE((*j)->Append({{"event", "finish"}, {"clip", clips[r]}, {"attempt_id", id}}).ok());
+      ASSERT_TRUE((*j)->Append({{"event", "run_end"}, {"rank", r}, {"stopped", end[r] == "stopped"}, {"job", job}}).ok());
     }
   }
 }
@@ -265,6 +269,36 @@ TEST(QuarantineTest, WholeJobKillsNeverQuarantineRankDeathsDo) {
   for (int i = 0; i < 3; ++i) AppendJob(out4, "solo-" + std::to_string(i), {"clip-a"}, {""});
   JournalSummary s4 = ReadJournals(FileSystem::Default(), out4);
   EXPECT_EQ(ClassifyClip(false, &s4.clips["clip-a"], 3), ClipState::kQuarantined);
+}
+
+// Regression (issue I.14): SIGTERM to mpirun makes Open MPI SIGTERM the ranks and SIGKILL them about
+// a second later, often before run_end. The launch stopped on a signal when every rank either ended
+// stopped or its handler journaled the signal; a silent death or a normal end is no stop.
+TEST(JournalTest, LastJobStoppedCountsRanksKilledRightAfterTheirSignalRecord) {
+  testing::TempDir dir;
+  struct Case {
+    std::vector<std::string> clips, end;
+    bool stopped;
+  };
+  const std::vector<Case> cases = {
+      {{"clip-a", ""}, {"signal", "idle-signal"}, true},     // both handlers ran, both SIGKILLed
+      {{"clip-a", "clip-b"}, {"stopped", "signal"}, true},   // one reached run_end, one was killed
+      {{"clip-a", "clip-b"}, {"stopped", "stopped"}, true},  // the usual clean stop
+      {{"clip-a", "clip-b"}, {"signal", ""}, false},         // rank 1 died silently: a crash
+      {{"clip-a", "clip-b"}, {"", ""}, false},               // whole-job SIGKILL
+      {{"clip-a", "clip-b"}, {"ended", "signal"}, false},    // rank 0 ended normally
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(i);
+    const std::string out = dir.Join("run" + std::to_string(i));
+    AppendJob(out, "job-" + std::to_string(i), cases[i].clips, cases[i].end);
+    JournalSummary s = ReadJournals(FileSystem::Default(), out);
+    EXPECT_EQ(s.last_job, "job-" + std::to_string(i));
+    EXPECT_EQ(s.last_job_stopped, cases[i].stopped);
+    if (cases[i].stopped) {
+      for (const auto& [clip, h] : s.clips) EXPECT_EQ(h.crashes + h.job_deaths, 0) << clip << " blamed for a stop";
+    }
+  }
 }
 
 }  // namespace

@@ -122,7 +122,9 @@ struct JournalSummary {
   std::vector<nlohmann::json> events;  // all valid events, in file order per rank
   int torn_lines = 0;                  // unparseable lines skipped
   std::string last_job;                // id of the latest launch ("" for journals without job ids)
-  bool last_job_stopped = false;       // every rank of it ended with run_end stopped=true (clean stop)
+  // Every rank of it stopped on a signal: its run_end says stopped, or its signal handler journaled
+  // the signal (abandon reason "signal" or a "signal" event) before the rank was killed.
+  bool last_job_stopped = false;
 };
 
 // Reads every journal/rank-*.jsonl under `out_dir`.
