@@ -32,7 +32,7 @@ inline std::string Mpirun(int np) {
 }
 
 // Default hard limit for one command of a test (generous: a loaded 2-core machine).
-constexpr double kCommandTimeoutS = 600;
+constexpr double kCommandTimeoutS = 1200;
 // Exit code reported for a command killed at its deadline (as timeout(1) does).
 constexpr int kTimedOut = 124;
 
