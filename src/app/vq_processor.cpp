@@ -128,13 +128,17 @@ std::vector<std::pair<std::string, std::string>> ModelFingerprintFiles(const Con
   return f;
 }
 
-VqClipProcessor::VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug)
-    : engine_(std::move(engine)), records_dir_(std::move(records_dir)), debug_(std::move(debug)) {}
+VqClipProcessor::VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug,
+                                 RecordReadOptions record_options)
+    : engine_(std::move(engine)),
+      records_dir_(std::move(records_dir)),
+      debug_(std::move(debug)),
+      record_options_(record_options) {}
 
 Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToken& stop) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string path = RecordPathFor(records_dir_, task.clip_uid);
-  auto record = OpenClipRecord(path);
+  auto record = OpenClipRecord(path, record_options_);
   if (!record.ok()) {
     if (record.status().code() == StatusCode::kNotFound) {
       return Status::NotFound(StrCat("clip ", task.clip_uid, ": no record at ", path,
