@@ -11,6 +11,12 @@
 #include "vq2d/io/evaluate.h"
 
 namespace vq2d::app {
+
+using io::ComputeVisualQueryMetrics;
+using io::ConvertPredictions;
+using io::EvaluationResult;
+using io::FormatOfficialReport;
+using io::ParseAnnotations;
 namespace {
 
 using nlohmann::ordered_json;

@@ -16,6 +16,9 @@
 #include "vq2d/io/evaluate.h"
 
 namespace vq2d::app {
+
+using io::ParseAnnotations;
+using io::ValidatePredictions;
 namespace {
 
 double SecondsSince(std::chrono::steady_clock::time_point t0) {

@@ -12,6 +12,13 @@
 
 namespace vq2d::app {
 
+using io::LoadAnnotations;
+using io::LoadConfig;
+using runner::BuildWorkList;
+using runner::ClipTask;
+using runner::StopToken;
+using runner::WorkItem;
+
 namespace {
 
 double Get(const nlohmann::json& j, const char* k) { return j.contains(k) ? j[k].get<double>() : 0.0; }

@@ -15,6 +15,15 @@
 #include "vq2d/io/video_decode.h"
 
 namespace vq2d::app {
+
+using io::Clip;
+using io::ClipFrameTimes;
+using io::ClipPrepareOptions;
+using io::DecodeFramesAtTimes;
+using io::PrepareClip;
+using io::PrepareStats;
+using io::Video;
+using io::VideoPathFor;
 namespace {
 
 // Writes `seconds` of 1920x1080 30 fps video with moving texture; tries H.264 (as Ego4D), then mp4v.

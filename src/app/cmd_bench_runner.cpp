@@ -18,6 +18,18 @@
 #include "vq2d/runner/runner.h"
 
 namespace vq2d::app {
+
+using runner::ClipProcessor;
+using runner::ClipResult;
+using runner::ClipTask;
+using runner::MakeLocalCollective;
+using runner::MakespanLowerBound;
+using runner::Plan;
+using runner::PlanStatic;
+using runner::RunJob;
+using runner::RunOptions;
+using runner::StopToken;
+using runner::WorkItem;
 namespace {
 
 // The benchmark's workload: returns a fixed-size output at once, so only runner overhead remains.

@@ -8,6 +8,12 @@
 
 namespace vq2d::app {
 
+using runner::kExitError;
+using runner::kExitOk;
+using io::CanonicalConfig;
+using io::ConfigKeys;
+using io::LoadConfig;
+
 int RunConfig(const Args& args) {
   std::string config_path = "config.yaml";
   std::vector<std::string> sets;

@@ -11,6 +11,17 @@
 #include "vq2d/io/evaluate.h"
 
 namespace vq2d::app {
+
+using io::CollateRenPredictionDir;
+using io::EvaluatePredictions;
+using io::EvaluateRenLocal;
+using io::EvaluationResult;
+using io::FormatOfficialReport;
+using io::FormatRenLocalReport;
+using io::LoadAnnotations;
+using io::MetricsOptions;
+using io::MetricsToJson;
+using io::PerQueryCsv;
 namespace {
 
 Status WriteOutput(const std::string& path, const std::string& data) {

@@ -10,6 +10,14 @@
 
 namespace vq2d::app {
 
+using runner::kExitClipsFailed;
+using runner::kExitError;
+using runner::kExitOk;
+using io::LoadAnnotations;
+using io::LoadConfig;
+using runner::MergePredictions;
+using runner::MergeReport;
+
 int RunMerge(const Args& args) {
   std::string config_path = "config.yaml", annotations_path, out_path;
   std::vector<std::string> sets, runs;

@@ -14,6 +14,17 @@
 
 namespace vq2d::app {
 
+using runner::kExitError;
+using io::ClipPrepareOptions;
+using io::LoadAnnotations;
+using io::LoadConfig;
+using io::RequireExistingPath;
+using runner::Collective;
+using runner::InstallStopSignalHandlers;
+using runner::RunJob;
+using runner::RunOptions;
+using runner::WorkItem;
+
 int RunPrepare(const Args& args) {
   std::string config_path = "config.yaml", split;
   std::vector<std::string> sets;

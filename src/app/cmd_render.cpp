@@ -15,6 +15,12 @@
 #include "vq2d/io/record.h"
 
 namespace vq2d::app {
+
+using io::ClipOutput;
+using io::ClipRecord;
+using io::OpenClipRecord;
+using io::ParseClipOutput;
+using io::QuerySet;
 namespace {
 
 struct PredBox {

@@ -10,6 +10,24 @@
 
 namespace vq2d::app {
 
+using runner::kExitError;
+using runner::kExitNoSpace;
+using runner::kExitStopped;
+using io::CanonicalConfig;
+using io::LoadAnnotations;
+using io::LoadConfig;
+using io::RequireExistingPath;
+using runner::BuildWorkList;
+using runner::CheckOutputWritable;
+using runner::Collective;
+using runner::InstallStopSignalHandlers;
+using runner::IsNoSpaceError;
+using runner::NcclVersion;
+using runner::RunJob;
+using runner::RunOptions;
+using runner::WorkItem;
+using runner::WorkListReport;
+
 int RunRun(const Args& args) { return RunRunWith(args, PipelineProcessorFactory()); }
 
 int RunRunWith(const Args& args, const ProcessorFactory& factory) {

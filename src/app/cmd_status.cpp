@@ -8,6 +8,11 @@
 
 namespace vq2d::app {
 
+using runner::kExitError;
+using runner::kExitOk;
+using io::LoadConfig;
+using runner::ReadRunStatus;
+
 int RunStatus(const Args& args) {
   std::string dir, config_path = "config.yaml";
   std::vector<std::string> sets;

@@ -12,6 +12,10 @@
 
 namespace vq2d::app {
 
+using io::BuildSubmission;
+using io::LoadAnnotations;
+using io::ReadPredictionInputs;
+
 int RunSubmit(const Args& args) {
   std::string predictions, annotations, out;
   bool quiet = false;

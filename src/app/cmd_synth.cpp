@@ -10,6 +10,9 @@
 
 namespace vq2d::app {
 
+using io::SynthOptions;
+using io::WriteSynthDataset;
+
 namespace {
 
 std::string Quote(const std::string& s) { return nlohmann::json(s).dump(); }

@@ -2,6 +2,14 @@
 
 namespace vq2d::app {
 
+using io::Config;
+using runner::CheckSlurmWorldSize;
+using runner::Collective;
+using runner::LaunchedByMpi;
+using runner::MakeLocalCollective;
+using runner::MakeMpiCollective;
+using runner::RunOptions;
+
 Result<std::unique_ptr<Collective>> MakeJobCollective() {
   if (LaunchedByMpi()) return MakeMpiCollective();
   VQ2D_RETURN_IF_ERROR(CheckSlurmWorldSize(1));

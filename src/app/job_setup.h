@@ -12,10 +12,10 @@ namespace vq2d::app {
 
 // The job's world: MPI when started by a launcher (mpirun/srun), otherwise one process. Both check
 // SLURM_NTASKS against the world size (the "N singleton jobs" mis-launch).
-Result<std::unique_ptr<Collective>> MakeJobCollective();
+Result<std::unique_ptr<runner::Collective>> MakeJobCollective();
 
 // RunOptions with the config's runner.* settings and the command's resume flags.
-RunOptions RunOptionsFromConfig(const Config& config, const std::string& out_dir, bool retry_failed,
+runner::RunOptions RunOptionsFromConfig(const io::Config& config, const std::string& out_dir, bool retry_failed,
                                 bool new_fingerprint_ok);
 
 }  // namespace vq2d::app

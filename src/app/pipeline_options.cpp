@@ -2,6 +2,9 @@
 
 namespace vq2d::app {
 
+using io::Config;
+using io::VisualQueryOptions;
+
 pipeline::CropInterpolation CropInterpolationFromName(const std::string& name) {
   for (size_t i = 0; i < kCropInterpolationNames.size(); ++i)
     if (name == kCropInterpolationNames[i]) return static_cast<CropInterpolation>(i);

@@ -9,7 +9,7 @@
 
 namespace vq2d::app {
 
-pipeline::PipelineParams PipelineParamsFromConfig(const Config& config);
+pipeline::PipelineParams PipelineParamsFromConfig(const io::Config& config);
 // visual_query.crop_interpolation name -> enum (lanczos4 | cubic | linear | area | nearest).
 pipeline::CropInterpolation CropInterpolationFromName(const std::string& name);
 

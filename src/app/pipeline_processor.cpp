@@ -6,6 +6,11 @@
 
 namespace vq2d::app {
 
+using io::Config;
+using io::RecordReadOptions;
+using runner::ClipProcessor;
+using runner::Collective;
+
 ProcessorFactory PipelineProcessorFactory() {
   ProcessorFactory f;
   f.make = [](const Config& config, const Collective& coll,

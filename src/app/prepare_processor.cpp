@@ -6,6 +6,18 @@
 
 namespace vq2d::app {
 
+using io::AnnotationFile;
+using io::ClipPrepareOptions;
+using io::Config;
+using io::IsValidRecord;
+using io::PrepareClip;
+using io::PrepareStats;
+using io::RecordPathFor;
+using runner::ClipResult;
+using runner::ClipTask;
+using runner::StopToken;
+using runner::WorkItem;
+
 ClipPrepareOptions PrepareOptionsFromConfig(const Config& config, const std::string& split, int64_t max_clamped_frames) {
   ClipPrepareOptions o;
   o.split = split;

@@ -23,9 +23,9 @@ struct ProcessorExtras {
 
 struct ProcessorFactory {
   // Builds the per-rank processor (models are loaded here, once per rank).
-  std::function<Result<std::unique_ptr<ClipProcessor>>(const Config&, const Collective&, const ProcessorExtras&)> make;
+  std::function<Result<std::unique_ptr<runner::ClipProcessor>>(const io::Config&, const runner::Collective&, const ProcessorExtras&)> make;
   // (name, path) of the files whose content defines the results (checkpoints): hashed into the fingerprint.
-  std::function<std::vector<std::pair<std::string, std::string>>(const Config&)> fingerprint_files;
+  std::function<std::vector<std::pair<std::string, std::string>>(const io::Config&)> fingerprint_files;
 };
 
 // The product's processor factory (the VQ2D pipeline).

@@ -13,6 +13,21 @@
 
 namespace vq2d::app {
 
+using io::AnnotationBox;
+using io::Clip;
+using io::ClipOutput;
+using io::Config;
+using io::FrameBuffer;
+using io::OpenClipRecord;
+using io::QueryPrediction;
+using io::RecordPathFor;
+using io::RecordReadOptions;
+using io::RequireExistingPath;
+using io::SerializeClipOutput;
+using runner::ClipResult;
+using runner::ClipTask;
+using runner::StopToken;
+
 namespace {
 
 std::string RenCheckpointPath(const Config& c) {

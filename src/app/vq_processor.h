@@ -17,17 +17,17 @@ namespace vq2d::app {
 
 // Config -> engine options: pipeline parameters (PipelineParamsFromConfig), model architectures
 // (ren.*, visual_query.tracker_param, models.architecture), weight files, device, precision.
-Result<pipeline::EngineOptions> EngineOptionsFromConfig(const Config& config, int local_rank);
+Result<pipeline::EngineOptions> EngineOptionsFromConfig(const io::Config& config, int local_rank);
 
 // What `vq2d run` checks before it loads anything, and `vq2d config` too (one validation): the
 // engine options (EngineOptionsFromConfig + pipeline::ValidateEngineOptions), the split's
 // annotation file, and every model file, each missing one named by the config key that points at
 // it (models.ren empty: the ren.logging.* path it stands for).
-Status ValidateRunConfig(const Config& config);
+Status ValidateRunConfig(const io::Config& config);
 
 // (name, path) of every file whose content defines the results: the four checkpoints and the
 // architecture file when one is set.
-std::vector<std::pair<std::string, std::string>> ModelFingerprintFiles(const Config& config);
+std::vector<std::pair<std::string, std::string>> ModelFingerprintFiles(const io::Config& config);
 
 // SAM 2.1 variant named by a hydra config path ("configs/sam2.1/sam2.1_hiera_l.yaml" -> "l").
 Result<std::string> Sam2VariantFromConfigName(const std::string& tracker_param);
@@ -37,17 +37,17 @@ struct DebugDump {
   std::string clip_uid;  // the clip to dump
 };
 
-class VqClipProcessor : public ClipProcessor {
+class VqClipProcessor : public runner::ClipProcessor {
  public:
   VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug = {},
-                  RecordReadOptions record_options = {});
-  Result<ClipResult> Process(const ClipTask& task, const StopToken& stop) override;
+                  io::RecordReadOptions record_options = {});
+  Result<runner::ClipResult> Process(const runner::ClipTask& task, const runner::StopToken& stop) override;
 
  private:
   std::unique_ptr<pipeline::VqEngine> engine_;
   std::string records_dir_;
   DebugDump debug_;
-  RecordReadOptions record_options_;
+  io::RecordReadOptions record_options_;
 };
 
 }  // namespace vq2d::app

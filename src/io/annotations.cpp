@@ -5,11 +5,11 @@
 #include "io/json_util.h"
 #include "vq2d/base/filesystem.h"
 
-namespace vq2d {
+namespace vq2d::io {
 namespace {
 
-using io_internal::JsonRef;
-using io_internal::OJson;
+using io::internal::JsonRef;
+using io::internal::OJson;
 
 Result<int> GetInt32(const JsonRef& obj, const std::string& key) {
   VQ2D_ASSIGN_OR_RETURN(long long v, obj.GetInt(key));
@@ -140,7 +140,7 @@ size_t AnnotationFile::NumValidQuerySets() const {
 }
 
 Result<AnnotationFile> ParseAnnotations(std::string_view json_text, const std::string& source_name) {
-  VQ2D_ASSIGN_OR_RETURN(OJson root, io_internal::ParseOrderedJson(json_text, source_name));
+  VQ2D_ASSIGN_OR_RETURN(OJson root, io::internal::ParseOrderedJson(json_text, source_name));
   JsonRef r{&root, &source_name};
   VQ2D_RETURN_IF_ERROR(r.RequireObject());
   AnnotationFile f;
@@ -162,4 +162,4 @@ Result<AnnotationFile> LoadAnnotations(const std::string& path) {
   return ParseAnnotations(text, path);
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::io

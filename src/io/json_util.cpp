@@ -5,7 +5,7 @@
 
 #include "vq2d/base/json_parse.h"
 
-namespace vq2d::io_internal {
+namespace vq2d::io::internal {
 
 Result<OJson> ParseOrderedJson(std::string_view text, const std::string& source_name) {
   return vq2d::ParseOrderedJson(text, source_name);
@@ -135,4 +135,4 @@ Result<double> JsonRef::GetNumber(const std::string& key) const {
   return c.AsNumber();
 }
 
-}  // namespace vq2d::io_internal
+}  // namespace vq2d::io::internal

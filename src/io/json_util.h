@@ -10,7 +10,7 @@
 
 #include "vq2d/base/status.h"
 
-namespace vq2d::io_internal {
+namespace vq2d::io::internal {
 
 using OJson = nlohmann::ordered_json;
 
@@ -71,4 +71,4 @@ class MemberIndex {
 // Short description of a JSON value's type for errors ("a string", "null", "an array", ...).
 std::string DescribeJson(const OJson& v);
 
-}  // namespace vq2d::io_internal
+}  // namespace vq2d::io::internal

@@ -5,7 +5,7 @@
 
 #include "vq2d/base/check.h"
 
-namespace vq2d {
+namespace vq2d::io {
 namespace {
 
 constexpr int kPrecisionBits = 32 - 8 - 2;  // Pillow's PRECISION_BITS for 8-bit images
@@ -146,4 +146,4 @@ void PilBicubicResize(const uint8_t* src, int src_w, int src_h, int dst_w, int d
   r.Resize(src, static_cast<int64_t>(src_w) * 3, dst->data());
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::io

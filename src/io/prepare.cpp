@@ -19,7 +19,7 @@
 #include "vq2d/io/video_decode.h"
 #include "vq2d/version.h"
 
-namespace vq2d {
+namespace vq2d::io {
 
 std::string VideoPathFor(const std::string& videos_dir, const std::string& video_uid) {
   return JoinPath(videos_dir, video_uid + ".mp4");
@@ -426,4 +426,4 @@ SplitReport PrepareSplit(const ClipPrepareOptions& options, const AnnotationFile
   return rep;
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::io

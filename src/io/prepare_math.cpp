@@ -7,7 +7,7 @@
 
 #include "vq2d/base/check.h"
 
-namespace vq2d {
+namespace vq2d::io {
 
 Result<std::vector<double>> ClipFrameTimes(double video_start_sec, double video_end_sec, double clip_fps) {
   if (!(clip_fps > 0) || !std::isfinite(clip_fps)) {
@@ -140,4 +140,4 @@ std::array<int64_t, 4> MapBoxToRecord(double x, double y, double w, double h, in
           static_cast<int64_t>((h / oh) * g.decoded_height * sy)};
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::io

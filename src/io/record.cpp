@@ -14,7 +14,7 @@
 #include "vq2d/base/sha256.h"
 #include "vq2d/version.h"
 
-namespace vq2d {
+namespace vq2d::io {
 namespace {
 
 static_assert(sizeof(hid_t) == sizeof(int64_t), "hid_t must be 64-bit (HDF5 >= 1.10)");
@@ -585,4 +585,4 @@ Result<FrameBuffer> ClipRecord::ReadVisualCrop(const QuerySet& q) const {
   return out;
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::io

@@ -12,7 +12,7 @@
 #include "vq2d/io/prepare_math.h"
 #include "vq2d/io/video_decode.h"
 
-namespace vq2d {
+namespace vq2d::io {
 namespace {
 
 using OJ = nlohmann::ordered_json;
@@ -438,4 +438,4 @@ Result<SynthSummary> WriteSynthDatasetImpl(const SynthOptions& o) {
 
 }  // namespace
 
-}  // namespace vq2d
+}  // namespace vq2d::io

@@ -16,7 +16,7 @@ extern "C" {
 #include "vq2d/base/filesystem.h"
 #include "vq2d/io/prepare_math.h"
 
-namespace vq2d {
+namespace vq2d::io {
 namespace {
 
 constexpr double kTimeEpsSec = 1e-6;
@@ -303,4 +303,4 @@ Result<DecodedVideoInfo> DecodeFramesAtTimes(const std::string& video_path, cons
   return info;
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::io

@@ -6,7 +6,7 @@
 #include "vq2d/base/check.h"
 #include "vq2d/runner/collective.h"
 
-namespace vq2d {
+namespace vq2d::runner {
 
 Status CheckSlurmWorldSize(int world_size);
 
@@ -166,4 +166,4 @@ bool LaunchedByMpi() {
   return false;
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::runner

@@ -6,7 +6,16 @@
 #include "vq2d/io/clip_output.h"
 #include "vq2d/runner/run_store.h"
 
-namespace vq2d {
+namespace vq2d::runner {
+
+using io::AnnotationFile;
+using io::Clip;
+using io::ClipAnnotation;
+using io::ClipOutput;
+using io::ParseClipOutput;
+using io::QueryPrediction;
+using io::RescaleToOriginal;
+using io::Video;
 namespace {
 
 struct Found {
@@ -130,4 +139,4 @@ Result<std::string> MergePredictions(FileSystem* fs, const AnnotationFile& annot
   return out.dump() + "\n";
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::runner

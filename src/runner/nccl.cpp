@@ -4,7 +4,7 @@
 #include <nccl.h>
 #endif
 
-namespace vq2d {
+namespace vq2d::runner {
 
 #ifdef VQ2D_HAVE_NCCL
 
@@ -42,4 +42,4 @@ Result<std::string> ExchangeNcclUniqueId(Collective&) { return NcclVersion().sta
 
 #endif
 
-}  // namespace vq2d
+}  // namespace vq2d::runner

@@ -5,7 +5,7 @@
 
 #include "vq2d/base/check.h"
 
-namespace vq2d {
+namespace vq2d::runner {
 
 std::vector<size_t> LptOrder(const std::vector<WorkItem>& items, const std::set<std::string>& finished) {
   std::vector<size_t> order;
@@ -52,4 +52,4 @@ double MakespanLowerBound(const std::vector<WorkItem>& items, const std::set<std
   return std::max(sum / world_size, mx);
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::runner

@@ -7,7 +7,7 @@
 
 #include "vq2d/runner/run_store.h"
 
-namespace vq2d {
+namespace vq2d::runner {
 namespace {
 
 std::string Hms(double s) {
@@ -129,4 +129,4 @@ std::string RunStatusReport::ToText() const {
   return os.str();
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::runner

@@ -6,7 +6,7 @@
 
 #include "vq2d/base/sha256.h"
 
-namespace vq2d {
+namespace vq2d::runner {
 namespace {
 
 std::string FanOut(const std::string& clip_uid) { return Sha256Hex(clip_uid).substr(0, 2); }
@@ -322,4 +322,4 @@ ClipState ClassifyClip(bool done, const ClipHistory* h, int max_attempts) {
   return ClipState::kPending;
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::runner

@@ -23,7 +23,7 @@
 #include "vq2d/runner/run_store.h"
 #include "vq2d/version.h"
 
-namespace vq2d {
+namespace vq2d::runner {
 namespace {
 
 std::atomic<bool> g_stop_flag{false};
@@ -780,4 +780,4 @@ Result<RunSummary> RunJob(const RunOptions& o, const std::vector<WorkItem>& work
   return summary;
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::runner

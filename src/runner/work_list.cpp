@@ -2,7 +2,9 @@
 
 #include <set>
 
-namespace vq2d {
+namespace vq2d::runner {
+
+using io::AnnotationFile;
 
 std::vector<WorkItem> BuildWorkList(const AnnotationFile& annotations, WorkListReport* report) {
   std::vector<WorkItem> items;
@@ -32,4 +34,4 @@ std::vector<WorkItem> BuildWorkList(const AnnotationFile& annotations, WorkListR
   return items;
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::runner

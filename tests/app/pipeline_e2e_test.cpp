@@ -19,6 +19,11 @@
 #include "vq2d/io/clip_output.h"
 
 namespace vq2d {
+
+using io::ClipOutput;
+using io::ParseClipOutput;
+using io::PredictedBox;
+using io::QueryPrediction;
 namespace {
 
 namespace fs = std::filesystem;

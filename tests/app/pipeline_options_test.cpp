@@ -6,6 +6,10 @@
 #include "support/test_support.h"
 
 namespace vq2d::app {
+
+using io::Config;
+using io::LoadConfig;
+using io::ParseConfig;
 namespace {
 
 using pipeline::CropInterpolation;

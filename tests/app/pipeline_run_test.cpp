@@ -11,6 +11,8 @@
 #include "vq2d/io/clip_output.h"
 
 namespace vq2d {
+
+using io::ParseClipOutput;
 namespace {
 
 namespace fs = std::filesystem;

@@ -12,6 +12,16 @@
 #include "vq2d/io/record.h"
 
 namespace vq2d::app {
+
+using io::ClipOutput;
+using io::ClipPrepareOptions;
+using io::IsValidRecord;
+using io::LoadAnnotations;
+using io::OpenClipRecord;
+using io::PredictedBox;
+using io::QueryPrediction;
+using io::RecordPathFor;
+using io::SerializeClipOutput;
 namespace {
 
 namespace fs = std::filesystem;

@@ -10,6 +10,9 @@
 #include "vq2d/io/config.h"
 
 namespace vq2d::app {
+
+using io::Config;
+using io::ParseConfig;
 namespace {
 
 void Touch(const std::string& path, const std::string& text = "x") { std::ofstream(path) << text; }

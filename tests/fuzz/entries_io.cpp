@@ -15,6 +15,16 @@
 #include "vq2d/io/submission.h"
 
 namespace vq2d::fuzz {
+
+using io::AnnotationFile;
+using io::BuildSubmission;
+using io::EvaluatePredictions;
+using io::EvaluateRenLocal;
+using io::OpenClipRecord;
+using io::ParseAnnotations;
+using io::ParseClipOutput;
+using io::ParseConfig;
+using io::ValidatePredictions;
 namespace {
 
 // A fixed annotation file for the prediction parsers: one clip, one annotation, two query sets.

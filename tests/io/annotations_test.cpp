@@ -7,6 +7,12 @@
 #include "support/test_support.h"
 
 namespace vq2d {
+
+using io::AnnotationFile;
+using io::Clip;
+using io::LoadAnnotations;
+using io::ParseAnnotations;
+using io::QuerySet;
 namespace {
 
 // a real v2-val geometry (docs/data.md), with a second query set listed before "1" and a null clip.

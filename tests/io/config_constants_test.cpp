@@ -7,6 +7,12 @@
 #include "vq2d/io/config.h"
 
 namespace vq2d {
+
+using io::CanonicalConfig;
+using io::Config;
+using io::ConfigKeys;
+using io::ParseConfig;
+using io::VisualQueryOptions;
 namespace {
 
 const char* const kConstantKeys[] = {

@@ -8,6 +8,9 @@
 #include "vq2d/io/config.h"
 
 namespace vq2d {
+
+using io::ConfigKeys;
+using io::ParseConfig;
 namespace {
 
 std::string ErrorOf(const std::string& yaml, const std::vector<std::string>& sets = {}) {

@@ -6,6 +6,12 @@
 #include "vq2d/base/filesystem.h"
 
 namespace vq2d {
+
+using io::CanonicalConfig;
+using io::LoadConfig;
+using io::ParseConfig;
+using io::RequireExistingPath;
+using io::ResolveOutputDir;
 namespace {
 
 TEST(ConfigTest, DefaultsMatchTheSeedConfig) {

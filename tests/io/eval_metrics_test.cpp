@@ -13,6 +13,13 @@
 #include "vq2d/io/numpy_compat.h"
 
 namespace vq2d {
+
+using io::EvaluatePredictions;
+using io::FormatOfficialReport;
+using io::NumpyArgsort;
+using io::NumpyPairwiseSum;
+using io::ParseAnnotations;
+using io::VqMetrics;
 namespace {
 
 using nlohmann::ordered_json;

@@ -8,6 +8,15 @@
 #include "vq2d/io/evaluate.h"
 
 namespace vq2d {
+
+using io::EvaluatePredictions;
+using io::EvaluationResult;
+using io::FormatOfficialReport;
+using io::MetricsOptions;
+using io::MetricsToJson;
+using io::ParseAnnotations;
+using io::PerQueryCsv;
+using io::VqMetrics;
 namespace {
 
 using nlohmann::ordered_json;

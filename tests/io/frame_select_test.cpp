@@ -14,6 +14,14 @@
 #include "vq2d/io/video_decode.h"
 
 namespace vq2d {
+
+using io::SeekThresholdPts;
+using io::SelectFramesForSeekPts;
+using io::ClipFrameTimes;
+using io::DecodeFramesAtTimes;
+using io::ReadVideoStreamTiming;
+using io::SeekTimecode;
+using io::SelectFramesForSeekTimes;
 namespace {
 
 // Reads the 12-bit index drawn on the top row: block b spans x = 8 + 25*b .. +20, y = 8..40.

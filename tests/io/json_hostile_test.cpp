@@ -11,6 +11,13 @@
 #include "vq2d/io/submission.h"
 
 namespace vq2d {
+
+using io::BuildSubmission;
+using io::EvaluatePredictions;
+using io::EvaluateRenLocal;
+using io::ParseAnnotations;
+using io::ParseClipOutput;
+using io::ValidatePredictions;
 namespace {
 
 bool Has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }

@@ -7,6 +7,9 @@
 #include "support/test_support.h"
 
 namespace vq2d {
+
+using io::PilBicubicResize;
+using io::PilBicubicResizer;
 namespace {
 
 using testing::FixtureCases;

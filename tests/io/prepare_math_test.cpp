@@ -10,6 +10,15 @@
 #include "support/test_support.h"
 
 namespace vq2d {
+
+using io::BlackBarDetector;
+using io::ClipFrameTimes;
+using io::GetSizeForResize;
+using io::MapBoxToRecord;
+using io::PySlice;
+using io::RecordGeometry;
+using io::SeekTimecode;
+using io::TrimBox;
 namespace {
 
 using nlohmann::json;

@@ -17,6 +17,40 @@
 #include "vq2d/io/video_decode.h"
 
 namespace vq2d {
+
+using io::AnnotationBox;
+using io::AnnotationFile;
+using io::Clip;
+using io::ClipAnnotation;
+using io::ClipFrameTimes;
+using io::ClipOutcome;
+using io::ClipPrepareOptions;
+using io::ClipRecordMeta;
+using io::ClipRecordWriter;
+using io::DecodeFramesAtTimes;
+using io::DecodeOptions;
+using io::GetSizeForResize;
+using io::IsValidRecord;
+using io::LoadAnnotations;
+using io::MapBoxToRecord;
+using io::OpenClipRecord;
+using io::ParseAnnotations;
+using io::PrepareClip;
+using io::PrepareSplit;
+using io::PrepareStats;
+using io::ProbeVideo;
+using io::PySlice;
+using io::QuerySet;
+using io::RecordPathFor;
+using io::RecordReadOptions;
+using io::SingleClipAnnotationJson;
+using io::SplitReport;
+using io::SynthOptions;
+using io::SynthSummary;
+using io::TrimBox;
+using io::ValidateClipForPrepare;
+using io::Video;
+using io::WriteSynthDataset;
 namespace {
 
 namespace fs = std::filesystem;

@@ -17,6 +17,15 @@
 #include "vq2d/io/evaluate.h"
 
 namespace vq2d {
+
+using io::CollateRenPredictionDir;
+using io::ComputeRenRunMetrics;
+using io::EvaluateRenLocal;
+using io::FormatRenLocalReport;
+using io::FormatRenPredictions;
+using io::RenQueryOutput;
+using io::RenTrackRow;
+using io::VqMetrics;
 namespace {
 
 using nlohmann::json;

@@ -10,6 +10,10 @@
 #include "support/test_support.h"
 
 namespace vq2d {
+
+using io::BuildSubmission;
+using io::NamedJson;
+using io::ParseAnnotations;
 namespace {
 
 using nlohmann::json;  // unordered: the fixture compares parsed JSON, key order not significant

@@ -13,6 +13,18 @@
 #include "vq2d/io/synth.h"
 
 namespace vq2d {
+
+using io::AnnotationFile;
+using io::Clip;
+using io::ClipPrepareOptions;
+using io::EvaluatePredictions;
+using io::LoadAnnotations;
+using io::OpenClipRecord;
+using io::PrepareSplit;
+using io::QuerySet;
+using io::RecordPathFor;
+using io::SynthOptions;
+using io::WriteSynthDataset;
 namespace {
 
 using OJ = nlohmann::ordered_json;

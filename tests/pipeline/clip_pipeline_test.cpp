@@ -111,7 +111,7 @@ class FailingTracker : public VideoTracker {
  public:
   FailingTracker(StatusCode code, int64_t fail_frames) : code_(code), fail_frames_(fail_frames) {}
   Status Track(const FrameSource& frames, int64_t prompt, const std::array<double, 4>& box,
-               const std::function<bool(int64_t, const cv::Mat&)>& on_frame) override {
+               const TrackerFrameCallback& on_frame) override {
     if (frames.num_frames == fail_frames_) return Status(code_, "stand-in stage error");
     return inner_.Track(frames, prompt, box, on_frame);
   }

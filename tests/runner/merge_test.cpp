@@ -9,6 +9,14 @@
 #include "vq2d/runner/run_store.h"
 
 namespace vq2d {
+
+using io::ClipOutput;
+using io::ParseAnnotations;
+using io::SerializeClipOutput;
+using runner::DoneRecord;
+using runner::MergePredictions;
+using runner::MergeReport;
+using runner::RunStore;
 namespace {
 
 const char* kAnnotations = R"({

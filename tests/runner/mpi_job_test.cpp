@@ -15,6 +15,10 @@
 #include "vq2d/runner/run_store.h"
 
 namespace vq2d {
+
+using runner::ReadJournals;
+using runner::ReadRunStatus;
+using runner::RunStore;
 namespace {
 
 using testing::Background;

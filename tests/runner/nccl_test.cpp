@@ -5,6 +5,11 @@
 #include "runner/runner_test_util.h"
 
 namespace vq2d {
+
+using runner::ExchangeNcclUniqueId;
+using runner::MakeLocalCollective;
+using runner::NcclCompiledIn;
+using runner::NcclVersion;
 namespace {
 
 TEST(NcclTest, BackendIsOptionalAndTheIdExchangeNeedsNoGpu) {

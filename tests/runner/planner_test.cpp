@@ -8,6 +8,12 @@
 #include <random>
 
 namespace vq2d {
+
+using runner::LptOrder;
+using runner::MakespanLowerBound;
+using runner::Plan;
+using runner::PlanStatic;
+using runner::WorkItem;
 namespace {
 
 std::vector<WorkItem> Items(const std::vector<double>& costs) {

@@ -7,6 +7,15 @@
 #include "vq2d/base/sha256.h"
 
 namespace vq2d {
+
+using runner::ClassifyClip;
+using runner::ClipHistory;
+using runner::ClipState;
+using runner::DoneRecord;
+using runner::Journal;
+using runner::JournalSummary;
+using runner::ReadJournals;
+using runner::RunStore;
 namespace {
 
 DoneRecord Rec(const std::string& fp) {

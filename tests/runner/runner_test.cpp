@@ -11,6 +11,29 @@
 #include "vq2d/runner/run_store.h"
 
 namespace vq2d {
+
+using runner::kExitClipsFailed;
+using runner::kExitNoSpace;
+using runner::kExitOk;
+using runner::kExitStopped;
+using runner::CheckOutputWritable;
+using runner::ClassifyClip;
+using runner::ClipProcessor;
+using runner::ClipState;
+using runner::ClipTask;
+using runner::IsNoSpaceError;
+using runner::Journal;
+using runner::JournalSummary;
+using runner::MakeLocalCollective;
+using runner::Plan;
+using runner::PlanStatic;
+using runner::ReadJournals;
+using runner::ReadRunStatus;
+using runner::RunJob;
+using runner::RunOptions;
+using runner::RunStore;
+using runner::RunSummary;
+using runner::WorkItem;
 namespace {
 
 using testing::MakeWork;

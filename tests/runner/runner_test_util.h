@@ -20,15 +20,15 @@ namespace vq2d::testing {
 
 // Output = deterministic text derived from the clip uid. Clips in `throw_on` throw; clips in
 // `fail_on` return an error status; `on_process` runs first (e.g. to raise a stop flag).
-class ScriptedProcessor : public ClipProcessor {
+class ScriptedProcessor : public runner::ClipProcessor {
  public:
   std::set<std::string> throw_on, fail_on;
-  std::function<void(const ClipTask&)> on_process;
+  std::function<void(const runner::ClipTask&)> on_process;
   std::mutex mu;
   std::vector<std::string> processed;  // in call order
   std::map<std::string, int> attempts_seen;
 
-  Result<ClipResult> Process(const ClipTask& task, const StopToken& stop) override {
+  Result<runner::ClipResult> Process(const runner::ClipTask& task, const runner::StopToken& stop) override {
     {
       std::lock_guard<std::mutex> lock(mu);
       processed.push_back(task.clip_uid);
@@ -38,7 +38,7 @@ class ScriptedProcessor : public ClipProcessor {
     if (throw_on.count(task.clip_uid)) throw std::runtime_error("scripted exception in " + task.clip_uid);
     if (fail_on.count(task.clip_uid)) return Status::Corruption("scripted failure in " + task.clip_uid);
     if (stop.stop_requested()) return Status::Cancelled("stop");
-    ClipResult r;
+    runner::ClipResult r;
     r.output = "output of " + task.clip_uid + " " + Sha256Hex(task.clip_uid) + "\n";
     r.stats = {{"select_s", 0.25}, {"queries", 1}};
     return r;
@@ -50,7 +50,7 @@ class ThreadWorld {
  public:
   explicit ThreadWorld(int n) : n_(n) {}
 
-  class Rank : public Collective {
+  class Rank : public runner::Collective {
    public:
     Rank(ThreadWorld* w, int r) : w_(w), r_(r) {}
     int rank() const override { return r_; }
@@ -107,8 +107,8 @@ class ThreadWorld {
   std::atomic<int64_t> ticket_{0};
 };
 
-inline std::vector<WorkItem> MakeWork(int n) {
-  std::vector<WorkItem> w;
+inline std::vector<runner::WorkItem> MakeWork(int n) {
+  std::vector<runner::WorkItem> w;
   for (int i = 0; i < n; ++i) {
     char id[32];
     std::snprintf(id, sizeof id, "clip-%03d", i);

@@ -22,7 +22,7 @@
 
 #include "vq2d/base/status.h"
 
-namespace vq2d {
+namespace vq2d::io {
 
 struct AnnotationBox {  // pixels of original_width x original_height (the canonical video)
   int frame_number = -1;  // 0-based 5 fps clip frame index
@@ -79,4 +79,4 @@ Result<AnnotationFile> ParseAnnotations(std::string_view json_text, const std::s
 // Reads `path` through FileSystem::Default() and parses it (NotFound / IOError when unreadable).
 Result<AnnotationFile> LoadAnnotations(const std::string& path);
 
-}  // namespace vq2d
+}  // namespace vq2d::io

@@ -19,7 +19,7 @@
 
 #include "vq2d/base/status.h"
 
-namespace vq2d {
+namespace vq2d::io {
 
 struct PredictedBox {
   int fno = 0;  // 0-based clip frame index
@@ -48,4 +48,4 @@ Result<ClipOutput> ParseClipOutput(const std::string& text, const std::string& s
 // Upstream's rescale of a record-pixel coordinate into original pixels (int truncation toward 0).
 int RescaleToOriginal(double v, int record_size, int original_size);
 
-}  // namespace vq2d
+}  // namespace vq2d::io

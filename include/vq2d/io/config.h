@@ -15,7 +15,7 @@
 #include "vq2d/base/stage_defaults.h"
 #include "vq2d/base/status.h"
 
-namespace vq2d {
+namespace vq2d::io {
 
 struct DataOptions {
   // Records directories, one per split (seed keys).
@@ -195,4 +195,4 @@ std::vector<ConfigKeyInfo> ConfigKeys();
 // Error unless the path held by `key` exists ("config key data.val_annotations: file ... does not exist").
 Status RequireExistingPath(const Config& config, const std::string& key);
 
-}  // namespace vq2d
+}  // namespace vq2d::io

@@ -29,7 +29,7 @@
 #include "vq2d/io/annotations.h"
 #include "vq2d/io/vq_metrics.h"
 
-namespace vq2d {
+namespace vq2d::io {
 
 // Identifies one evaluated query in the input files.
 struct EvalQueryRef {
@@ -84,4 +84,4 @@ std::string MetricsToJson(const EvaluationResult& result);
 // tiou,stiou,recovered_frames@0.50,gt_frames,success@0.05.
 std::string PerQueryCsv(const EvaluationResult& result);
 
-}  // namespace vq2d
+}  // namespace vq2d::io

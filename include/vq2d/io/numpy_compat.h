@@ -16,11 +16,11 @@
 #include <cstdint>
 #include <vector>
 
-namespace vq2d {
+namespace vq2d::io {
 
 std::vector<int64_t> NumpyArgsort(const std::vector<double>& v);
 std::vector<int64_t> NumpyArgsort(const std::vector<int64_t>& v);
 
 double NumpyPairwiseSum(const double* a, size_t n);
 
-}  // namespace vq2d
+}  // namespace vq2d::io

@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace vq2d {
+namespace vq2d::io {
 
 class PilBicubicResizer {
  public:
@@ -48,4 +48,4 @@ class PilBicubicResizer {
 void PilBicubicResize(const uint8_t* src, int src_w, int src_h, int dst_w, int dst_h,
                       std::vector<uint8_t>* dst);
 
-}  // namespace vq2d
+}  // namespace vq2d::io

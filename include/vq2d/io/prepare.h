@@ -24,7 +24,7 @@
 #include "vq2d/base/status.h"
 #include "vq2d/io/annotations.h"
 
-namespace vq2d {
+namespace vq2d::io {
 
 struct ClipPrepareOptions {
   std::string split;                 // stored in the record ("train", "val", "test")
@@ -102,4 +102,4 @@ SplitReport PrepareSplit(const ClipPrepareOptions& options, const AnnotationFile
                          const std::string& videos_dir, const std::string& records_dir,
                          const std::function<void(size_t, size_t, const ClipOutcome&)>& progress);
 
-}  // namespace vq2d
+}  // namespace vq2d::io

@@ -11,7 +11,7 @@
 
 #include "vq2d/base/status.h"
 
-namespace vq2d {
+namespace vq2d::io {
 
 // numpy.unique(numpy.arange(max(0.0, start_sec), end_sec, 1.0 / clip_fps)) with numpy's float64
 // semantics: n = ceil((stop - start) / step); value i = start + i * ((start + step) - start).
@@ -74,4 +74,4 @@ struct RecordGeometry {
 std::array<int64_t, 4> MapBoxToRecord(double x, double y, double w, double h, int original_width,
                                       int original_height, const RecordGeometry& g, bool apply_trim_offset);
 
-}  // namespace vq2d
+}  // namespace vq2d::io

@@ -35,7 +35,7 @@
 #include "vq2d/io/annotations.h"
 #include "vq2d/io/prepare_math.h"
 
-namespace vq2d {
+namespace vq2d::io {
 
 inline constexpr char kClipRecordFormat[] = "vq2d.clip_record";
 inline constexpr int kClipRecordVersion = 1;
@@ -144,4 +144,4 @@ class ClipRecord {
 // what is wrong (checksum mismatches included); NotFound when absent.
 Result<ClipRecord> OpenClipRecord(const std::string& path, const RecordReadOptions& options = {});
 
-}  // namespace vq2d
+}  // namespace vq2d::io

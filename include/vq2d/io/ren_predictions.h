@@ -19,7 +19,7 @@
 #include "vq2d/base/status.h"
 #include "vq2d/io/vq_metrics.h"
 
-namespace vq2d {
+namespace vq2d::io {
 
 struct RenTrackRow {  // [fno, x, y, w, h] in record pixels
   long long fno = 0;
@@ -56,4 +56,4 @@ Result<std::string> FormatRenPredictions(const std::vector<RenQueryOutput>& quer
 Result<VqMetrics> ComputeRenRunMetrics(const std::vector<RenQueryOutput>& queries,
                                        const MetricsOptions& options = {});
 
-}  // namespace vq2d
+}  // namespace vq2d::io

@@ -36,7 +36,7 @@
 #include "vq2d/base/status.h"
 #include "vq2d/io/annotations.h"
 
-namespace vq2d {
+namespace vq2d::io {
 
 struct NamedJson {
   std::string name;  // file name (for messages)
@@ -64,4 +64,4 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& prediction
 // the first '-', ties by name; WriteFileAtomic temp files skipped) or one JSON file.
 Result<std::vector<NamedJson>> ReadPredictionInputs(const std::string& path);
 
-}  // namespace vq2d
+}  // namespace vq2d::io

@@ -22,7 +22,7 @@
 
 #include "vq2d/base/status.h"
 
-namespace vq2d {
+namespace vq2d::io {
 
 struct SynthOptions {
   std::string out_dir;
@@ -42,4 +42,4 @@ struct SynthSummary {
 
 Result<SynthSummary> WriteSynthDataset(const SynthOptions& options);
 
-}  // namespace vq2d
+}  // namespace vq2d::io

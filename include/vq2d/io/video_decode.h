@@ -26,7 +26,7 @@
 
 #include "vq2d/base/status.h"
 
-namespace vq2d {
+namespace vq2d::io {
 
 // Approximate selection rule on float times (for synthetic CFR videos whose frame f is at f / fps):
 // frame_times_sec non-decreasing; returns, per seek time (milliseconds, non-decreasing), the index of
@@ -104,4 +104,4 @@ struct VideoProbe {
 };
 Result<VideoProbe> ProbeVideo(const std::string& video_path);
 
-}  // namespace vq2d
+}  // namespace vq2d::io

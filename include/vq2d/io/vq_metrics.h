@@ -20,7 +20,7 @@
 
 #include "vq2d/base/status.h"
 
-namespace vq2d {
+namespace vq2d::io {
 
 struct EvalBox {
   long long fno = 0;
@@ -104,4 +104,4 @@ Result<VqMetrics> ComputeVisualQueryMetrics(const std::vector<EvalQuery>& querie
 // IoU helpers (exposed for tests). Temporal IoU of inclusive frame segments.
 double SegmentIou(long long ps, long long pe, long long gs, long long ge);
 
-}  // namespace vq2d
+}  // namespace vq2d::io

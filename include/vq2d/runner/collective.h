@@ -12,7 +12,7 @@
 
 #include "vq2d/base/status.h"
 
-namespace vq2d {
+namespace vq2d::runner {
 
 class Collective {
  public:
@@ -50,4 +50,4 @@ Status CheckSlurmWorldSize(int world_size);
 // True when this process was started by an MPI launcher (mpirun/srun), judged from the environment.
 bool LaunchedByMpi();
 
-}  // namespace vq2d
+}  // namespace vq2d::runner

@@ -11,7 +11,7 @@
 #include "vq2d/base/filesystem.h"
 #include "vq2d/io/annotations.h"
 
-namespace vq2d {
+namespace vq2d::runner {
 
 struct MergeReport {
   int clips_total = 0;          // clips with valid queries in the annotation file (incl. null uid)
@@ -27,7 +27,7 @@ struct MergeReport {
 
 // Builds the predictions JSON text. `run_dirs` are searched in order; the first valid output of a
 // clip wins.
-Result<std::string> MergePredictions(FileSystem* fs, const AnnotationFile& annotations,
+Result<std::string> MergePredictions(FileSystem* fs, const io::AnnotationFile& annotations,
                                      const std::vector<std::string>& run_dirs, MergeReport* report);
 
-}  // namespace vq2d
+}  // namespace vq2d::runner

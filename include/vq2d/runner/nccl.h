@@ -10,7 +10,7 @@
 #include "vq2d/base/status.h"
 #include "vq2d/runner/collective.h"
 
-namespace vq2d {
+namespace vq2d::runner {
 
 // True when this binary was built with NCCL.
 bool NcclCompiledIn();
@@ -19,4 +19,4 @@ Result<std::string> NcclVersion();
 // Rank 0 creates an ncclUniqueId; every rank returns the same bytes. Works without a GPU.
 Result<std::string> ExchangeNcclUniqueId(Collective& collective);
 
-}  // namespace vq2d
+}  // namespace vq2d::runner

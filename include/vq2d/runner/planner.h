@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace vq2d {
+namespace vq2d::runner {
 
 struct WorkItem {
   std::string id;     // clip uid
@@ -36,4 +36,4 @@ Plan PlanStatic(const std::vector<WorkItem>& items, const std::set<std::string>&
 // Lower bound on any assignment's makespan: max(sum/m, max cost).
 double MakespanLowerBound(const std::vector<WorkItem>& items, const std::set<std::string>& finished, int world_size);
 
-}  // namespace vq2d
+}  // namespace vq2d::runner

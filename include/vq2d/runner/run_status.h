@@ -9,7 +9,7 @@
 #include "vq2d/base/filesystem.h"
 #include "vq2d/base/status.h"
 
-namespace vq2d {
+namespace vq2d::runner {
 
 struct RankThroughput {
   int clips = 0;
@@ -38,4 +38,4 @@ struct RunStatusReport {
 
 Result<RunStatusReport> ReadRunStatus(FileSystem* fs, const std::string& out_dir);
 
-}  // namespace vq2d
+}  // namespace vq2d::runner

@@ -30,7 +30,7 @@
 #include "vq2d/base/filesystem.h"
 #include "vq2d/base/status.h"
 
-namespace vq2d {
+namespace vq2d::runner {
 
 struct DoneRecord {
   std::string clip_uid;
@@ -140,4 +140,4 @@ enum class ClipState {
 // The one classification rule used by run, status and progress (quarantine wins over failure).
 ClipState ClassifyClip(bool done, const ClipHistory* history, int max_attempts);
 
-}  // namespace vq2d
+}  // namespace vq2d::runner

@@ -17,7 +17,7 @@
 #include "vq2d/runner/collective.h"
 #include "vq2d/runner/planner.h"
 
-namespace vq2d {
+namespace vq2d::runner {
 
 // Exit codes of `vq2d run` (and of every rank of an MPI job).
 enum ExitCode : int {
@@ -113,4 +113,4 @@ struct Fingerprint {
 Result<Fingerprint> ComputeFingerprint(const std::string& canonical_config,
                                        const std::vector<std::pair<std::string, std::string>>& files);
 
-}  // namespace vq2d
+}  // namespace vq2d::runner

@@ -9,7 +9,7 @@
 #include "vq2d/io/annotations.h"
 #include "vq2d/runner/planner.h"
 
-namespace vq2d {
+namespace vq2d::runner {
 
 struct WorkListReport {
   int null_clip_uid = 0;     // clips with "clip_uid": null (no record can exist; merge fills them)
@@ -17,6 +17,6 @@ struct WorkListReport {
   std::vector<std::string> duplicate_clips;  // clip uids listed more than once (first kept)
 };
 
-std::vector<WorkItem> BuildWorkList(const AnnotationFile& annotations, WorkListReport* report);
+std::vector<WorkItem> BuildWorkList(const io::AnnotationFile& annotations, WorkListReport* report);
 
-}  // namespace vq2d
+}  // namespace vq2d::runner

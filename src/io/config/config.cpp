@@ -18,7 +18,7 @@
 #include "vq2d/base/check.h"
 #include "vq2d/base/filesystem.h"
 
-namespace vq2d {
+namespace vq2d::io {
 namespace {
 
 enum class Kind { kBool, kInt, kDouble, kString, kDoubleList, kIntList, kStringList };
@@ -649,4 +649,4 @@ Status RequireExistingPath(const Config& config, const std::string& key) {
   return Status::OK();
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::io

@@ -10,11 +10,11 @@
 #include "io/json_util.h"
 #include "vq2d/base/filesystem.h"
 
-namespace vq2d {
+namespace vq2d::io {
 namespace {
 
-using io_internal::DescribeJson;
-using io_internal::OJson;
+using io::internal::DescribeJson;
+using io::internal::OJson;
 
 std::string UidText(const std::optional<std::string>& uid) { return uid ? "'" + *uid + "'" : "null"; }
 
@@ -274,7 +274,7 @@ Status ForEachQueryPrediction(const OJson& pred, const std::string& src, const A
       const OJson& preds = videos[vi]["clips"][ci]["predictions"];
       for (size_t ai = 0; ai < ca.annotations.size(); ++ai) {
         const OJson& qs = preds[ai]["query_sets"];
-        const io_internal::MemberIndex qs_index(qs);
+        const io::internal::MemberIndex qs_index(qs);
         for (const QuerySet& q : ca.annotations[ai].query_sets) {
           if (!q.is_valid) continue;
           const std::string where = StrCat(src, ": results.videos[", vi, "].clips[", ci, "] (clip ",
@@ -304,13 +304,13 @@ Status ValidatePredictionContents(const OJson& pred, const std::string& src, con
 }
 
 Status ValidatePredictions(std::string_view predictions_json, const std::string& src, const AnnotationFile& gt) {
-  VQ2D_ASSIGN_OR_RETURN(OJson pred, io_internal::ParseOrderedJson(predictions_json, src));
+  VQ2D_ASSIGN_OR_RETURN(OJson pred, io::internal::ParseOrderedJson(predictions_json, src));
   return ValidatePredictionsJson(pred, src, gt);
 }
 
 Result<ConvertedPredictions> ConvertPredictions(std::string_view predictions_json, const std::string& src,
                                                 const AnnotationFile& gt) {
-  VQ2D_ASSIGN_OR_RETURN(OJson pred, io_internal::ParseOrderedJson(predictions_json, src));
+  VQ2D_ASSIGN_OR_RETURN(OJson pred, io::internal::ParseOrderedJson(predictions_json, src));
   VQ2D_RETURN_IF_ERROR(ValidatePredictionsJson(pred, src, gt));
   ConvertedPredictions res;
   auto convert = [&res](const QueryPredictionSite& site, ParsedQueryPrediction parsed, const std::string&) -> Status {
@@ -349,7 +349,7 @@ Result<EvaluationResult> EvaluatePredictions(std::string_view predictions_json, 
 
 Result<EvaluationResult> EvaluateRenLocal(std::string_view collated_json, const std::string& src,
                                           const MetricsOptions& options) {
-  VQ2D_ASSIGN_OR_RETURN(OJson pred, io_internal::ParseOrderedJson(collated_json, src));
+  VQ2D_ASSIGN_OR_RETURN(OJson pred, io::internal::ParseOrderedJson(collated_json, src));
   auto need = [&](const OJson& obj, const char* key, const std::string& path) -> Status {
     if (!obj.is_object() || !obj.contains(key)) {
       return Status::InvalidArgument(StrCat("KeyError: ", src, ": ", path.empty() ? "(root)" : path,
@@ -388,7 +388,7 @@ Result<EvaluationResult> EvaluateRenLocal(std::string_view collated_json, const 
         VQ2D_RETURN_IF_ERROR(need(preds[ai], "query_sets", apath));
         const OJson& qs = preds[ai]["query_sets"];
         if (!qs.is_object()) return Status::InvalidArgument(StrCat("TypeError: ", src, ": ", apath, ".query_sets: expected an object"));
-        const io_internal::MemberIndex qs_index(qs);
+        const io::internal::MemberIndex qs_index(qs);
         for (auto it = qs.begin(); it != qs.end(); ++it) {
           const std::string& id = it.key();
           if (id.find("-gt") != std::string::npos) continue;
@@ -444,7 +444,7 @@ Result<std::string> CollateRenPredictionDir(const std::string& dir) {
   for (size_t i = 0; i < files.size(); ++i) {
     std::string path = JoinPath(dir, files[i].second);
     VQ2D_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(path));
-    VQ2D_ASSIGN_OR_RETURN(OJson j, io_internal::ParseOrderedJson(text, path));
+    VQ2D_ASSIGN_OR_RETURN(OJson j, io::internal::ParseOrderedJson(text, path));
     if (i == 0) {
       collated = std::move(j);
       if (!collated.is_object() || !collated.contains("results") || !collated["results"].is_object() ||
@@ -538,4 +538,4 @@ std::string PerQueryCsv(const EvaluationResult& r) {
   return out;
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::io

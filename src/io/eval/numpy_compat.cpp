@@ -2,7 +2,7 @@
 
 #include <utility>
 
-namespace vq2d {
+namespace vq2d::io {
 namespace {
 
 // npy DOUBLE_LT: NaN sorts last.
@@ -157,4 +157,4 @@ double NumpyPairwiseSum(const double* a, size_t n) {
   return NumpyPairwiseSum(a, n2) + NumpyPairwiseSum(a + n2, n - n2);
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::io

@@ -8,10 +8,10 @@
 #include "io/json_util.h"
 #include "vq2d/io/vq_metrics.h"
 
-namespace vq2d {
+namespace vq2d::io {
 namespace {
 
-using io_internal::OJson;
+using io::internal::OJson;
 
 long long PyInt(double v) { return static_cast<long long>(std::trunc(v)); }
 
@@ -129,4 +129,4 @@ Result<VqMetrics> ComputeRenRunMetrics(const std::vector<RenQueryOutput>& querie
   return ComputeVisualQueryMetrics(eq, options);
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::io

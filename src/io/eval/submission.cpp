@@ -12,11 +12,11 @@
 #include "io/json_util.h"
 #include "vq2d/base/filesystem.h"
 
-namespace vq2d {
+namespace vq2d::io {
 namespace {
 
-using io_internal::DescribeJson;
-using io_internal::OJson;
+using io::internal::DescribeJson;
+using io::internal::OJson;
 
 // Python-style references: collated videos and clip objects are shared, as upstream mutates them in
 // place (a clip matched twice is the same object).
@@ -118,7 +118,7 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, con
   OJson base;
   std::vector<OJson> videos;  // all videos, in read order
   for (size_t i = 0; i < files.size(); ++i) {
-    VQ2D_ASSIGN_OR_RETURN(OJson j, io_internal::ParseOrderedJson(files[i].text, files[i].name));
+    VQ2D_ASSIGN_OR_RETURN(OJson j, io::internal::ParseOrderedJson(files[i].text, files[i].name));
     VQ2D_RETURN_IF_ERROR(Need(j, "results", files[i].name));
     VQ2D_RETURN_IF_ERROR(Need(j["results"], "videos", files[i].name + ": results"));
     VQ2D_RETURN_IF_ERROR(NeedArray(j["results"]["videos"], files[i].name + ": results.videos"));
@@ -389,4 +389,4 @@ Result<std::vector<NamedJson>> ReadPredictionInputs(const std::string& path) {
   return out;
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::io

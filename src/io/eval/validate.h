@@ -10,11 +10,11 @@
 #include "vq2d/io/annotations.h"
 #include "vq2d/io/vq_metrics.h"
 
-namespace vq2d {
+namespace vq2d::io {
 
 // evaluate_vq.validate_model_predictions: OK or the first failing rule, as an "AssertionError: ..." /
 // "KeyError: ..." / "AttributeError: ..." message naming `src` and the JSON path.
-Status ValidatePredictionsJson(const io_internal::OJson& pred, const std::string& src, const AnnotationFile& gt);
+Status ValidatePredictionsJson(const io::internal::OJson& pred, const std::string& src, const AnnotationFile& gt);
 
 // ResponseTrack.from_json + the score as eval reads them: "bboxes" an array of objects with
 // fno (integral), x1, y1, x2, y2 (numbers), frame-contiguous; "score" a number or null (kNull).
@@ -25,10 +25,10 @@ struct ParsedQueryPrediction {
   EvalTrack track;
   EvalScore score;
 };
-Result<ParsedQueryPrediction> ParseQueryPrediction(const io_internal::OJson& q, const std::string& where);
+Result<ParsedQueryPrediction> ParseQueryPrediction(const io::internal::OJson& q, const std::string& where);
 
 // What eval needs beyond validate_model_predictions (run after it passed): every valid query set's
 // prediction parses with ParseQueryPrediction and has a non-null score (eval's pred.has_score()).
-Status ValidatePredictionContents(const io_internal::OJson& pred, const std::string& src, const AnnotationFile& gt);
+Status ValidatePredictionContents(const io::internal::OJson& pred, const std::string& src, const AnnotationFile& gt);
 
-}  // namespace vq2d
+}  // namespace vq2d::io

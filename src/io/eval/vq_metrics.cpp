@@ -7,7 +7,7 @@
 
 #include "vq2d/io/numpy_compat.h"
 
-namespace vq2d {
+namespace vq2d::io {
 namespace {
 
 inline double PyMax(double a, double b) { return b > a ? b : a; }  // python max(a, b)
@@ -300,4 +300,4 @@ Result<VqMetrics> ComputeVisualQueryMetrics(const std::vector<EvalQuery>& querie
   return m;
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::io

@@ -2,7 +2,7 @@
 
 #include "vq2d/base/json_parse.h"
 
-namespace vq2d {
+namespace vq2d::io {
 
 std::string SerializeClipOutput(const ClipOutput& out) {
   nlohmann::json q = nlohmann::json::array();
@@ -70,4 +70,4 @@ int RescaleToOriginal(double v, int record_size, int original_size) {
   return static_cast<int>(v / record_size * original_size);
 }
 
-}  // namespace vq2d
+}  // namespace vq2d::io

@@ -17,6 +17,18 @@
 #include "vq2d/io/clip_output.h"
 
 namespace vq2d {
+
+using io::AnnotationFile;
+using io::ClipOutput;
+using io::Config;
+using io::LoadAnnotations;
+using io::QueryPrediction;
+using io::SerializeClipOutput;
+using runner::ClipProcessor;
+using runner::ClipResult;
+using runner::ClipTask;
+using runner::Collective;
+using runner::StopToken;
 namespace {
 
 class GroundTruthProcessor : public ClipProcessor {
