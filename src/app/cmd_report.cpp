@@ -113,6 +113,7 @@ struct Row {
 const char kCss[] = R"(body{font:14px/1.4 sans-serif;margin:1em 2em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}
 th{background:#eee}th.sort{cursor:pointer}tr.notdone td{background:#fff4e0}td.num{text-align:right}
+#queries td:nth-child(2){min-width:15em}#queries td:nth-child(3){min-width:10em}
 pre{background:#f6f6f6;padding:.5em;overflow:auto;max-height:30em}img.strip{display:block;max-width:820px}
 .bad{color:#b00}.ok{color:#070}.small{font-size:12px;color:#555}button{margin-right:.3em})";
 
@@ -134,7 +135,9 @@ function checkImages(){
   document.body.dataset.rowsRendered=document.querySelectorAll('#queries tbody tr').length;
   return pending===0;
 }
-window.addEventListener('load',function(){if(!checkImages()){var t=setInterval(function(){if(checkImages())clearInterval(t);},50);}});
+window.addEventListener('load',function(){
+  var m=/^#sort=(\w+)$/.exec(location.hash);if(m)sortRows(m[1],m[1]!=='object');
+  if(!checkImages()){var t=setInterval(function(){if(checkImages())clearInterval(t);},50);}});
 )";
 
 int RunReportImpl(const Args& args) {
@@ -509,7 +512,7 @@ int RunReportImpl(const Args& args) {
         << "</span><br>st-IoU " << Num(r.stiou, 4) << "<br>t-IoU " << Num(r.tiou, 4) << "<br>" << HtmlEscape(r.category)
         << "<br>";
     h << "<span class=\"small\">GT frames " << HtmlEscape(r.gt_frames) << "<br>predicted frames " << HtmlEscape(r.pred_frames)
-      << "<br>stage time " << Seconds(r.stage_s) << "</span></td><td>";
+      << "<br>stage time " << (r.decisions.empty() ? std::string("—") : Seconds(r.stage_s)) << "</span></td><td>";
     if (!r.image.empty())
       h << "<img class=\"strip\" src=\"" << HtmlEscape(r.image) << "\" alt=\"visual crop, GT, prediction, query frame\">";
     if (!r.notes.empty()) h << "<p class=\"bad note\">" << HtmlEscape(r.notes) << "</p>";
