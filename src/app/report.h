@@ -1,4 +1,4 @@
-// `vq2d report`: one static HTML page about a finished or partial run (docs/runner.md "vq2d report").
+// `vq2d report`: one static HTML page about a finished or partial run (docs/runner.md, "vq2d report").
 // This header holds the parts with rules of their own, so tests can pin them down.
 #pragma once
 
