@@ -160,6 +160,7 @@ TEST(ReportCommand, PartialSyntheticRunRendersInHeadlessChromium) {
             0)
       << ReadText(tmp.Join("chromium.log"));
   EXPECT_GT(fs::file_size(shot), 10000u);
+  RecordProperty("report_screenshot", shot);
   std::cout << "[ report ] screenshot: " << shot << "\n[ report ] page: " << shot_dir << "/report/report.html" << std::endl;
 
   // The done clip's record damaged after the run: its rows say so and have no pictures; the page is
