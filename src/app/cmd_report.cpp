@@ -117,7 +117,9 @@ th{background:#eee}th.sort{cursor:pointer}tr.notdone td{background:#fff4e0}td.nu
 pre{background:#f6f6f6;padding:.5em;overflow:auto;max-height:30em}img.strip{display:block;max-width:820px}
 .bad{color:#b00}.ok{color:#070}.small{font-size:12px;color:#555}button{margin-right:.3em})";
 
-// Sorting by the row's data attributes, and the image check the tests read back.
+// Sorting by the row's data attributes, and the image check the tests read back: body data-images is
+// "ok" once every picture has loaded with a size (pages of more than 200 queries load theirs lazily,
+// as they scroll into view: data-images-deferred counts those not loaded yet), "broken" if any failed.
 const char kJs[] = R"(
 function sortRows(key, numeric){
   var tb=document.querySelector('#queries tbody');var rows=Array.prototype.slice.call(tb.rows);
@@ -128,9 +130,10 @@ function sortRows(key, numeric){
   rows.forEach(function(r){tb.appendChild(r);});tb.dataset.sortKey=key;tb.dataset.sortDir=dir;
 }
 function checkImages(){
-  var imgs=document.images,ok=0,bad=0,pending=0;
-  for(var i=0;i<imgs.length;i++){var im=imgs[i];if(!im.complete)pending++;else if(im.naturalWidth>0)ok++;else bad++;}
-  document.body.dataset.imagesOk=ok;document.body.dataset.imagesBroken=bad;
+  var imgs=document.images,ok=0,bad=0,pending=0,deferred=0;
+  for(var i=0;i<imgs.length;i++){var im=imgs[i];
+    if(!im.complete){if(im.loading==='lazy')deferred++;else pending++;}else if(im.naturalWidth>0)ok++;else bad++;}
+  document.body.dataset.imagesOk=ok;document.body.dataset.imagesBroken=bad;document.body.dataset.imagesDeferred=deferred;
   document.body.dataset.images=pending?'loading':(bad?'broken':'ok');
   document.body.dataset.rowsRendered=document.querySelectorAll('#queries tbody tr').length;
   return pending===0;
@@ -446,16 +449,29 @@ int RunReportImpl(const Args& args) {
     << "</td><td>clip not done, or no ground truth</td></tr>\n</table></section>\n";
   // Per-stage time per clip (inline SVG, stacked bars).
   h << "<section id=\"stages\"><h2>Per-stage time per clip</h2>\n";
-  double max_total = 0;
-  for (const auto& uid : order) {
+  // Work-list order; beyond kMaxChartClips clips only the slowest done ones (the rest are counted).
+  constexpr size_t kMaxChartClips = 300;
+  auto clip_total = [&](const std::string& uid) {
     double t = 0;
     for (const char* k : kStages)
       if (clips[uid].stats.contains(k) && clips[uid].stats[k].is_number()) t += clips[uid].stats[k].get<double>();
-    max_total = std::max(max_total, t);
+    return t;
+  };
+  std::vector<std::string> chart;
+  for (const auto& uid : order)
+    if (clips[uid].done || order.size() <= kMaxChartClips) chart.push_back(uid);
+  if (chart.size() > kMaxChartClips) {
+    std::stable_sort(chart.begin(), chart.end(),
+                     [&](const std::string& a, const std::string& b) { return clip_total(a) > clip_total(b); });
+    h << "<p class=\"small\">The " << kMaxChartClips << " slowest of " << chart.size() << " done clips; "
+      << order.size() - chart.size() << " clips not done are listed above.</p>\n";
+    chart.resize(kMaxChartClips);
   }
+  double max_total = 0;
+  for (const auto& uid : chart) max_total = std::max(max_total, clip_total(uid));
   const int label_w = 300, bar_w = 560, row_h = 18;
   h << "<svg id=\"stage-chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << label_w + bar_w + 90 << "\" height=\""
-    << (order.size() + 2) * row_h + 10 << "\" font-size=\"11\" font-family=\"sans-serif\">\n";
+    << (chart.size() + 2) * row_h + 10 << "\" font-size=\"11\" font-family=\"sans-serif\">\n";
   int y = 4;
   {
     int x = 0;
@@ -466,7 +482,7 @@ int RunReportImpl(const Args& args) {
     }
     y += row_h + 4;
   }
-  for (const auto& uid : order) {
+  for (const auto& uid : chart) {
     const ClipInfo& ci = clips[uid];
     h << "<g class=\"clip-bar\"><text x=\"0\" y=\"" << y + 12 << "\">" << HtmlEscape(uid.substr(0, 36)) << "</text>\n";
     if (!ci.done) {
@@ -514,7 +530,7 @@ int RunReportImpl(const Args& args) {
     h << "<span class=\"small\">GT frames " << HtmlEscape(r.gt_frames) << "<br>predicted frames " << HtmlEscape(r.pred_frames)
       << "<br>stage time " << (r.decisions.empty() ? std::string("—") : Seconds(r.stage_s)) << "</span></td><td>";
     if (!r.image.empty())
-      h << "<img class=\"strip\" src=\"" << HtmlEscape(r.image) << "\" alt=\"visual crop, GT, prediction, query frame\">";
+      h << "<img class=\"strip\"" << (rows.size() > 200 ? " loading=\"lazy\"" : "") << " src=\"" << HtmlEscape(r.image) << "\" alt=\"visual crop, GT, prediction, query frame\">";
     if (!r.notes.empty()) h << "<p class=\"bad note\">" << HtmlEscape(r.notes) << "</p>";
     if (!r.decisions.empty()) h << "<p class=\"small\">" << HtmlEscape(r.decisions) << "</p>";
     h << "<p class=\"small\">upstream_errors: ";
