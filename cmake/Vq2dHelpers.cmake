@@ -1,8 +1,12 @@
-# vq2d_add_library(NAME <target> DIR <folder> DEPS <targets...>)
-# Every *.cpp under DIR (recursively) belongs to the library, so new files need no CMake edits.
+# vq2d_add_library(NAME <target> DIR <folder> DEPS <targets...> [EXCLUDE <regex>])
+# Every *.cpp under DIR (recursively) belongs to the library, so new files need no CMake edits;
+# EXCLUDE drops the sources whose path matches the regex.
 function(vq2d_add_library)
-  cmake_parse_arguments(A "" "NAME;DIR" "DEPS" ${ARGN})
+  cmake_parse_arguments(A "" "NAME;DIR;EXCLUDE" "DEPS" ${ARGN})
   file(GLOB_RECURSE _srcs CONFIGURE_DEPENDS ${A_DIR}/*.cpp)
+  if(A_EXCLUDE)
+    list(FILTER _srcs EXCLUDE REGEX "${A_EXCLUDE}")
+  endif()
   if(NOT _srcs)  # a layer with no sources yet: headers only
     add_library(${A_NAME} INTERFACE)
     target_include_directories(${A_NAME} INTERFACE ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/generated)

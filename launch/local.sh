@@ -5,8 +5,14 @@
 #
 # CONFIG defaults to config.yaml. Root-safe mpirun flags are added when running as root, and
 # --oversubscribe when N exceeds the number of cores. Rerunning the same command resumes.
-# Exit code: the run's (0 done, 3 some clips failed/quarantined, 4 stopped by a signal, 1 error),
+# Exit code: the run's (0 done, 3 some clips failed/quarantined, 4 stopped by a signal, 5 output
+# directory full, 1 error),
 # or 1 if the run succeeded but the merge failed.
+#
+# Stopping (docs/runner.md, "Stopping"): SIGTERM, SIGINT or SIGUSR1 to this script, SIGUSR1 to
+# mpirun, or SIGTERM to the ranks all give the clean stop (exit 4). SIGTERM to mpirun itself makes
+# Open MPI SIGTERM the ranks about 1 s later and SIGKILL them 1 s after that, and exit 1; the ranks'
+# signal handlers journal the stop at once, and this script then exits 4 as well.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 usage() { echo "usage: launch/local.sh N [config.yaml] [--set key=value ...] [vq2d run options]" >&2; exit 2; }
@@ -37,8 +43,35 @@ flags=(-np "$n")
 [ "$(id -u)" -eq 0 ] && flags+=(--allow-run-as-root)
 [ "$n" -gt "$(nproc)" ] && flags+=(--oversubscribe)
 
+# mpirun forwards SIGUSR1 to the ranks (their clean stop). Do not raise Open MPI's
+# odls_base_sigkill_timeout to give SIGTERMed ranks more time: Open MPI 4.1 tears a job down with
+# SIGCONT, sleep(timeout), SIGTERM, sleep(timeout), SIGKILL, sleeping even when the ranks have exited,
+# so every stop or failed rank would keep mpirun alive 2 x timeout seconds (docs/runner.md).
+run_pid=
+# shellcheck disable=SC2317  # invoked by the trap
+on_stop() {
+  echo "[local] stop requested: asking the ranks to finish their clip and stop"
+  if [ -n "$run_pid" ]; then kill -USR1 "$run_pid" 2>/dev/null || true; fi
+}
+trap on_stop TERM INT USR1
+# The latest launch before this one (a SIGTERMed mpirun is recognised by a new launch that stopped).
+job_before=$("$bin" status --config "$config" "${merge_args[@]}" --last-job-stopped 2>/dev/null || true)
 rc=0
-mpirun "${flags[@]}" "$bin" run --config "$config" "$@" || rc=$?
+mpirun "${flags[@]}" "$bin" run --config "$config" "$@" &
+run_pid=$!
+# `wait` returns early when a trapped signal arrives; wait again until mpirun has exited.
+while true; do
+  wait "$run_pid" && rc=0 || rc=$?
+  if kill -0 "$run_pid" 2>/dev/null; then continue; fi
+  break
+done
+# mpirun exits 1 when it was SIGTERMed itself, even when every rank stopped: the journals then say
+# that each rank of this launch recorded the stop (vq2d status --last-job-stopped).
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ] && [ "$rc" -ne 4 ] && [ "$rc" -ne 5 ] &&
+  job_after=$("$bin" status --config "$config" "${merge_args[@]}" --last-job-stopped 2>/dev/null) &&
+  [ "$job_after" != "$job_before" ]; then
+  rc=4
+fi
 echo "[local] run exited with code $rc; merging"
 merge_rc=0
 "$bin" merge --config "$config" "${merge_args[@]}" || merge_rc=$?

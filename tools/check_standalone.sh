@@ -31,5 +31,5 @@ done
 unset VQ2D_FIXTURES
 export VQ2D_SOURCE_DIR="$clone"
 cd "$build_dir"
-ctest --output-on-failure --no-tests=error -j "${VQ2D_TEST_JOBS:-2}" --timeout 900 -R "${VQ2D_STANDALONE_TESTS:-^(VitRenFixtures|Sam2Fixtures|SafetensorsFixtures|TorchCheckpointFixtures|GeometryFixture|SelectionFixture|TrackingFixture|RefinementFixture|OrchestrationFixture|PilResize|EvalMetricsFixtureTest|RenPredictionsFixtureTest|SubmissionFixtureTest|Sam2FillHoles|VitRenParity)\\.}"
+ctest --output-on-failure --no-tests=error -j "${VQ2D_TEST_JOBS:-2}" --timeout 900 -R "${VQ2D_STANDALONE_TESTS:-^(VitRenFixtures|Sam2Fixtures|SafetensorsFixtures|TorchCheckpointFixtures|GeometryFixture|SelectionFixture|TrackingFixture|RefinementFixture|OrchestrationFixture|PilResize|EvalMetricsFixtureTest|RenPredictionsFixtureTest|SubmissionFixtureTest|Sam2FillHoles|VitRenParity|FuzzRegressions)\\.}"
 echo "standalone: fixture tests pass on a clone with nothing beside it"

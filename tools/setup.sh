@@ -17,7 +17,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   libgtest-dev shellcheck ffmpeg
   chromium  # tests/app/report_test.cpp loads `vq2d report` pages headless
-  clang-14 libclang-rt-14-dev  # tools/fuzz.sh (libFuzzer + sanitizers)
+  clang-14 libclang-rt-14-dev llvm-14  # tools/fuzz.sh (libFuzzer + sanitizers, llvm-symbolizer)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -3,11 +3,9 @@
 namespace vq2d::app {
 
 pipeline::CropInterpolation CropInterpolationFromName(const std::string& name) {
-  if (name == "cubic") return pipeline::CropInterpolation::kCubic;
-  if (name == "linear") return pipeline::CropInterpolation::kLinear;
-  if (name == "area") return pipeline::CropInterpolation::kArea;
-  if (name == "nearest") return pipeline::CropInterpolation::kNearest;
-  return pipeline::CropInterpolation::kLanczos4;  // "lanczos4" (the config schema allows no other name)
+  for (size_t i = 0; i < kCropInterpolationNames.size(); ++i)
+    if (name == kCropInterpolationNames[i]) return static_cast<CropInterpolation>(i);
+  return defaults::kCropInterpolation;  // the config schema allows no other name
 }
 
 pipeline::PipelineParams PipelineParamsFromConfig(const Config& config) {

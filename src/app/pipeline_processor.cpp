@@ -19,7 +19,8 @@ ProcessorFactory PipelineProcessorFactory() {
       std::fflush(stdout);
     }
     return std::unique_ptr<ClipProcessor>(std::make_unique<VqClipProcessor>(
-        std::move(engine).value(), config.RecordsDir(config.visual_query.split), DebugDump{extras.debug_dump_dir, extras.debug_clip}));
+        std::move(engine).value(), config.RecordsDir(config.visual_query.split), DebugDump{extras.debug_dump_dir, extras.debug_clip},
+        RecordReadOptions{config.data.verify_record_checksums}));
   };
   f.fingerprint_files = [](const Config& config) { return ModelFingerprintFiles(config); };
   return f;

@@ -128,13 +128,17 @@ std::vector<std::pair<std::string, std::string>> ModelFingerprintFiles(const Con
   return f;
 }
 
-VqClipProcessor::VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug)
-    : engine_(std::move(engine)), records_dir_(std::move(records_dir)), debug_(std::move(debug)) {}
+VqClipProcessor::VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug,
+                                 RecordReadOptions record_options)
+    : engine_(std::move(engine)),
+      records_dir_(std::move(records_dir)),
+      debug_(std::move(debug)),
+      record_options_(record_options) {}
 
 Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToken& stop) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string path = RecordPathFor(records_dir_, task.clip_uid);
-  auto record = OpenClipRecord(path);
+  auto record = OpenClipRecord(path, record_options_);
   if (!record.ok()) {
     if (record.status().code() == StatusCode::kNotFound) {
       return Status::NotFound(StrCat("clip ", task.clip_uid, ": no record at ", path,
@@ -217,21 +221,7 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
                          {"round2_tracked", q.round2_tracked},
                          {"round2_accepted", q.round2_accepted},
                          {"upstream_errors", q.upstream_errors},
-                         {"stats",
-                          {{"query_s", s.query_s},
-                           {"video_s", s.video_s},
-                           {"select_s", s.select_s},
-                           {"refine_s", s.refine_s},
-                           {"track_s", s.track_s},
-                           {"expansion_s", s.expansion_s},
-                           {"objects", s.n_objects},
-                           {"queries_round1", s.n_queries_round1},
-                           {"queries_round2", s.n_queries_round2},
-                           {"selected_round1", s.n_selected_round1},
-                           {"refined_round1", s.n_refined_round1},
-                           {"selected_round2", s.n_selected_round2},
-                           {"refined_round2", s.n_refined_round2},
-                           {"ren_images", s.ren_images}}}});
+                         {"stats", pipeline::StageStatsJson(s)}});
   }
   out.extra = {{"record", path}, {"device", engine_->device()}, {"queries", per_query}};
   r.output = SerializeClipOutput(out);

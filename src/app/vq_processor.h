@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "vq2d/io/config.h"
+#include "vq2d/io/record.h"
 #include "vq2d/pipeline/engine.h"
 #include "vq2d/runner/runner.h"
 
@@ -38,13 +39,15 @@ struct DebugDump {
 
 class VqClipProcessor : public ClipProcessor {
  public:
-  VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug = {});
+  VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug = {},
+                  RecordReadOptions record_options = {});
   Result<ClipResult> Process(const ClipTask& task, const StopToken& stop) override;
 
  private:
   std::unique_ptr<pipeline::VqEngine> engine_;
   std::string records_dir_;
   DebugDump debug_;
+  RecordReadOptions record_options_;
 };
 
 }  // namespace vq2d::app

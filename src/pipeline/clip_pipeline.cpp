@@ -1,6 +1,7 @@
+#include "vq2d/pipeline/clip_pipeline.h"
+
 #include <chrono>
 
-#include "vq2d/pipeline/query_pipeline.h"
 #include "vq2d/pipeline/query_tokens.h"
 #include "vq2d/pipeline/refinement.h"
 
@@ -35,8 +36,9 @@ Result<bool> ClipPipeline::EncodeQuerySet(const QueryInput& q, QuerySet* queries
                          *models_.sam, ImageOpsOf(params_));
   outcome->stats.query_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!enc.ok()) {
-    if (enc.status().code() != StatusCode::kFailedPrecondition) return enc.status();
-    outcome->upstream_errors.push_back("QueryEncoder: " + enc.status().message());  // no query token: empty track
+    // Where upstream's QueryEncoder raises (no query token): empty track. Other errors fail.
+    if (enc.status().code() != StatusCode::kUpstreamRaised) return enc.status();
+    outcome->upstream_errors.push_back("QueryEncoder: " + enc.status().message());
     return false;
   }
   queries->tokens = enc->tokens;
@@ -120,6 +122,40 @@ Result<std::vector<QueryOutcome>> ClipPipeline::RunQueries(const std::vector<Que
     VQ2D_ASSIGN_OR_RETURN(out[i], Rounds(qs[i], sets[i], objects[k], pre[i], nullptr));
   }
   return out;
+}
+
+QueryOutcome UpstreamRaisedOutcome(const Status& status) {
+  QueryOutcome out;
+  out.upstream_errors.push_back(
+      StrCat("query failed where upstream raises: ", status.message(), "; empty track, score 0"));
+  return out;
+}
+
+Result<std::vector<QueryOutcome>> RunClipQueries(const Models& models, const PipelineParams& params,
+                                                 const torch::Tensor& frames, const std::vector<QueryInput>& queries,
+                                                 bool share_video_tokens, int64_t chunk_frames) {
+  if (share_video_tokens) {
+    ClipPipeline p(models, params, /*use_cache=*/true);
+    p.StartClip(frames);
+    auto outs = p.RunQueries(queries, chunk_frames);
+    if (outs.ok() || outs.status().code() != StatusCode::kUpstreamRaised) return outs;
+    // One query raised where upstream raises: it must not fail its clip. Redo the queries one by
+    // one below and isolate it.
+  }
+  ClipPipeline p(models, params, /*use_cache=*/share_video_tokens);
+  p.StartClip(frames);
+  std::vector<QueryOutcome> outs(queries.size());
+  for (size_t k = 0; k < queries.size(); ++k) {
+    auto out = p.RunQuery(queries[k]);
+    if (out.ok()) {
+      outs[k] = std::move(out).value();
+    } else if (out.status().code() == StatusCode::kUpstreamRaised) {
+      outs[k] = UpstreamRaisedOutcome(out.status());
+    } else {
+      return out.status();
+    }
+  }
+  return outs;
 }
 
 }  // namespace vq2d::pipeline

@@ -12,8 +12,8 @@
 #include "vq2d/core/sam2.h"
 #include "vq2d/core/sam2_image_predictor.h"
 #include "vq2d/core/sam2_video_predictor.h"
+#include "vq2d/pipeline/clip_pipeline.h"
 #include "vq2d/pipeline/model_adapters.h"
-#include "vq2d/pipeline/query_pipeline.h"
 
 namespace vq2d::pipeline {
 
@@ -147,23 +147,6 @@ Status LoadStrict(torch::nn::Module& module, const std::string& path, const std:
   return LoadStateDict(module, t).WithContext(StrCat(what, " checkpoint ", path));
 }
 
-nlohmann::json StatsJson(const StageStats& s) {
-  return {{"query_s", s.query_s},
-          {"video_s", s.video_s},
-          {"select_s", s.select_s},
-          {"refine_s", s.refine_s},
-          {"track_s", s.track_s},
-          {"expansion_s", s.expansion_s},
-          {"n_objects", s.n_objects},
-          {"n_queries_round1", s.n_queries_round1},
-          {"n_queries_round2", s.n_queries_round2},
-          {"n_selected_round1", s.n_selected_round1},
-          {"n_refined_round1", s.n_refined_round1},
-          {"n_selected_round2", s.n_selected_round2},
-          {"n_refined_round2", s.n_refined_round2},
-          {"ren_images", s.ren_images}};
-}
-
 QueryResult ToResult(const QueryOutcome& o) {
   QueryResult r;
   for (const auto& b : o.track) {
@@ -197,7 +180,68 @@ struct VqEngine::Impl {
   std::unique_ptr<Sam2VideoAdapter> video_adapter;
 
   Models models() const { return {ren_adapter.get(), sam_adapter.get(), dino_adapter.get(), video_adapter.get()}; }
+
+  // Model setup, in this order, after arch/device are resolved: REN (DINOv2 backbone + region
+  // encoder), the descriptor backbone (DINO or DINOv2), SAM 2.1 (image + video predictors).
+  Status BuildRen();
+  Status BuildFeatures();
+  Status BuildSam2();
 };
+
+Status VqEngine::Impl::BuildRen() {
+  const ModelOptions& m = options.models;
+  arch.ren.device = device;
+  VQ2D_ASSIGN_OR_RETURN(ren, RenEncoder::Create(arch.ren));
+  if (m.dinov2_file.empty()) return Status::InvalidArgument("DINOv2 checkpoint: no file configured (models.dinov2)");
+  VQ2D_RETURN_IF_ERROR(ren->LoadDinoV2File(m.dinov2_file));
+  if (m.ren_file.empty()) return Status::InvalidArgument("REN checkpoint: no file configured (models.ren)");
+  VQ2D_RETURN_IF_ERROR(ren->LoadRegionEncoderFile(m.ren_file));
+  ren_adapter = std::make_unique<RenTokenAdapter>(ren.get());
+  return Status::OK();
+}
+
+// The backbone of the SAM-pooled descriptors: DINO ViT-B/8 (upstream default) or DINOv2.
+Status VqEngine::Impl::BuildFeatures() {
+  const ModelOptions& m = options.models;
+  const auto feature_dtype = m.dino_bf16 ? torch::kBFloat16 : torch::kFloat32;
+  if (m.feature_extractor == "dino") {
+    dino = DinoVisionTransformer(arch.dino);
+    VQ2D_RETURN_IF_ERROR(LoadStrict(*dino, m.dino_file, "", "DINO"));
+    dino->to(device, feature_dtype);
+    dino->eval();
+    dino_adapter = std::make_unique<DinoFeatureAdapter>(dino, m.dino_input_height, m.dino_input_width);
+  } else if (m.feature_extractor == "dinov2") {
+    dinov2_features = DinoV2VisionTransformer(arch.ren.dinov2);
+    VQ2D_RETURN_IF_ERROR(LoadStrict(*dinov2_features, m.dinov2_file, "", "DINOv2"));
+    dinov2_features->to(device, feature_dtype);
+    dinov2_features->eval();
+    dino_adapter = std::make_unique<DinoV2FeatureAdapter>(dinov2_features, arch.ren.dinov2.depth - 1);
+  } else {
+    return Status::InvalidArgument(StrCat("visual_query.feature_extractor '", m.feature_extractor,
+                                          "': expected dino or dinov2"));
+  }
+  return Status::OK();
+}
+
+// SAM 2.1: one model shared by the image and the video predictor.
+Status VqEngine::Impl::BuildSam2() {
+  const ModelOptions& m = options.models;
+  sam = sam2::Sam2Model(arch.sam2);
+  VQ2D_RETURN_IF_ERROR(LoadStrict(*sam, m.sam2_file, "model.", "SAM 2.1"));
+  sam->to(device);
+  sam->eval();
+  sam2::ImagePredictorOptions io;
+  io.bf16 = m.bf16;
+  image_predictor = std::make_unique<sam2::ImagePredictor>(sam, io);
+  sam2::VideoPredictorOptions vo;
+  vo.bf16 = m.bf16;
+  vo.fill_hole_area = 0;
+  vo.prompt_index_as_tensor = !options.params.fixes.sam2_prompt_frame_int_index;  // upstream models.py:622
+  video_predictor = std::make_unique<sam2::VideoPredictor>(sam, vo);
+  sam_adapter = std::make_unique<Sam2ImageAdapter>(image_predictor.get());
+  video_adapter = std::make_unique<Sam2VideoAdapter>(video_predictor.get(), arch.sam2.image_size);
+  return Status::OK();
+}
 
 VqEngine::VqEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 VqEngine::~VqEngine() = default;
@@ -226,48 +270,9 @@ Result<std::unique_ptr<VqEngine>> VqEngine::Create(const EngineOptions& options)
     VQ2D_ASSIGN_OR_RETURN(impl->device, ResolveDevice(m.device, m.local_rank));
     if (m.cpu_threads > 0) SetCpuThreads(m.cpu_threads);
     impl->device_name = DeviceString(impl->device);
-    // REN: DINOv2 backbone + region encoder.
-    impl->arch.ren.device = impl->device;
-    VQ2D_ASSIGN_OR_RETURN(impl->ren, RenEncoder::Create(impl->arch.ren));
-    if (m.dinov2_file.empty()) return Status::InvalidArgument("DINOv2 checkpoint: no file configured (models.dinov2)");
-    VQ2D_RETURN_IF_ERROR(impl->ren->LoadDinoV2File(m.dinov2_file));
-    if (m.ren_file.empty()) return Status::InvalidArgument("REN checkpoint: no file configured (models.ren)");
-    VQ2D_RETURN_IF_ERROR(impl->ren->LoadRegionEncoderFile(m.ren_file));
-    // The backbone of the SAM-pooled descriptors: DINO ViT-B/8 (upstream default) or DINOv2.
-    const auto feature_dtype = m.dino_bf16 ? torch::kBFloat16 : torch::kFloat32;
-    if (m.feature_extractor == "dino") {
-      impl->dino = DinoVisionTransformer(impl->arch.dino);
-      VQ2D_RETURN_IF_ERROR(LoadStrict(*impl->dino, m.dino_file, "", "DINO"));
-      impl->dino->to(impl->device, feature_dtype);
-      impl->dino->eval();
-      impl->dino_adapter = std::make_unique<DinoFeatureAdapter>(impl->dino, m.dino_input_height, m.dino_input_width);
-    } else if (m.feature_extractor == "dinov2") {
-      impl->dinov2_features = DinoV2VisionTransformer(impl->arch.ren.dinov2);
-      VQ2D_RETURN_IF_ERROR(LoadStrict(*impl->dinov2_features, m.dinov2_file, "", "DINOv2"));
-      impl->dinov2_features->to(impl->device, feature_dtype);
-      impl->dinov2_features->eval();
-      impl->dino_adapter =
-          std::make_unique<DinoV2FeatureAdapter>(impl->dinov2_features, impl->arch.ren.dinov2.depth - 1);
-    } else {
-      return Status::InvalidArgument(StrCat("visual_query.feature_extractor '", m.feature_extractor,
-                                            "': expected dino or dinov2"));
-    }
-    // SAM 2.1: one model shared by the image and the video predictor.
-    impl->sam = sam2::Sam2Model(impl->arch.sam2);
-    VQ2D_RETURN_IF_ERROR(LoadStrict(*impl->sam, m.sam2_file, "model.", "SAM 2.1"));
-    impl->sam->to(impl->device);
-    impl->sam->eval();
-    sam2::ImagePredictorOptions io;
-    io.bf16 = m.bf16;
-    impl->image_predictor = std::make_unique<sam2::ImagePredictor>(impl->sam, io);
-    sam2::VideoPredictorOptions vo;
-    vo.bf16 = m.bf16;
-    vo.fill_hole_area = 0;
-    vo.prompt_index_as_tensor = !options.params.fixes.sam2_prompt_frame_int_index;  // upstream models.py:622
-    impl->video_predictor = std::make_unique<sam2::VideoPredictor>(impl->sam, vo);
-    impl->ren_adapter = std::make_unique<RenTokenAdapter>(impl->ren.get());
-    impl->sam_adapter = std::make_unique<Sam2ImageAdapter>(impl->image_predictor.get());
-    impl->video_adapter = std::make_unique<Sam2VideoAdapter>(impl->video_predictor.get(), impl->arch.sam2.image_size);
+    VQ2D_RETURN_IF_ERROR(impl->BuildRen());
+    VQ2D_RETURN_IF_ERROR(impl->BuildFeatures());
+    VQ2D_RETURN_IF_ERROR(impl->BuildSam2());
     return std::unique_ptr<VqEngine>(new VqEngine(std::move(impl)));
   });
 }
@@ -291,6 +296,83 @@ std::string VqEngine::Describe() const {
   return os.str();
 }
 
+namespace {
+
+// The queries of a clip the pipeline can run, and where their results go.
+struct RunnableQueries {
+  std::vector<QueryInput> queries;
+  std::vector<size_t> where;  // index in the caller's list
+};
+
+// Queries whose input upstream cannot use (query frame outside the clip, zero-size visual crop)
+// get their empty result with the reason here; the others are returned to be run.
+RunnableQueries SplitRunnable(const std::vector<QueryInput>& queries, int64_t num_frames,
+                              std::vector<QueryResult>* results) {
+  RunnableQueries r;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const QueryInput& q = queries[i];
+    if (q.query_timestep < 0 || q.query_timestep >= num_frames || q.visual_crop_frame < 0 ||
+        q.visual_crop_frame >= num_frames) {
+      (*results)[i].upstream_errors.push_back(StrCat("input: query frame ", q.query_timestep, " / visual crop frame ",
+                                                     q.visual_crop_frame, " outside the clip's ", num_frames,
+                                                     " frames; empty track, score 0"));
+      continue;
+    }
+    if (q.visual_crop_box[2] <= 0 || q.visual_crop_box[3] <= 0) {
+      (*results)[i].upstream_errors.push_back(StrCat("QueryEncoder: ZeroDivisionError (visual crop of zero size in record "
+                                                     "pixels: w ", q.visual_crop_box[2], ", h ", q.visual_crop_box[3],
+                                                     "); empty track, score 0"));
+      continue;
+    }
+    r.queries.push_back(q);
+    r.where.push_back(i);
+  }
+  return r;
+}
+
+// The debug run: every query alone with a stage trace (same results as RunClipQueries); fills
+// *debug and, with `tensors_file`, saves the queries' intermediate tensors there.
+Status RunDebugQueries(const Models& models, const PipelineParams& params, const torch::Tensor& frames,
+                       const RunnableQueries& runnable, nlohmann::json* debug, const std::string& tensors_file,
+                       std::vector<QueryResult>* results) {
+  ClipPipeline p(models, params, /*use_cache=*/true);
+  p.StartClip(frames);
+  nlohmann::json list = nlohmann::json::array();
+  TensorMap dumped;
+  for (size_t k = 0; k < runnable.queries.size(); ++k) {
+    const QueryInput& q = runnable.queries[k];
+    const size_t index = runnable.where[k];
+    nlohmann::json trace = nlohmann::json::array();
+    std::map<std::string, torch::Tensor> tensors;
+    auto run = p.RunQuery(q, &trace, tensors_file.empty() ? nullptr : &tensors);
+    for (const auto& [name, t] : tensors)
+      if (t.defined()) dumped[StrCat("q", index, ".", name)] = t;
+    if (!run.ok() && run.status().code() != StatusCode::kUpstreamRaised) return run.status();
+    const QueryOutcome out = run.ok() ? std::move(run).value() : UpstreamRaisedOutcome(run.status());
+    (*results)[index] = ToResult(out);
+    nlohmann::json track = nlohmann::json::array();
+    for (const auto& b : out.track) track.push_back({b.frame, b.x, b.y, b.w, b.h});
+    list.push_back({{"index", index},
+                    {"input",
+                     {{"visual_crop_frame", q.visual_crop_frame},
+                      {"visual_crop_box_xywh", q.visual_crop_box},
+                      {"query_frame", q.query_timestep}}},
+                    {"trace", trace},
+                    {"result",
+                     {{"score", out.score},
+                      {"track_xywh", track},
+                      {"round2_tracked", out.round2_tracked},
+                      {"round2_accepted", out.round2_accepted},
+                      {"upstream_errors", out.upstream_errors},
+                      {"stats", StageStatsJson(out.stats)}}}});
+  }
+  *debug = {{"queries", list}, {"ren_images_for_video", p.ren_images_encoded_for_video()}};
+  if (!tensors_file.empty()) VQ2D_RETURN_IF_ERROR(SaveSafetensors(tensors_file, dumped));
+  return Status::OK();
+}
+
+}  // namespace
+
 Result<std::vector<QueryResult>> VqEngine::RunClip(const ClipFrames& frames, const std::vector<QueryInput>& queries,
                                                    nlohmann::json* debug, const std::string& debug_tensors_file) {
   if (!frames.data || frames.count <= 0 || frames.height <= 0 || frames.width <= 0) {
@@ -303,97 +385,16 @@ Result<std::vector<QueryResult>> VqEngine::RunClip(const ClipFrames& frames, con
     torch::Tensor t = torch::from_blob(const_cast<uint8_t*>(frames.data), {frames.count, frames.height, frames.width, 3},
                                        torch::kUInt8);
     std::vector<QueryResult> results(queries.size());
-    std::vector<QueryInput> runnable;
-    std::vector<size_t> where;
-    for (size_t i = 0; i < queries.size(); ++i) {
-      const QueryInput& q = queries[i];
-      if (q.query_timestep < 0 || q.query_timestep >= frames.count || q.visual_crop_frame < 0 ||
-          q.visual_crop_frame >= frames.count) {
-        results[i].upstream_errors.push_back(StrCat("input: query frame ", q.query_timestep, " / visual crop frame ",
-                                                    q.visual_crop_frame, " outside the clip's ", frames.count,
-                                                    " frames; empty track, score 0"));
-        continue;
-      }
-      if (q.visual_crop_box[2] <= 0 || q.visual_crop_box[3] <= 0) {
-        results[i].upstream_errors.push_back(StrCat("QueryEncoder: ZeroDivisionError (visual crop of zero size in record "
-                                                    "pixels: w ", q.visual_crop_box[2], ", h ", q.visual_crop_box[3],
-                                                    "); empty track, score 0"));
-        continue;
-      }
-      runnable.push_back(q);
-      where.push_back(i);
-    }
+    const RunnableQueries runnable = SplitRunnable(queries, frames.count, &results);
     const Models models = impl_->models();
     const EngineOptions& o = impl_->options;
     if (debug) {
-      ClipPipeline p(models, o.params, /*use_cache=*/true);
-      p.StartClip(t);
-      nlohmann::json list = nlohmann::json::array();
-      TensorMap dumped;
-      for (size_t k = 0; k < runnable.size(); ++k) {
-        nlohmann::json trace = nlohmann::json::array();
-        std::map<std::string, torch::Tensor> tensors;
-        auto run = p.RunQuery(runnable[k], &trace, debug_tensors_file.empty() ? nullptr : &tensors);
-        for (const auto& [name, t] : tensors)
-          if (t.defined()) dumped[StrCat("q", where[k], ".", name)] = t;
-        if (!run.ok() && run.status().code() != StatusCode::kInvalidArgument) return run.status();
-        QueryOutcome out;
-        if (run.ok()) {
-          out = std::move(run).value();
-        } else {
-          out.upstream_errors.push_back(StrCat("query failed where upstream raises: ", run.status().message(),
-                                               "; empty track, score 0"));
-        }
-        results[where[k]] = ToResult(out);
-        const QueryInput& q = runnable[k];
-        list.push_back({{"index", where[k]},
-                        {"input",
-                         {{"visual_crop_frame", q.visual_crop_frame},
-                          {"visual_crop_box_xywh", q.visual_crop_box},
-                          {"query_frame", q.query_timestep}}},
-                        {"trace", trace},
-                        {"result",
-                         {{"score", out.score},
-                          {"track_xywh", [&] {
-                             nlohmann::json tr = nlohmann::json::array();
-                             for (const auto& b : out.track) tr.push_back({b.frame, b.x, b.y, b.w, b.h});
-                             return tr;
-                           }()},
-                          {"round2_tracked", out.round2_tracked},
-                          {"round2_accepted", out.round2_accepted},
-                          {"upstream_errors", out.upstream_errors},
-                          {"stats", StatsJson(out.stats)}}}});
-      }
-      *debug = {{"queries", list}, {"ren_images_for_video", p.ren_images_encoded_for_video()}};
-      if (!debug_tensors_file.empty()) VQ2D_RETURN_IF_ERROR(SaveSafetensors(debug_tensors_file, dumped));
+      VQ2D_RETURN_IF_ERROR(RunDebugQueries(models, o.params, t, runnable, debug, debug_tensors_file, &results));
       return results;
     }
-    if (o.share_video_tokens) {
-      ClipPipeline p(models, o.params, /*use_cache=*/true);
-      p.StartClip(t);
-      auto outs = p.RunQueries(runnable, o.video_chunk_frames);
-      if (outs.ok()) {
-        for (size_t k = 0; k < outs->size(); ++k) results[where[k]] = ToResult((*outs)[k]);
-        return results;
-      }
-      // A geometry error of one query (where upstream raises) must not fail its clip: redo the
-      // queries one by one below and isolate it. Model/device errors fail the clip.
-      if (outs.status().code() != StatusCode::kInvalidArgument) return outs.status();
-    }
-    ClipPipeline p(models, o.params, /*use_cache=*/o.share_video_tokens);
-    p.StartClip(t);
-    for (size_t k = 0; k < runnable.size(); ++k) {
-      auto out = p.RunQuery(runnable[k]);
-      if (out.ok()) {
-        results[where[k]] = ToResult(*out);
-      } else if (out.status().code() == StatusCode::kInvalidArgument) {
-        results[where[k]] = QueryResult{};
-        results[where[k]].upstream_errors.push_back(StrCat("query failed where upstream raises: ", out.status().message(),
-                                                           "; empty track, score 0"));
-      } else {
-        return out.status();
-      }
-    }
+    VQ2D_ASSIGN_OR_RETURN(auto outs, RunClipQueries(models, o.params, t, runnable.queries, o.share_video_tokens,
+                                                    o.video_chunk_frames));
+    for (size_t k = 0; k < outs.size(); ++k) results[runnable.where[k]] = ToResult(outs[k]);
     return results;
   });
 }

@@ -59,8 +59,8 @@ Result<CropWindow> CropWindowForBox(int W, int H, const std::array<int64_t, 4>& 
   const Num w{static_cast<double>(W), K::kPyInt}, h{static_cast<double>(H), K::kPyInt};
   const Num two{2, K::kPyInt}, zero{0, K::kPyInt};
   if (context == BoxContext::kPyInt && (box[2] == 0 || box[3] == 0)) {
-    return Status::InvalidArgument(StrCat("crop_using_bbox: zero-size box [", box[0], ",", box[1], ",",
-                                          box[2], ",", box[3], "] (upstream ZeroDivisionError)"));
+    return Status::UpstreamRaised(StrCat("crop_using_bbox: zero-size box [", box[0], ",", box[1], ",",
+                                         box[2], ",", box[3], "] (upstream ZeroDivisionError)"));
   }
   const Num cx = pynum::Add(bx, pynum::FloorDiv(bw, two));
   const Num cy = pynum::Add(by, pynum::FloorDiv(bh, two));
@@ -68,7 +68,7 @@ Result<CropWindow> CropWindowForBox(int W, int H, const std::array<int64_t, 4>& 
   const Num nw = pynum::FloorDiv(w, c);
   const Num nh = pynum::FloorDiv(h, c);
   if (!(nw.v > 0) || !(nh.v > 0) || !std::isfinite(nw.v) || !std::isfinite(nh.v)) {
-    return Status::InvalidArgument(StrCat("crop_using_bbox: degenerate crop ", nw.v, "x", nh.v, " of ", W, "x", H));
+    return Status::UpstreamRaised(StrCat("crop_using_bbox: degenerate crop ", nw.v, "x", nh.v, " of ", W, "x", H));
   }
   CropWindow out;
   int64_t left = pynum::Trunc(pynum::Max({zero, pynum::Sub(cx, pynum::FloorDiv(nw, two))}));
@@ -108,7 +108,7 @@ Result<double> GetCroppingFactor(const std::array<int64_t, 4>& box, int W, int H
   double c;
   if (context == BoxContext::kPyInt) {
     if (box[2] == 0 || box[3] == 0) {
-      return Status::InvalidArgument(StrCat("get_cropping_factor: zero-size box (upstream ZeroDivisionError)"));
+      return Status::UpstreamRaised(StrCat("get_cropping_factor: zero-size box (upstream ZeroDivisionError)"));
     }
     const double a = W / (static_cast<double>(box[2]) * margin);
     const double b = H / (static_cast<double>(box[3]) * margin);
@@ -120,7 +120,7 @@ Result<double> GetCroppingFactor(const std::array<int64_t, 4>& box, int W, int H
     const float b = (1.0f / (static_cast<float>(box[3]) * m)) * static_cast<float>(H);
     c = static_cast<double>(b < a ? b : a);
   }
-  if (std::isnan(c)) return Status::InvalidArgument("get_cropping_factor: NaN");
+  if (std::isnan(c)) return Status::UpstreamRaised("get_cropping_factor: NaN");
   return std::min(std::max(c, 1.0), max_cf);
 }
 
@@ -187,7 +187,7 @@ Result<std::array<int64_t, 4>> MaskToBox(const cv::Mat& mask) {
       }
     }
   }
-  if (xmax < 0) return Status::InvalidArgument("mask_to_bbox: empty mask (upstream ValueError)");
+  if (xmax < 0) return Status::UpstreamRaised("mask_to_bbox: empty mask (upstream ValueError)");
   return std::array<int64_t, 4>{xmin, ymin, xmax - xmin, ymax - ymin};
 }
 

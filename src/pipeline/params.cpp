@@ -1,5 +1,7 @@
 #include "vq2d/pipeline/params.h"
 
+#include <nlohmann/json.hpp>
+
 namespace vq2d::pipeline {
 
 Status ValidatePipelineParams(const PipelineParams& p) {
@@ -19,6 +21,23 @@ Status ValidatePipelineParams(const PipelineParams& p) {
     return Status::InvalidArgument(StrCat("pipeline params: sam_pooled_chunk ", p.sam_pooled_chunk, ": expected >= 1"));
   }
   return Status::OK();
+}
+
+nlohmann::json StageStatsJson(const StageStats& s) {
+  return {{"query_s", s.query_s},
+          {"video_s", s.video_s},
+          {"select_s", s.select_s},
+          {"refine_s", s.refine_s},
+          {"track_s", s.track_s},
+          {"expansion_s", s.expansion_s},
+          {"objects", s.n_objects},
+          {"queries_round1", s.n_queries_round1},
+          {"queries_round2", s.n_queries_round2},
+          {"selected_round1", s.n_selected_round1},
+          {"refined_round1", s.n_refined_round1},
+          {"selected_round2", s.n_selected_round2},
+          {"refined_round2", s.n_refined_round2},
+          {"ren_images", s.ren_images}};
 }
 
 }  // namespace vq2d::pipeline

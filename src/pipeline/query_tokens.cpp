@@ -36,12 +36,12 @@ Result<AssembledTokens> Assemble(const std::vector<torch::Tensor>& tokens, const
     crop.push_back(static_cast<int>(c));
     index.push_back(ChooseTokenByDistance(masks[c], p.data_ptr<float>(), p.size(0), mask_size));
   }
-  if (crop.empty()) return Status::FailedPrecondition("generate_token_from_bbox: every SAM mask is empty (upstream RuntimeError)");
+  if (crop.empty()) return Status::UpstreamRaised("generate_token_from_bbox: every SAM mask is empty (upstream RuntimeError)");
   int64_t D = -1;
   for (size_t r = 0; r < crop.size(); ++r)
     if (index[r] >= 0) D = tokens[crop[r]].size(1);
   if (D < 0) {
-    return Status::FailedPrecondition(
+    return Status::UpstreamRaised(
         "generate_token_from_bbox: no token point inside any SAM mask (upstream TypeError)");
   }
   AssembledTokens out;

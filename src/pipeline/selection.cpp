@@ -40,8 +40,11 @@ torch::Tensor UpstreamNormalize(const torch::Tensor& t) {
 }
 
 // c[i][j] = dot(x_i, y_j) as the float32 GEMM behind torch.mm computes it: one accumulator per
-// element, k = 0..d-1 in order, each step a fused multiply-add. yt is y transposed [d, k].
-void DotsPortable(const float* xp, const float* yt, int64_t n, int64_t k, int64_t d, float* cp) {
+// element, k = 0..d-1 in order, each step a fused multiply-add. yt is y transposed [d, k]. The one
+// body of both kernels below: inlined into each, it is compiled once per target, and every element
+// gets the same fused steps either way (fma rounds once), so both give the same bits.
+[[gnu::always_inline]] inline void DotsBody(const float* xp, const float* yt, int64_t n, int64_t k, int64_t d,
+                                            float* cp) {
   for (int64_t i = 0; i < n; ++i) {
     float* acc = cp + i * k;
     for (int64_t j = 0; j < k; ++j) acc[j] = 0.f;
@@ -52,20 +55,15 @@ void DotsPortable(const float* xp, const float* yt, int64_t n, int64_t k, int64_
     }
   }
 }
+
+void DotsPortable(const float* xp, const float* yt, int64_t n, int64_t k, int64_t d, float* cp) {
+  DotsBody(xp, yt, n, k, d, cp);
+}
 #if defined(__GNUC__) && defined(__x86_64__)
-// Same operations, compiled with hardware FMA so the j loop vectorises (each element still gets
-// exactly the fused steps above).
+// Compiled with hardware FMA: std::fma becomes one instruction and the j loop vectorises.
 __attribute__((target("avx2,fma"))) void DotsFma(const float* xp, const float* yt, int64_t n, int64_t k, int64_t d,
                                                 float* cp) {
-  for (int64_t i = 0; i < n; ++i) {
-    float* acc = cp + i * k;
-    for (int64_t j = 0; j < k; ++j) acc[j] = 0.f;
-    for (int64_t t = 0; t < d; ++t) {
-      const float xv = xp[i * d + t];
-      const float* yr = yt + t * k;
-      for (int64_t j = 0; j < k; ++j) acc[j] = __builtin_fmaf(xv, yr[j], acc[j]);
-    }
-  }
+  DotsBody(xp, yt, n, k, d, cp);
 }
 #endif
 

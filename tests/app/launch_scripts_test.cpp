@@ -15,6 +15,11 @@ using testing::ReadText;
 using testing::Sh;
 using testing::WaitFor;
 
+// Hard limit for one command (a job of the fake processor takes seconds): past it the command's whole
+// process tree is killed and the test fails, so a launcher that hangs (e.g. mpirun sleeping through a
+// raised odls_base_sigkill_timeout) fails fast instead of holding CI.
+constexpr double kJobTimeoutS = 180;
+
 const char* kScripts[] = {"launch/local.sh",       "launch/demo.sh",    "slurm/vq2d_val.sh",   "slurm/vq2d_test.sh",
                           "slurm/vq2d_prepare.sh", "slurm/vq2d_job.sh", "slurm/site.sh",       "tools/setup.sh",
                           "tools/test.sh",         "tools/check_refs.sh", "tools/check_standalone.sh"};
@@ -22,8 +27,8 @@ const char* kScripts[] = {"launch/local.sh",       "launch/demo.sh",    "slurm/v
 TEST(LaunchScriptsTest, SyntaxAndShellcheck) {
   const std::string src = testing::SourceDir();
   for (const char* s : kScripts) {
-    EXPECT_EQ(Sh("bash -n " + src + "/" + s), 0) << s;
-    EXPECT_EQ(Sh("cd " + src + " && shellcheck -x " + s), 0) << s << " fails shellcheck";
+    EXPECT_EQ(Sh("bash -n " + src + "/" + s, kJobTimeoutS), 0) << s;
+    EXPECT_EQ(Sh("cd " + src + " && shellcheck -x " + s, kJobTimeoutS), 0) << s << " fails shellcheck";
   }
 }
 
@@ -78,7 +83,7 @@ TEST(LaunchScriptsTest, SlurmValScriptRunsMergesAndLogs) {
   const std::string config = MakeDataset(dir.path());
   const std::string cmd = FakeSlurmEnv(dir.path()) + "bash " + testing::SourceDir() + "/slurm/vq2d_val.sh " + config +
                           " > " + dir.Join("job.out") + " 2>&1";
-  ASSERT_EQ(Sh(cmd), 0) << ReadText(dir.Join("job.out"));
+  ASSERT_EQ(Sh(cmd, kJobTimeoutS), 0) << ReadText(dir.Join("job.out"));
   EXPECT_TRUE(FileSystem::Default()->Exists(dir.Join("runs/slurm/predictions.json")));
   EXPECT_NE(ReadText(dir.Join("logs/slurm/4242/merge.out")).find("6/6 clips"), std::string::npos)
       << ReadText(dir.Join("job.out"));
@@ -96,11 +101,11 @@ TEST(LaunchScriptsTest, SlurmUsr1StopsMergesRequeuesAndTheRequeuedJobFinishes) {
     ASSERT_TRUE(WaitFor([&] { return FileSystem::Default()->Exists(dir.Join("runs/slurm/journal/rank-1.jsonl")); }, 60));
     ASSERT_TRUE(WaitFor([&] { return ReadText(dir.Join("runs/slurm/journal/rank-0.jsonl")).find("\"finish\"") != std::string::npos; }, 60));
     kill(job.pid(), SIGUSR1);
-    EXPECT_EQ(job.Wait(), 4) << ReadText(dir.Join("job1.out"));
+    EXPECT_EQ(job.Wait(kJobTimeoutS), 4) << ReadText(dir.Join("job1.out"));
   }
   EXPECT_NE(ReadText(dir.Join("scontrol.log")).find("requeue 4242"), std::string::npos) << ReadText(dir.Join("job1.out"));
   EXPECT_TRUE(FileSystem::Default()->Exists(dir.Join("runs/slurm/predictions.json"))) << "partial results are merged";
-  ASSERT_EQ(Sh(env + "SLURM_RESTART_COUNT=1 bash " + script + config + " > " + dir.Join("job2.out") + " 2>&1"), 0)
+  ASSERT_EQ(Sh(env + "SLURM_RESTART_COUNT=1 bash " + script + config + " > " + dir.Join("job2.out") + " 2>&1", kJobTimeoutS), 0)
       << ReadText(dir.Join("job2.out"));
   EXPECT_NE(ReadText(dir.Join("logs/slurm/4242/merge.out")).find("6/6 clips"), std::string::npos);
 }
@@ -110,9 +115,9 @@ TEST(LaunchScriptsTest, LocalLaunchRunsAndMerges) {
   const std::string config = MakeDataset(dir.path());
   const std::string cmd = "VQ2D_BIN=" + testing::FakeVq2d() + " " + testing::SourceDir() + "/launch/local.sh 3 " +
                           config + " --set visual_query.exp_name=local > " + dir.Join("local.out") + " 2>&1";
-  ASSERT_EQ(Sh(cmd), 0) << ReadText(dir.Join("local.out"));
+  ASSERT_EQ(Sh(cmd, kJobTimeoutS), 0) << ReadText(dir.Join("local.out"));
   EXPECT_TRUE(FileSystem::Default()->Exists(dir.Join("runs/local/predictions.json"))) << ReadText(dir.Join("local.out"));
-  EXPECT_EQ(Sh(testing::SourceDir() + "/launch/local.sh > /dev/null 2>&1"), 2);
+  EXPECT_EQ(Sh(testing::SourceDir() + "/launch/local.sh > /dev/null 2>&1", kJobTimeoutS), 2);
 }
 
 // A run that fails is not merged (no predictions from an earlier run pass for this one), and the job
@@ -122,7 +127,7 @@ TEST(LaunchScriptsTest, SlurmFailedRunIsNotMergedAndTheJobFails) {
   const std::string config = MakeDataset(dir.path());
   const std::string cmd = FakeSlurmEnv(dir.path()) + "bash " + testing::SourceDir() + "/slurm/vq2d_val.sh " + config +
                           " --set visual_query.no_such_key=1 > " + dir.Join("job.out") + " 2>&1";
-  const int rc = Sh(cmd);
+  const int rc = Sh(cmd, kJobTimeoutS);
   const std::string out = ReadText(dir.Join("job.out"));
   EXPECT_NE(rc, 0) << out;
   EXPECT_FALSE(FileSystem::Default()->Exists(dir.Join("logs/slurm/4242/merge.out"))) << out;
@@ -138,7 +143,7 @@ TEST(LaunchScriptsTest, SlurmRunOptionsStayWithTheRunAndCpusReachSrun) {
   const std::string cmd = FakeSlurmEnv(dir.path()) + "SLURM_CPUS_PER_TASK=3 bash " + testing::SourceDir() +
                           "/slurm/vq2d_val.sh " + config + " --retry-failed --set runner.max_attempts=2 > " +
                           dir.Join("job.out") + " 2>&1";
-  ASSERT_EQ(Sh(cmd), 0) << ReadText(dir.Join("job.out"));
+  ASSERT_EQ(Sh(cmd, kJobTimeoutS), 0) << ReadText(dir.Join("job.out"));
   EXPECT_NE(ReadText(dir.Join("logs/slurm/4242/merge.out")).find("6/6 clips"), std::string::npos)
       << ReadText(dir.Join("job.out"));
   const std::string srun = ReadText(dir.Join("srun.log"));
@@ -157,19 +162,19 @@ TEST(LaunchScriptsTest, SlurmSubmitFromOutsideTheCheckout) {
   ASSERT_NE(env.find(root_kv), std::string::npos);
   env.replace(env.find(root_kv), root_kv.size(), "");
   ASSERT_TRUE(FileSystem::Default()->CreateDirs(dir.Join("spool")).ok());
-  ASSERT_EQ(Sh("cp " + testing::SourceDir() + "/slurm/vq2d_val.sh " + dir.Join("spool/slurm_script")), 0);
+  ASSERT_EQ(Sh("cp " + testing::SourceDir() + "/slurm/vq2d_val.sh " + dir.Join("spool/slurm_script"), kJobTimeoutS), 0);
   WriteExecutable(dir.Join("shims/scontrol"),
                   "#!/bin/bash\n"
                   "if [ \"$1\" = show ]; then echo \"   Command=" + testing::SourceDir() + "/slurm/vq2d_val.sh " + config +
                       "\"; echo '   WorkDir=/elsewhere'; exit 0; fi\n"
                       "echo \"$@\" >> \"" + dir.path() + "/scontrol.log\"\n");
-  ASSERT_EQ(Sh("cd / && " + env + "bash " + dir.Join("spool/slurm_script") + " " + config + " > " + dir.Join("job.out") + " 2>&1"), 0)
+  ASSERT_EQ(Sh("cd / && " + env + "bash " + dir.Join("spool/slurm_script") + " " + config + " > " + dir.Join("job.out") + " 2>&1", kJobTimeoutS), 0)
       << ReadText(dir.Join("job.out"));
   EXPECT_TRUE(FileSystem::Default()->Exists(dir.Join("runs/slurm/predictions.json"))) << ReadText(dir.Join("job.out"));
 
   // No record of the script and a submit directory that is no checkout: a clear message, exit 1.
   WriteExecutable(dir.Join("shims/scontrol"), "#!/bin/bash\nexit 1\n");
-  EXPECT_EQ(Sh("cd / && " + env + "bash " + dir.Join("spool/slurm_script") + " " + config + " > " + dir.Join("job2.out") + " 2>&1"), 1);
+  EXPECT_EQ(Sh("cd / && " + env + "bash " + dir.Join("spool/slurm_script") + " " + config + " > " + dir.Join("job2.out") + " 2>&1", kJobTimeoutS), 1);
   EXPECT_NE(ReadText(dir.Join("job2.out")).find("VQ2D_ROOT="), std::string::npos) << ReadText(dir.Join("job2.out"));
 }
 
@@ -182,7 +187,7 @@ TEST(LaunchScriptsTest, SlurmPrepareJobRunsPrepareOnly) {
   std::string env = FakeSlurmEnv(dir.path());
   env += "VQ2D_BIN=" + fake + " ";  // the later assignment wins
   ASSERT_EQ(Sh(env + "bash " + testing::SourceDir() + "/slurm/vq2d_prepare.sh " + config + " --split test > " +
-               dir.Join("job.out") + " 2>&1"),
+               dir.Join("job.out") + " 2>&1", kJobTimeoutS),
             0)
       << ReadText(dir.Join("job.out"));
   const std::string calls = ReadText(dir.Join("calls.log"));

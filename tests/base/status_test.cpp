@@ -44,6 +44,14 @@ TEST(StatusDeathTest, CheckAbortsWithLocation) {
   EXPECT_DEATH({ VQ2D_CHECK(1 + 1 == 3) << "math"; }, "status_test.cpp:[0-9]+: check failed: 1 \\+ 1 == 3 math");
 }
 
+TEST(StatusTest, UpstreamRaisedIsItsOwnCode) {
+  Status s = Status::UpstreamRaised("mask_to_bbox: empty mask (upstream ValueError)");
+  EXPECT_EQ(s.code(), StatusCode::kUpstreamRaised);
+  EXPECT_NE(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.ToString(), "UpstreamRaised: mask_to_bbox: empty mask (upstream ValueError)");
+  EXPECT_EQ(s.WithContext("query 2").code(), StatusCode::kUpstreamRaised);
+}
+
 TEST(StatusTest, ResultFromOkStatusIsAnError) {
   Result<int> r = Status::OK();
   ASSERT_FALSE(r.ok());

@@ -206,7 +206,8 @@ TEST(CheckpointRobustness, RandomPickleMutationsNeverCrash) {
     const int flips = 1 + static_cast<int>(rng() % 3);
     for (int k = 0; k < flips; ++k) s[rng() % s.size()] = static_cast<char>(rng() & 0xFF);
     if (rng() % 4 == 0) s.resize(rng() % s.size());
-    LoadBytes(dir, MakeCheckpoint(s, {{"0", testing::Bytes(std::vector<float>{1, 2, 3, 4, 5, 6})}}));
+    // Any outcome is fine (most mutations are errors); the test is that nothing crashes or leaks.
+    (void)LoadBytes(dir, MakeCheckpoint(s, {{"0", testing::Bytes(std::vector<float>{1, 2, 3, 4, 5, 6})}}));
   }
 }
 

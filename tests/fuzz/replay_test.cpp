@@ -1,7 +1,9 @@
-// Replays every committed fuzz input (seed corpora tests/fuzz/corpus/<target>/ and the inputs that
-// once crashed, hung or leaked, tests/fuzz/regressions/<target>/) through the fuzzed entry points
-// in the normal build: each must return (a crash fails the whole test binary, a hang the ctest
-// timeout). The sanitizer builds (tools/fuzz.sh) replay them too, as part of the corpus.
+// Replays every committed fuzz input (seed corpora tests/fixtures/fuzz/corpus/<target>/ and the
+// inputs that once crashed, hung or leaked, tests/fixtures/fuzz/regressions/<target>/) through the
+// fuzzed entry points in the normal build: each must return (a crash fails the whole test binary, a
+// hang the ctest timeout). The sanitizer builds (tools/fuzz.sh) replay them too, as part of the
+// corpus. The inputs are read from the repository ($VQ2D_SOURCE_DIR), not from $VQ2D_FIXTURES:
+// other fixture sets carry no fuzz inputs.
 #include <gtest/gtest.h>
 
 #include <dirent.h>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "fuzz/entries.h"
+#include "support/test_support.h"
 
 namespace vq2d::fuzz {
 namespace {
@@ -35,7 +38,7 @@ std::vector<std::string> FilesIn(const std::string& dir) {
 size_t Replay(const std::string& target, void (*entry)(const uint8_t*, size_t)) {
   size_t n = 0;
   for (const char* kind : {"corpus", "regressions"}) {
-    for (const auto& path : FilesIn(std::string(VQ2D_FUZZ_DIR) + "/" + kind + "/" + target)) {
+    for (const auto& path : FilesIn(testing::SourceDir() + "/tests/fixtures/fuzz/" + kind + "/" + target)) {
       std::ifstream in(path, std::ios::binary);
       const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       SCOPED_TRACE(path);

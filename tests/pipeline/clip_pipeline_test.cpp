@@ -5,7 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "vq2d/pipeline/geometry.h"
-#include "vq2d/pipeline/query_pipeline.h"
+#include "vq2d/pipeline/clip_pipeline.h"
 #include "vq2d/pipeline/query_tokens.h"
 
 namespace vq2d::pipeline {
@@ -103,6 +103,23 @@ class RedTracker : public VideoTracker {
     }
     return Status::OK();
   }
+};
+
+// RedTracker, except that it returns Status(code) on the windows of one query: the tracker's clip
+// window is frames [0, query frame], so `fail_frames` = that query's frame + 1.
+class FailingTracker : public VideoTracker {
+ public:
+  FailingTracker(StatusCode code, int64_t fail_frames) : code_(code), fail_frames_(fail_frames) {}
+  Status Track(const FrameSource& frames, int64_t prompt, const std::array<double, 4>& box,
+               const std::function<bool(int64_t, const cv::Mat&)>& on_frame) override {
+    if (frames.num_frames == fail_frames_) return Status(code_, "stand-in stage error");
+    return inner_.Track(frames, prompt, box, on_frame);
+  }
+
+ private:
+  StatusCode code_;
+  int64_t fail_frames_;
+  RedTracker inner_;
 };
 
 // 20 frames 48x64 of grey noise; a red 12x12 square on frames 2..6 (the visual crop is frame 3)
@@ -260,6 +277,53 @@ TEST(ClipPipeline, SlidingWindowOverlapReachesTheVideoPass) {
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   EXPECT_EQ((*out)[0].stats.ren_images, 19 * 10);
   EXPECT_EQ((*out)[0].track, on.outcomes[0].track);
+}
+
+std::vector<QueryInput> ThreeQueries() {
+  std::vector<QueryInput> qs;
+  for (int64_t qt : {18, 19, 17}) qs.push_back(QueryInput{3, {16, 11, 12, 12}, qt});
+  return qs;
+}
+
+TEST(RunClipQueries, IsolatesOnlyTheQueryOnWhichUpstreamRaises) {
+  PipelineParams p;
+  const ClipRun ref = RunClip(true, p);
+  ASSERT_EQ(ref.outcomes.size(), 3u);
+  ASSERT_FALSE(ref.outcomes[1].track.empty());  // the failing query would have had a track
+  for (bool share : {true, false}) {
+    ColourRen ren;
+    RedSam sam;
+    PoolFeatures feat;
+    FailingTracker tracker(StatusCode::kUpstreamRaised, 20);  // query frame 19
+    auto out = RunClipQueries(Models{&ren, &sam, &feat, &tracker}, p, MakeClip(), ThreeQueries(), share, 4);
+    ASSERT_TRUE(out.ok()) << share << " " << out.status().ToString();
+    ASSERT_EQ(out->size(), 3u);
+    EXPECT_TRUE((*out)[1].track.empty()) << share;
+    EXPECT_EQ((*out)[1].score, 0.0) << share;
+    ASSERT_EQ((*out)[1].upstream_errors.size(), 1u) << share;
+    EXPECT_NE((*out)[1].upstream_errors[0].find("query failed where upstream raises: stand-in stage error"),
+              std::string::npos)
+        << (*out)[1].upstream_errors[0];
+    for (size_t k : {0u, 2u}) {
+      EXPECT_EQ((*out)[k].track, ref.outcomes[k].track) << share << " " << k;
+      EXPECT_EQ((*out)[k].score, ref.outcomes[k].score) << share << " " << k;
+    }
+  }
+}
+
+TEST(RunClipQueries, ProgrammingAndModelErrorsFailTheClip) {
+  PipelineParams p;
+  for (StatusCode code : {StatusCode::kInvalidArgument, StatusCode::kInternal, StatusCode::kFailedPrecondition}) {
+    for (bool share : {true, false}) {
+      ColourRen ren;
+      RedSam sam;
+      PoolFeatures feat;
+      FailingTracker tracker(code, 20);
+      auto out = RunClipQueries(Models{&ren, &sam, &feat, &tracker}, p, MakeClip(), ThreeQueries(), share, 4);
+      ASSERT_FALSE(out.ok()) << StatusCodeName(code) << " " << share;
+      EXPECT_EQ(out.status().code(), code) << out.status().ToString();
+    }
+  }
 }
 
 }  // namespace

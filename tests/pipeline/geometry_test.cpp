@@ -212,5 +212,31 @@ TEST(GeometryFixture, TokenChoice) {
   }
 }
 
+// Where upstream raises, the stages say so with their own code (the engine isolates only that
+// code per query), never with InvalidArgument (a caller error that fails the clip).
+TEST(GeometryErrors, UpstreamRaisesAreUpstreamRaised) {
+  auto crop = CropWindowForBox(64, 48, {10, 10, 0, 5}, 1.5, BoxContext::kPyInt);  // ZeroDivisionError
+  ASSERT_FALSE(crop.ok());
+  EXPECT_EQ(crop.status().code(), StatusCode::kUpstreamRaised) << crop.status().ToString();
+  auto cf = GetCroppingFactor({10, 10, 5, 0}, 64, 48, 1.5, 2.0, BoxContext::kPyInt);
+  ASSERT_FALSE(cf.ok());
+  EXPECT_EQ(cf.status().code(), StatusCode::kUpstreamRaised) << cf.status().ToString();
+  auto box = MaskToBox(cv::Mat::zeros(8, 8, CV_8U));  // ValueError
+  ASSERT_FALSE(box.ok());
+  EXPECT_EQ(box.status().code(), StatusCode::kUpstreamRaised) << box.status().ToString();
+  // generate_token_from_bbox: every mask empty (RuntimeError), no point inside a mask (TypeError).
+  const torch::Tensor tokens = torch::ones({1, 4}), far = torch::full({1, 2}, 100.0f);
+  auto empty = AssembleQueryTokens({tokens}, {far}, {cv::Mat::zeros(8, 8, CV_8U)});
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.status().code(), StatusCode::kUpstreamRaised) << empty.status().ToString();
+  auto outside = AssembleQueryTokens({tokens}, {far}, {cv::Mat::ones(8, 8, CV_8U)});
+  ASSERT_FALSE(outside.ok());
+  EXPECT_EQ(outside.status().code(), StatusCode::kUpstreamRaised) << outside.status().ToString();
+  // A caller error stays a caller error.
+  auto mismatch = AssembleQueryTokens({tokens, tokens}, {far}, {cv::Mat::ones(8, 8, CV_8U)});
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_EQ(mismatch.status().code(), StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace vq2d::pipeline

@@ -8,7 +8,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "vq2d/pipeline/geometry.h"
-#include "vq2d/pipeline/query_pipeline.h"
+#include "vq2d/pipeline/clip_pipeline.h"
 #include "vq2d/pipeline/query_tokens.h"
 #include "vq2d/pipeline/refinement.h"
 #include "vq2d/pipeline/selection.h"

@@ -26,6 +26,10 @@ enum class StatusCode {
   kUnimplemented,
   kCancelled,        // stopped by a signal
   kInternal,
+  // The reference implementation would raise an exception here (docs/pipeline.md): not a caller
+  // error but a documented outcome of the input. Only this code is isolated per query by the
+  // VQ2D engine; every other code fails the clip.
+  kUpstreamRaised,
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -47,6 +51,7 @@ class [[nodiscard]] Status {
   static Status Unimplemented(std::string msg) { return Status(StatusCode::kUnimplemented, std::move(msg)); }
   static Status Cancelled(std::string msg) { return Status(StatusCode::kCancelled, std::move(msg)); }
   static Status Internal(std::string msg) { return Status(StatusCode::kInternal, std::move(msg)); }
+  static Status UpstreamRaised(std::string msg) { return Status(StatusCode::kUpstreamRaised, std::move(msg)); }
 
   bool ok() const { return rep_ == nullptr; }
   StatusCode code() const { return rep_ ? rep_->code : StatusCode::kOk; }

@@ -9,7 +9,6 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
@@ -17,9 +16,9 @@
 
 #include <vector>
 
-#include "vq2d/core/attention.h"
-#include "vq2d/core/dinov2.h"  // dinov2::PatchEmbed (same layout)
 #include "vq2d/base/status.h"
+#include "vq2d/core/attention.h"
+#include "vq2d/core/vit_blocks.h"
 
 namespace vq2d {
 
@@ -42,39 +41,10 @@ struct DinoVitConfig {
   static DinoVitConfig VitB16();
   Status Validate() const;
   static Result<DinoVitConfig> FromJson(const nlohmann::json& j);
+  // The architecture of each block: the DINOv2 block without LayerScale, GELU MLP, biases.
+  vit::BlockConfig BlockConfig() const;
 };
 
-namespace dino {
-
-class AttentionImpl : public torch::nn::Module {
- public:
-  explicit AttentionImpl(const DinoVitConfig& c);
-  torch::Tensor forward(const torch::Tensor& x, const AttentionOptions& options);
-  torch::nn::Linear qkv{nullptr}, proj{nullptr};
-  int64_t num_heads;
-  double scale;
-};
-TORCH_MODULE(Attention);
-
-class MlpImpl : public torch::nn::Module {
- public:
-  explicit MlpImpl(const DinoVitConfig& c);
-  torch::Tensor forward(const torch::Tensor& x);
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
-};
-TORCH_MODULE(Mlp);
-
-class BlockImpl : public torch::nn::Module {
- public:
-  explicit BlockImpl(const DinoVitConfig& c);
-  torch::Tensor forward(const torch::Tensor& x, const AttentionOptions& options);
-  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
-  Attention attn{nullptr};
-  Mlp mlp{nullptr};
-};
-TORCH_MODULE(Block);
-
-}  // namespace dino
 
 class DinoVisionTransformerImpl : public torch::nn::Module {
  public:
@@ -93,7 +63,7 @@ class DinoVisionTransformerImpl : public torch::nn::Module {
   AttentionOptions& attention_options() { return attention_options_; }
 
   torch::Tensor cls_token, pos_embed;
-  dinov2::PatchEmbed patch_embed{nullptr};
+  vit::PatchEmbed patch_embed{nullptr};
   torch::nn::ModuleList blocks{nullptr};
   torch::nn::LayerNorm norm{nullptr};
 

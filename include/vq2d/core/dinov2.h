@@ -14,8 +14,6 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
@@ -24,8 +22,9 @@
 #include <string>
 #include <vector>
 
-#include "vq2d/core/attention.h"
 #include "vq2d/base/status.h"
+#include "vq2d/core/attention.h"
+#include "vq2d/core/vit_blocks.h"
 
 namespace vq2d {
 
@@ -57,59 +56,10 @@ struct DinoV2Config {
   // Reads the keys above from a JSON object (missing keys keep their defaults; "act" and
   // "attn_class" are accepted and ignored). Errors name the bad key.
   static Result<DinoV2Config> FromJson(const nlohmann::json& j);
+  // The architecture of each of the `depth` blocks.
+  vit::BlockConfig BlockConfig() const;
 };
 
-namespace dinov2 {
-
-// Conv2d(in, D, k=p, s=p) patch embedding (identity norm); DINO v1 uses the same layout.
-class PatchEmbedImpl : public torch::nn::Module {
- public:
-  PatchEmbedImpl(int64_t in_chans, int64_t embed_dim, int64_t patch_size);
-  // [B,C,H,W] -> [B, (H/p)*(W/p), D]
-  torch::Tensor forward(const torch::Tensor& x);
-  torch::nn::Conv2d proj{nullptr};
-};
-TORCH_MODULE(PatchEmbed);
-
-class LayerScaleImpl : public torch::nn::Module {
- public:
-  LayerScaleImpl(int64_t dim, double init_values);
-  torch::Tensor forward(const torch::Tensor& x) { return x * gamma; }
-  torch::Tensor gamma;
-};
-TORCH_MODULE(LayerScale);
-
-class AttentionImpl : public torch::nn::Module {
- public:
-  AttentionImpl(const DinoV2Config& c);
-  torch::Tensor forward(const torch::Tensor& x, const AttentionOptions& options);
-  torch::nn::Linear qkv{nullptr}, proj{nullptr};
-  int64_t num_heads;
-  double scale;
-};
-TORCH_MODULE(Attention);
-
-class FfnImpl : public torch::nn::Module {
- public:
-  explicit FfnImpl(const DinoV2Config& c);
-  torch::Tensor forward(const torch::Tensor& x);
-  bool swiglu = false;
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr}, w12{nullptr}, w3{nullptr};
-};
-TORCH_MODULE(Ffn);
-
-class BlockImpl : public torch::nn::Module {
- public:
-  explicit BlockImpl(const DinoV2Config& c);
-  torch::Tensor forward(const torch::Tensor& x, const AttentionOptions& options);
-  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
-  Attention attn{nullptr};
-  Ffn mlp{nullptr};
-  LayerScale ls1{nullptr}, ls2{nullptr};
-};
-TORCH_MODULE(Block);
-
-}  // namespace dinov2
 
 // One get_intermediate_layers output: patch tokens [B, gh*gw, D] and the class token [B, D].
 struct DinoV2Layer {
@@ -139,7 +89,7 @@ class DinoV2VisionTransformerImpl : public torch::nn::Module {
   const DinoV2Config& config() const { return config_; }
   AttentionOptions& attention_options() { return attention_options_; }
 
-  dinov2::PatchEmbed patch_embed{nullptr};
+  vit::PatchEmbed patch_embed{nullptr};
   torch::Tensor cls_token, pos_embed, register_tokens, mask_token;
   torch::nn::ModuleList blocks{nullptr};
   torch::nn::LayerNorm norm{nullptr};

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "vq2d/base/filesystem.h"
+#include "vq2d/base/stage_defaults.h"
 #include "vq2d/base/status.h"
 
 namespace vq2d {
@@ -29,42 +30,44 @@ struct DataOptions {
   std::string val_annotations = "/path/to/ego4d/v2/annotations/vq_val.json";
   std::string test_annotations = "/path/to/ego4d/v2/annotations/vq_test_unannotated.json";
   std::string videos_dir = "/path/to/ego4d/v2/full_scale/";
+  // Verify the records' checksums on read (include/vq2d/io/record.h); false skips it for speed.
+  bool verify_record_checksums = true;
 };
 
 struct VisualQueryOptions {
   std::string split = "val";
   std::string feature_extractor = "dino";
-  long long patch_size = 8;
+  long long patch_size = defaults::kPatchSize;
   long long batch_size = 1;
-  std::vector<double> query_cropping_factors = {1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75};
-  std::vector<double> frame_cropping_factors = {1.0, 2.0};
-  long long selection_top_k = 25;
-  double selection_top_p = 0.7;
-  double refinement_top_p = 0.7;
+  std::vector<double> query_cropping_factors = defaults::ToVector(defaults::kQueryCroppingFactors);
+  std::vector<double> frame_cropping_factors = defaults::ToVector(defaults::kFrameCroppingFactors);
+  long long selection_top_k = defaults::kSelectionTopK;
+  double selection_top_p = defaults::kSelectionTopP;
+  double refinement_top_p = defaults::kRefinementTopP;
   double refinement_min_score = 0.6;  // unused upstream (quirk Q8, docs/pipeline.md)
   double tracking_top_p = 0.75;
-  double nms_threshold = 0.8;
-  double query_selection_threshold = 0.5;
-  double track_selection_threshold = 0.7;
+  double nms_threshold = defaults::kNmsThreshold;
+  double query_selection_threshold = defaults::kQuerySelectionThreshold;
+  double track_selection_threshold = defaults::kTrackSelectionThreshold;
   std::string tracker_name = "sam2";
   std::string tracker_param = "configs/sam2.1/sam2.1_hiera_l.yaml";
   std::string save_dir = "logs/";
   std::string exp_name = "ren-dinov2-val";
-  // Hard-coded upstream (dataloader.py:58); exposed with upstream's value.
-  double matching_threshold = 0.6;
-  // Constants upstream hard-codes, exposed with upstream's values (docs/pipeline.md, Constants).
-  double query_frame_suppression = 0.8;        // models.py:276
-  double intra_frame_keep_ratio = 1.0;         // models.py:263
-  double sliding_window_overlap = 0.0;         // models.py:210 (vq_utils.py:357-371)
-  double cropping_margin_expansion = 1.5;      // models.py:417
-  double max_cropping_factor = 2.0;            // vq_utils.py:451
-  long long sam_pooled_chunk = 8;              // vq_utils.py:385
-  long long sam_blur_kernel = 3;               // vq_utils.py:265,282 (odd; 1 = no blur)
-  long long token_distance_mask_size = 5;      // vq_utils.py:326 (3, 5 or 0 = precise)
-  std::string crop_interpolation = "lanczos4"; // vq_utils.py:368,512
-  long long tracking_half_window = 500;        // models.py:611
-  long long bbox_size_threshold = 10;          // run.py:304
-  double blur_threshold = 100.0;               // vq_utils.py:541
+  // Hard-coded upstream (dataloader.py:58); exposed with upstream's value (stage_defaults.h).
+  double matching_threshold = defaults::kMatchingThreshold;
+  // Constants upstream hard-codes, exposed with upstream's values (stage_defaults.h, docs/pipeline.md).
+  double query_frame_suppression = defaults::kQueryFrameSuppression;
+  double intra_frame_keep_ratio = defaults::kIntraFrameKeepRatio;
+  double sliding_window_overlap = defaults::kSlidingWindowOverlap;
+  double cropping_margin_expansion = defaults::kCroppingMarginExpansion;
+  double max_cropping_factor = defaults::kMaxCroppingFactor;
+  long long sam_pooled_chunk = defaults::kSamPooledChunk;
+  long long sam_blur_kernel = defaults::kSamBlurKernel;                    // odd; 1 = no blur
+  long long token_distance_mask_size = defaults::kTokenDistanceMaskSize;  // 3, 5 or 0 = precise
+  std::string crop_interpolation = CropInterpolationName(defaults::kCropInterpolation);  // kCropInterpolationNames
+  long long tracking_half_window = defaults::kTrackingHalfSpan;
+  long long bbox_size_threshold = defaults::kBboxSizeThreshold;
+  double blur_threshold = defaults::kBlurThreshold;
 };
 
 struct RenOptions {
@@ -104,8 +107,8 @@ struct ModelsOptions {
   // DINO ViT-B/8, SAM 2.1 named by visual_query.tracker_param. `vq2d synth` writes one for its demo models.
   std::string architecture = "";
   std::string dino_precision = "bf16";           // upstream casts DINO weights and input to bf16
-  long long ren_batch_size = 4;                  // frames per REN pass (upstream models.py:70)
-  std::vector<long long> dino_input_size = {384, 512};  // DINO input (H, W) (upstream vq_utils.py:45)
+  long long ren_batch_size = defaults::kRenBatchSize;  // frames per REN pass
+  std::vector<long long> dino_input_size = {defaults::kDinoInputHeight, defaults::kDinoInputWidth};  // (H, W)
   // CPU threads per process for LibTorch (0 = its default: the cores this process may use). Results are
   // bit-identical across runs only at the same thread count (float reduction order).
   long long cpu_threads = 0;
@@ -125,10 +128,11 @@ struct RunnerOptions {
   long long max_attempts = 3;       // starts without finishing before a clip is quarantined
   double progress_interval_s = 30;  // rank 0 progress line period
   double grace_period_s = 120;      // after SIGTERM/SIGUSR1: time the current clip may take to finish
+  long long min_free_mb = 64;       // no new clip while the output filesystem has less available
   // Video tokens of a clip computed once and shared by its queries (false: per query, as upstream;
   // identical results, 5 x sum of query frames REN images instead of 5 x max).
   bool share_video_tokens = true;
-  long long video_chunk_frames = 8;  // frames per REN pass of the shared video pass (host memory bound)
+  long long video_chunk_frames = defaults::kVideoChunkFrames;  // frames per REN pass of the shared video pass
 };
 
 // Switches that fix upstream quirks (docs/pipeline.md, Upstream quirks). All off = upstream behaviour.

@@ -45,9 +45,9 @@ struct ModelOptions {
   int local_rank = 0;
   bool bf16 = false;       // REN weights/activations and SAM 2 autocast in bf16 (upstream on CUDA)
   bool dino_bf16 = true;   // DINO weights and input in bf16 (upstream, always)
-  int64_t ren_batch_size = 4;
+  int64_t ren_batch_size = defaults::kRenBatchSize;
   int cpu_threads = 0;  // > 0: torch::set_num_threads for this process (0 = LibTorch's default)
-  int64_t dino_input_height = 384, dino_input_width = 512;
+  int64_t dino_input_height = defaults::kDinoInputHeight, dino_input_width = defaults::kDinoInputWidth;
 };
 
 struct EngineOptions {
@@ -57,7 +57,7 @@ struct EngineOptions {
   // images per clip = 5 x max query frame). false: every query encodes its own frames, as upstream
   // (5 x sum of query frames). Outputs are identical.
   bool share_video_tokens = true;
-  int64_t video_chunk_frames = 8;  // frames per REN pass of the shared video pass (host memory bound)
+  int64_t video_chunk_frames = defaults::kVideoChunkFrames;  // frames per REN pass (host memory bound)
 };
 
 // Everything VqEngine::Create checks before it builds a module or opens a file: the pipeline
@@ -92,13 +92,14 @@ class VqEngine {
 
   // Every query of one clip, results in `queries` order. A query whose input is unusable (query
   // frame outside the clip, zero-size visual crop) or on which a stage raises where upstream raises
-  // (InvalidArgument from the stages) gets an empty track with score 0 and the reason in
-  // upstream_errors. Model/device failures (Internal: the adapters report every model error so)
-  // fail the call. With `debug` set, each query also runs alone with a stage
-  // trace (same results) and `*debug` receives {"queries": [{"input", "trace", "result"}]}; with
-  // `debug_tensors_file` too, the queries' intermediate tensors are saved there as safetensors
-  // ("q<i>.query_tokens" [K,D], "q<i>.object_tokens" [N,D], "q<i>.object_points" [N,2] (y,x),
-  // "q<i>.object_frame_ids" [N], i = index in `queries`).
+  // (StatusCode::kUpstreamRaised, and only that code) gets an empty track with score 0 and the
+  // reason in upstream_errors. Every other error fails the call: model/device failures (Internal:
+  // the adapters report every model error so) and programming errors (InvalidArgument, ...).
+  // With `debug` set, each query also runs alone with a stage trace (same results) and `*debug`
+  // receives {"queries": [{"input", "trace", "result"}]}; with `debug_tensors_file` too, the
+  // queries' intermediate tensors are saved there as safetensors ("q<i>.query_tokens" [K,D],
+  // "q<i>.object_tokens" [N,D], "q<i>.object_points" [N,2] (y,x), "q<i>.object_frame_ids" [N],
+  // i = index in `queries`).
   Result<std::vector<QueryResult>> RunClip(const ClipFrames& frames, const std::vector<QueryInput>& queries,
                                            nlohmann::json* debug = nullptr, const std::string& debug_tensors_file = "");
 

@@ -21,10 +21,12 @@ namespace vq2d::pipeline {
 // Image-processing constants of the stages (PipelineParams keys; defaults = upstream's hard-coded
 // values, docs/pipeline.md Constants).
 struct ImageOps {
-  CropInterpolation crop_interpolation = CropInterpolation::kLanczos4;  // every crop's cv::resize
-  int sam_blur_kernel = 3;            // GaussianBlur k x k (sigma 0) before SAM image calls; odd, 1 = none
-  int token_distance_mask_size = 5;   // cv::distanceTransform maskSize: 3, 5 or 0 (DIST_MASK_PRECISE)
-  double sliding_window_overlap = 0.0;  // video crops: stride int(crop * (1 - overlap))
+  CropInterpolation crop_interpolation = defaults::kCropInterpolation;  // every crop's cv::resize
+  // GaussianBlur k x k (sigma 0) before SAM image calls; odd, 1 = none
+  int sam_blur_kernel = static_cast<int>(defaults::kSamBlurKernel);
+  // cv::distanceTransform maskSize: 3, 5 or 0 (DIST_MASK_PRECISE)
+  int token_distance_mask_size = static_cast<int>(defaults::kTokenDistanceMaskSize);
+  double sliding_window_overlap = defaults::kSlidingWindowOverlap;  // video crops: stride int(crop * (1 - overlap))
 };
 ImageOps ImageOpsOf(const PipelineParams& params);
 // The cv::InterpolationFlags value of `interpolation`.
@@ -45,13 +47,13 @@ struct CropWindow {
 };
 
 // crop_using_bbox geometry. `cf` is the requested cropping factor (for kTensorInt64CfF32 the
-// float64 value returned by GetCroppingFactor). Errors where upstream raises
+// float64 value returned by GetCroppingFactor). UpstreamRaised where upstream raises
 // (ZeroDivisionError for a zero-size box with kPyInt, a degenerate crop).
 Result<CropWindow> CropWindowForBox(int W, int H, const std::array<int64_t, 4>& box, double cf,
                                     BoxContext context);
 // Cuts `window` out of `image` and resizes it back to the image size (upstream INTER_LANCZOS4).
 cv::Mat CutAndResize(const cv::Mat& image, const CropWindow& window,
-                     CropInterpolation interpolation = CropInterpolation::kLanczos4);
+                     CropInterpolation interpolation = defaults::kCropInterpolation);
 
 // get_cropping_factor(box, (W,H), margin, max_cf): clip(min(W/(bw*m), H/(bh*m)), 1, max_cf).
 // kPyInt: float64, error on a zero-size box; tensor contexts: float32 quotients (inf for 0).
@@ -66,19 +68,20 @@ struct SlidingCrop {
   int y = 0, x = 0;
   cv::Mat image;
 };
-std::vector<SlidingCrop> SlidingWindowCrops(const cv::Mat& image, double cf, double overlap = 0.0,
-                                            CropInterpolation interpolation = CropInterpolation::kLanczos4);
+std::vector<SlidingCrop> SlidingWindowCrops(const cv::Mat& image, double cf,
+                                            double overlap = defaults::kSlidingWindowOverlap,
+                                            CropInterpolation interpolation = defaults::kCropInterpolation);
 // Only the crop starts / size (no pixels).
 std::vector<std::array<int, 2>> SlidingWindowStarts(int H, int W, double cf, int* crop_h, int* crop_w,
-                                                    double overlap = 0.0);
+                                                    double overlap = defaults::kSlidingWindowOverlap);
 
 // REN prompt grid: `linspace(1, 516, n, dtype=int)` (y outer, x inner), n*n rows of (gy, gx).
 std::vector<std::array<int64_t, 2>> RenGridPoints(int n = 32);
 // translate_point: (float32(gy) * float32(H/518), float32(gx) * float32(W/518)).
 std::array<float, 2> TranslatePoint(const std::array<int64_t, 2>& grid_yx, int H, int W);
 
-// mask_to_bbox: pixels == 1 -> [xmin, ymin, xmax-xmin, ymax-ymin] (no +1). Error when empty
-// (upstream ValueError).
+// mask_to_bbox: pixels == 1 -> [xmin, ymin, xmax-xmin, ymax-ymin] (no +1). UpstreamRaised when
+// empty (upstream ValueError).
 Result<std::array<int64_t, 4>> MaskToBox(const cv::Mat& mask);
 // refine_mask: largest 8-connected component (lowest label on equal areas) as CV_8U 0/1;
 // all zeros for an empty mask.
@@ -95,15 +98,16 @@ struct BlurResult {
   double laplacian_var = 0.0;
   bool blurry = false;
 };
-BlurResult IsBlurry(const cv::Mat& image_rgb, double threshold = 100.0, bool rgb_gray_fix = false);
+BlurResult IsBlurry(const cv::Mat& image_rgb, double threshold = defaults::kBlurThreshold, bool rgb_gray_fix = false);
 
 // Token choice of generate_token_from_bbox for one crop: among the points (y, x) (float32,
 // indexed as mask[int(y), int(x)]) inside the refined mask, the one with the largest L2 distance
 // transform value (strict >, first wins ties). Returns -1 when no point lies inside.
 // `mask_size` is the distanceTransform maskSize (upstream 5; 3; 0 = precise).
-int ChooseTokenByDistance(const cv::Mat& refined_mask, const float* points_yx, int64_t n_points, int mask_size = 5);
+int ChooseTokenByDistance(const cv::Mat& refined_mask, const float* points_yx, int64_t n_points,
+                          int mask_size = static_cast<int>(defaults::kTokenDistanceMaskSize));
 // The distance transform used above (cv2.distanceTransform(mask, DIST_L2, mask_size)), CV_32F.
-cv::Mat DistanceTransformL2(const cv::Mat& mask, int mask_size = 5);
+cv::Mat DistanceTransformL2(const cv::Mat& mask, int mask_size = static_cast<int>(defaults::kTokenDistanceMaskSize));
 
 // Python/torch floor division of the exact operands (CPython float_floor_div), in T precision.
 template <typename T>

@@ -6,6 +6,7 @@
 
 #include <array>
 
+#include "vq2d/base/stage_defaults.h"
 #include "vq2d/core/dino_vit.h"
 #include "vq2d/core/ren.h"
 #include "vq2d/core/sam2_image_predictor.h"
@@ -48,7 +49,8 @@ class Sam2ImageAdapter : public ImageSegmenter {
 // dtype/device.
 class DinoFeatureAdapter : public DenseFeatureExtractor {
  public:
-  DinoFeatureAdapter(DinoVisionTransformer model, int64_t resize_h = 384, int64_t resize_w = 512)
+  DinoFeatureAdapter(DinoVisionTransformer model, int64_t resize_h = defaults::kDinoInputHeight,
+                     int64_t resize_w = defaults::kDinoInputWidth)
       : model_(std::move(model)), h_(resize_h), w_(resize_w) {}
   Result<torch::Tensor> Extract(const torch::Tensor& images) override;
 

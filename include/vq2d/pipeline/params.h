@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
+#include "vq2d/base/stage_defaults.h"
 #include "vq2d/base/status.h"
 
 namespace vq2d::pipeline {
@@ -20,35 +23,35 @@ struct PipelineFixes {
   bool sam2_prompt_frame_int_index = false;  // SAM 2 prompt frame index as an int (docs/pipeline.md)
 };
 
-// cv::resize interpolation of every crop (crop_using_bbox and the sliding-window crops).
-enum class CropInterpolation { kLanczos4, kCubic, kLinear, kArea, kNearest };
+// cv::resize interpolation of every crop (stage_defaults.h).
+using vq2d::CropInterpolation;
 
-// Every default is upstream's value (savya08/REN@e2204c5); the constants upstream hard-codes
-// (docs/pipeline.md, Constants) are marked with the upstream line that hard-codes them.
+// Every default is upstream's value, from stage_defaults.h (which notes the upstream line that
+// hard-codes each constant).
 struct PipelineParams {
-  std::vector<double> query_cropping_factors = {1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75};
-  std::vector<double> frame_cropping_factors = {1.0, 2.0};
-  double matching_threshold = 0.6;         // upstream hard-codes 0.6 (dataloader.py:58)
-  int64_t selection_top_k = 25;
-  double selection_top_p = 0.7;
-  double nms_threshold = 0.8;
-  double refinement_top_p = 0.7;
-  double cropping_margin_expansion = 1.5;  // get_cropping_factor margin (models.py:417)
-  int64_t patch_size = 8;
-  double query_selection_threshold = 0.5;
-  double track_selection_threshold = 0.7;  // round-2 filter and acceptance ratio
-  int64_t bbox_size_threshold = 10;        // expansion skips min(w,h) <= this (run.py:304)
-  double blur_threshold = 100.0;           // is_blurry: Laplacian variance < this (vq_utils.py:541)
-  int64_t tracking_half_span = 500;        // SAM 2 window [fid-500, fid+500) (models.py:611)
-  bool refine_tracks = true;               // run query expansion + round 2
-  double query_frame_suppression = 0.8;    // suppress the query-frame run while score >= this (models.py:276)
-  double intra_frame_keep_ratio = 1.0;     // keep scores >= ratio * frame max (models.py:263)
-  double sliding_window_overlap = 0.0;     // video crops: stride int(crop * (1 - overlap)) (models.py:210)
-  double max_cropping_factor = 2.0;        // get_cropping_factor upper clip (vq_utils.py:451)
-  int64_t sam_pooled_chunk = 8;            // images per SAM-pooled chunk (vq_utils.py:385)
-  int64_t sam_blur_kernel = 3;             // GaussianBlur k x k before SAM image calls, 1 = none (vq_utils.py:265,282)
-  int64_t token_distance_mask_size = 5;    // distanceTransform maskSize: 3, 5, 0 = precise (vq_utils.py:326)
-  CropInterpolation crop_interpolation = CropInterpolation::kLanczos4;  // (vq_utils.py:368,512)
+  std::vector<double> query_cropping_factors = defaults::ToVector(defaults::kQueryCroppingFactors);
+  std::vector<double> frame_cropping_factors = defaults::ToVector(defaults::kFrameCroppingFactors);
+  double matching_threshold = defaults::kMatchingThreshold;
+  int64_t selection_top_k = defaults::kSelectionTopK;
+  double selection_top_p = defaults::kSelectionTopP;
+  double nms_threshold = defaults::kNmsThreshold;
+  double refinement_top_p = defaults::kRefinementTopP;
+  double cropping_margin_expansion = defaults::kCroppingMarginExpansion;  // get_cropping_factor margin
+  int64_t patch_size = defaults::kPatchSize;
+  double query_selection_threshold = defaults::kQuerySelectionThreshold;
+  double track_selection_threshold = defaults::kTrackSelectionThreshold;  // round-2 filter and acceptance ratio
+  int64_t bbox_size_threshold = defaults::kBboxSizeThreshold;  // expansion skips min(w,h) <= this
+  double blur_threshold = defaults::kBlurThreshold;            // is_blurry: Laplacian variance < this
+  int64_t tracking_half_span = defaults::kTrackingHalfSpan;    // SAM 2 window [fid-span, fid+span)
+  bool refine_tracks = true;                                   // run query expansion + round 2
+  double query_frame_suppression = defaults::kQueryFrameSuppression;  // suppress the query-frame run while >= this
+  double intra_frame_keep_ratio = defaults::kIntraFrameKeepRatio;     // keep scores >= ratio * frame max
+  double sliding_window_overlap = defaults::kSlidingWindowOverlap;    // video crops: stride int(crop * (1 - overlap))
+  double max_cropping_factor = defaults::kMaxCroppingFactor;          // get_cropping_factor upper clip
+  int64_t sam_pooled_chunk = defaults::kSamPooledChunk;               // images per SAM-pooled chunk
+  int64_t sam_blur_kernel = defaults::kSamBlurKernel;  // GaussianBlur k x k before SAM image calls, 1 = none
+  int64_t token_distance_mask_size = defaults::kTokenDistanceMaskSize;  // distanceTransform maskSize: 3, 5, 0
+  CropInterpolation crop_interpolation = defaults::kCropInterpolation;
   PipelineFixes fixes;
 };
 
@@ -63,6 +66,12 @@ struct StageStats {
   int64_t n_selected_round1 = 0, n_refined_round1 = 0, n_selected_round2 = 0, n_refined_round2 = 0;
   int64_t ren_images = 0;  // REN images encoded for this query (0 when served by the cache)
 };
+
+// The one JSON form of StageStats (clip outputs' per-query "stats", the journal, `vq2d status`, the
+// debug dump): {"query_s", "video_s", "select_s", "refine_s", "track_s", "expansion_s" (seconds),
+// "objects", "queries_round1", "queries_round2", "selected_round1", "refined_round1",
+// "selected_round2", "refined_round2", "ren_images"}.
+nlohmann::json StageStatsJson(const StageStats& stats);
 
 // One query of a clip: the visual crop (frame + box in frame pixels, as mapped by the dataloader)
 // and the query frame (annotation `query_frame` = query_timestep; video frames [0, it) are searched).

@@ -23,12 +23,13 @@ struct AssembledTokens {
 
 // generate_token_from_bbox after the models ran: tokens[c] [P,D] float32, points[c] [P,2] float32
 // (y,x), refined_masks[c] CV_8U 0/1. Crops with an empty mask are skipped; a crop without a point
-// inside its mask gives a zero row. Errors where upstream raises: every mask empty
+// inside its mask gives a zero row. UpstreamRaised where upstream raises: every mask empty
 // (RuntimeError) or no crop has a point inside its mask (TypeError). `distance_mask_size`: see
 // ChooseTokenByDistance.
 Result<AssembledTokens> AssembleQueryTokens(const std::vector<torch::Tensor>& tokens,
                                             const std::vector<torch::Tensor>& points,
-                                            const std::vector<cv::Mat>& refined_masks, int distance_mask_size = 5);
+                                            const std::vector<cv::Mat>& refined_masks,
+                                            int distance_mask_size = static_cast<int>(defaults::kTokenDistanceMaskSize));
 
 // Runs REN on `crops` [N,H,W,3] uint8 and SAM box prompts (box xywh in crop pixels, float) on each
 // crop blurred with SamBlur(ops.sam_blur_kernel), then AssembleQueryTokens

@@ -31,7 +31,8 @@ torch::Tensor MaskPooled(const torch::Tensor& features, const cv::Mat& mask);
 // masks are NaN (counted in *n_nan).
 Result<torch::Tensor> SamPooledTokens(const torch::Tensor& images, const std::vector<std::array<double, 4>>& boxes_xywh,
                                       ImageSegmenter& sam, DenseFeatureExtractor& features, int64_t patch_size,
-                                      int64_t chunk = 8, int64_t* n_nan = nullptr, int sam_blur_kernel = 3);
+                                      int64_t chunk = defaults::kSamPooledChunk, int64_t* n_nan = nullptr,
+                                      int sam_blur_kernel = static_cast<int>(defaults::kSamBlurKernel));
 
 // point_to_bbox: SAM point prompt (x, y) on the image blurred with SamBlur(sam_blur_kernel) (3
 // masks, each refine_mask'ed), dense
@@ -43,7 +44,8 @@ Result<std::optional<std::array<int64_t, 4>>> PointToBox(const torch::Tensor& im
                                                          const torch::Tensor& query_tokens, ImageSegmenter& sam,
                                                          DenseFeatureExtractor& features, int64_t patch_size,
                                                          std::vector<double>* similarities = nullptr,
-                                                         std::string* upstream_error = nullptr, int sam_blur_kernel = 3);
+                                                         std::string* upstream_error = nullptr,
+                                                         int sam_blur_kernel = static_cast<int>(defaults::kSamBlurKernel));
 
 // The model-backed refinement stage (CandidateRefiner.forward + its top-p). Reads from the params:
 // query/refinement crops (query_cropping_factors, crop_interpolation), get_cropping_factor

@@ -79,7 +79,7 @@ class VideoTokenCache {
 Result<std::vector<VideoObjects>> StreamVideoObjects(const torch::Tensor& frames, const std::vector<int64_t>& ends,
                                                      const std::vector<torch::Tensor>& query_tokens,
                                                      const std::vector<double>& frame_cropping_factors, double threshold,
-                                                     TokenExtractor& ren, int64_t chunk_frames = 8,
+                                                     TokenExtractor& ren, int64_t chunk_frames = defaults::kVideoChunkFrames,
                                                      int64_t* ren_images = nullptr, const ImageOps& ops = {});
 
 // Upstream VideoEncoder without a cache: encode frames [0, end) and filter.
@@ -99,7 +99,8 @@ struct ScoredList {
 // have raised (IndexError when the position is past the list).
 ScoredList IntraFrameNms(const std::vector<float>& scores, const std::vector<int64_t>& frame_ids,
                          int64_t query_frame_number, bool fix_suppression_index, std::string* upstream_error,
-                         double suppression = 0.8, double keep_ratio = 1.0);
+                         double suppression = defaults::kQueryFrameSuppression,
+                         double keep_ratio = defaults::kIntraFrameKeepRatio);
 // Temporal peak NMS; records sorted by object index.
 ScoredList InterFrameNms(ScoredList in, double nms_threshold);
 ScoredList TopK(const ScoredList& in, int64_t k);
@@ -107,12 +108,12 @@ ScoredList TopK(const ScoredList& in, int64_t k);
 ScoredList TopP(const ScoredList& in, double top_p);
 
 struct SelectorParams {
-  int64_t top_k = 25;
-  double top_p = 0.7;
-  double nms_threshold = 0.8;
+  int64_t top_k = defaults::kSelectionTopK;
+  double top_p = defaults::kSelectionTopP;
+  double nms_threshold = defaults::kNmsThreshold;
   bool fix_suppression_index = false;  // fixes.suppression_frame_index
-  double query_frame_suppression = 0.8;  // hard-coded upstream (models.py:276)
-  double intra_frame_keep_ratio = 1.0;   // hard-coded upstream (models.py:263)
+  double query_frame_suppression = defaults::kQueryFrameSuppression;
+  double intra_frame_keep_ratio = defaults::kIntraFrameKeepRatio;
 };
 struct Selection {
   torch::Tensor object_scores;             // [N] float32 (mask applied)

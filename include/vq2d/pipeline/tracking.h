@@ -68,10 +68,10 @@ class ModelBoxTokenGenerator : public BoxTokenGenerator {
 torch::Tensor AssembleCropTokens(const std::vector<CropTokens>& parts, bool keep_alignment, std::string* upstream_error);
 
 struct TrackingParams {
-  int64_t half_span = 500;                              // ±500-frame SAM 2 window
-  std::vector<double> query_cropping_factors = {1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75};
+  int64_t half_span = defaults::kTrackingHalfSpan;      // ±500-frame SAM 2 window
+  std::vector<double> query_cropping_factors = defaults::ToVector(defaults::kQueryCroppingFactors);
   bool keep_token_alignment = false;                    // fixes.tracked_token_alignment
-  CropInterpolation crop_interpolation = CropInterpolation::kLanczos4;  // tracked-token crops
+  CropInterpolation crop_interpolation = defaults::kCropInterpolation;  // tracked-token crops
 };
 
 // What one SAM 2 pass of TrackCandidate saw and did (the debug dump's record of tracking). Frame
@@ -122,9 +122,9 @@ struct QuerySet {
 };
 
 struct ExpansionParams {
-  double query_selection_threshold = 0.5;
-  int64_t bbox_size_threshold = 10;
-  double blur_threshold = 100.0;
+  double query_selection_threshold = defaults::kQuerySelectionThreshold;
+  int64_t bbox_size_threshold = defaults::kBboxSizeThreshold;
+  double blur_threshold = defaults::kBlurThreshold;
   bool fix_token_index = false;     // fixes.expansion_token_index
   bool fix_blur_gray = false;       // fixes.blur_gray_conversion
 };

@@ -4,9 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "vq2d/base/arch_limits.h"
-
 #include <cmath>
+
+#include "core/json_key.h"
+#include "vq2d/base/arch_limits.h"
 
 namespace vq2d {
 
@@ -51,10 +52,8 @@ Status DinoVitConfig::Validate() const {
 Result<DinoVitConfig> DinoVitConfig::FromJson(const nlohmann::json& j) {
   if (!j.is_object()) return Status::InvalidArgument("dino config: expected a JSON object");
   DinoVitConfig c;
-  auto read = [&](const char* key, auto* out) -> Status {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return Status::OK();
-    return arch_limits::ReadValue(*it, "dino config", key, out);
+  auto read = [&](const char* key, auto* out) {
+    return core_internal::ReadOptionalKey(j, key, out, "dino config");
   };
   VQ2D_RETURN_IF_ERROR(read("img_size", &c.img_size));
   VQ2D_RETURN_IF_ERROR(read("patch_size", &c.patch_size));
@@ -70,54 +69,26 @@ Result<DinoVitConfig> DinoVitConfig::FromJson(const nlohmann::json& j) {
   return c;
 }
 
-namespace dino {
-
-AttentionImpl::AttentionImpl(const DinoVitConfig& c) : num_heads(c.num_heads) {
-  qkv = register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(c.embed_dim, 3 * c.embed_dim).bias(c.qkv_bias)));
-  proj = register_module("proj", torch::nn::Linear(c.embed_dim, c.embed_dim));
-  scale = std::pow(static_cast<double>(c.embed_dim / c.num_heads), -0.5);
+vit::BlockConfig DinoVitConfig::BlockConfig() const {
+  vit::BlockConfig b;
+  b.embed_dim = embed_dim;
+  b.num_heads = num_heads;
+  b.mlp_ratio = mlp_ratio;
+  b.qkv_bias = qkv_bias;
+  b.layer_norm_eps = layer_norm_eps;
+  return b;  // proj/ffn biases, no LayerScale, "mlp"
 }
-
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionOptions& options) {
-  const int64_t b = x.size(0), n = x.size(1), c = x.size(2);
-  auto qkv_out = qkv->forward(x).reshape({b, n, 3, num_heads, c / num_heads}).permute({2, 0, 3, 1, 4});
-  auto o = ScaledDotProductAttention(qkv_out[0], qkv_out[1], qkv_out[2], scale, options);
-  return proj->forward(o.transpose(1, 2).reshape({b, n, c}));
-}
-
-MlpImpl::MlpImpl(const DinoVitConfig& c) {
-  const int64_t hidden = static_cast<int64_t>(static_cast<double>(c.embed_dim) * c.mlp_ratio);
-  fc1 = register_module("fc1", torch::nn::Linear(c.embed_dim, hidden));
-  fc2 = register_module("fc2", torch::nn::Linear(hidden, c.embed_dim));
-}
-
-torch::Tensor MlpImpl::forward(const torch::Tensor& x) { return fc2->forward(torch::gelu(fc1->forward(x))); }
-
-BlockImpl::BlockImpl(const DinoVitConfig& c) {
-  auto ln = torch::nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps);
-  norm1 = register_module("norm1", torch::nn::LayerNorm(ln));
-  attn = register_module("attn", Attention(c));
-  norm2 = register_module("norm2", torch::nn::LayerNorm(ln));
-  mlp = register_module("mlp", Mlp(c));
-}
-
-torch::Tensor BlockImpl::forward(const torch::Tensor& x, const AttentionOptions& options) {
-  auto y = x + attn->forward(norm1->forward(x), options);
-  return y + mlp->forward(norm2->forward(y));
-}
-
-}  // namespace dino
 
 DinoVisionTransformerImpl::DinoVisionTransformerImpl(const DinoVitConfig& config) : config_(config) {
   auto st = config.Validate();
   TORCH_CHECK(st.ok(), st.message());
   const int64_t d = config.embed_dim;
   const int64_t grid = config.img_size / config.patch_size;
-  patch_embed = register_module("patch_embed", dinov2::PatchEmbed(config.in_chans, d, config.patch_size));
+  patch_embed = register_module("patch_embed", vit::PatchEmbed(config.in_chans, d, config.patch_size));
   cls_token = register_parameter("cls_token", torch::zeros({1, 1, d}));
   pos_embed = register_parameter("pos_embed", torch::zeros({1, grid * grid + 1, d}));
   blocks = register_module("blocks", torch::nn::ModuleList());
-  for (int64_t i = 0; i < config.depth; ++i) blocks->push_back(dino::Block(config));
+  for (int64_t i = 0; i < config.depth; ++i) blocks->push_back(vit::Block(config.BlockConfig()));
   norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(config.layer_norm_eps)));
 }
 
@@ -158,7 +129,7 @@ std::vector<torch::Tensor> DinoVisionTransformerImpl::GetIntermediateLayers(cons
   std::vector<torch::Tensor> out;
   const int64_t depth = static_cast<int64_t>(blocks->size());
   for (int64_t i = 0; i < depth; ++i) {
-    x = blocks->ptr<dino::BlockImpl>(i)->forward(x, attention_options_);
+    x = blocks->ptr<vit::BlockImpl>(i)->forward(x, attention_options_);
     if (depth - i <= n) out.push_back(norm->forward(x));
   }
   return out;

@@ -1,11 +1,11 @@
 #include "vq2d/core/dinov2.h"
 
 #include <ATen/ATen.h>
-#include <torch/nn/functional/activation.h>
 #include <torch/nn/init.h>
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_key.h"
 #include "vq2d/base/arch_limits.h"
 
 #include <algorithm>
@@ -67,39 +67,30 @@ Status DinoV2Config::Validate() const {
   return Status::OK();
 }
 
-namespace {
-
-template <typename T>
-Status ReadKey(const nlohmann::json& j, const char* key, T* out, const char* where) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return Status::OK();
-  return arch_limits::ReadValue(*it, where, key, out);
-}
-
-}  // namespace
+using core_internal::ReadOptionalKey;
 
 Result<DinoV2Config> DinoV2Config::FromJson(const nlohmann::json& j) {
   if (!j.is_object()) return Status::InvalidArgument("dinov2 config: expected a JSON object");
   DinoV2Config c;
   const char* w = "dinov2 config";
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "img_size", &c.img_size, w));
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "patch_size", &c.patch_size, w));
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "in_chans", &c.in_chans, w));
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "embed_dim", &c.embed_dim, w));
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "depth", &c.depth, w));
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "num_heads", &c.num_heads, w));
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "mlp_ratio", &c.mlp_ratio, w));
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "qkv_bias", &c.qkv_bias, w));
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "proj_bias", &c.proj_bias, w));
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "ffn_bias", &c.ffn_bias, w));
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "init_values", &c.init_values, w));
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "ffn_layer", &c.ffn_layer, w));
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "num_register_tokens", &c.num_register_tokens, w));
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "interpolate_antialias", &c.interpolate_antialias, w));
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "interpolate_offset", &c.interpolate_offset, w));
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "layer_norm_eps", &c.layer_norm_eps, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "img_size", &c.img_size, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "patch_size", &c.patch_size, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "in_chans", &c.in_chans, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "embed_dim", &c.embed_dim, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "depth", &c.depth, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "num_heads", &c.num_heads, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "mlp_ratio", &c.mlp_ratio, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "qkv_bias", &c.qkv_bias, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "proj_bias", &c.proj_bias, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "ffn_bias", &c.ffn_bias, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "init_values", &c.init_values, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "ffn_layer", &c.ffn_layer, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "num_register_tokens", &c.num_register_tokens, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "interpolate_antialias", &c.interpolate_antialias, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "interpolate_offset", &c.interpolate_offset, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "layer_norm_eps", &c.layer_norm_eps, w));
   int64_t block_chunks = 0;
-  VQ2D_RETURN_IF_ERROR(ReadKey(j, "block_chunks", &block_chunks, w));
+  VQ2D_RETURN_IF_ERROR(ReadOptionalKey(j, "block_chunks", &block_chunks, w));
   if (block_chunks != 0) {
     return Status::Unimplemented(StrCat("dinov2 config: block_chunks ", block_chunks,
                                         " (only 0, the hub layout of the official checkpoints)"));
@@ -108,79 +99,19 @@ Result<DinoV2Config> DinoV2Config::FromJson(const nlohmann::json& j) {
   return c;
 }
 
-// ---- Layers -----------------------------------------------------------------------------------
-
-namespace dinov2 {
-
-namespace F = torch::nn::functional;
-
-PatchEmbedImpl::PatchEmbedImpl(int64_t in_chans, int64_t embed_dim, int64_t patch_size) {
-  proj = register_module(
-      "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_chans, embed_dim, patch_size).stride(patch_size)));
+vit::BlockConfig DinoV2Config::BlockConfig() const {
+  vit::BlockConfig b;
+  b.embed_dim = embed_dim;
+  b.num_heads = num_heads;
+  b.mlp_ratio = mlp_ratio;
+  b.qkv_bias = qkv_bias;
+  b.proj_bias = proj_bias;
+  b.ffn_bias = ffn_bias;
+  b.init_values = init_values;
+  b.ffn_layer = ffn_layer;
+  b.layer_norm_eps = layer_norm_eps;
+  return b;
 }
-
-torch::Tensor PatchEmbedImpl::forward(const torch::Tensor& x) {
-  return proj->forward(x).flatten(2).transpose(1, 2);
-}
-
-LayerScaleImpl::LayerScaleImpl(int64_t dim, double init_values) {
-  gamma = register_parameter("gamma", torch::full({dim}, init_values));
-}
-
-AttentionImpl::AttentionImpl(const DinoV2Config& c) : num_heads(c.num_heads) {
-  qkv = register_module("qkv", torch::nn::Linear(torch::nn::LinearOptions(c.embed_dim, 3 * c.embed_dim).bias(c.qkv_bias)));
-  proj = register_module("proj", torch::nn::Linear(torch::nn::LinearOptions(c.embed_dim, c.embed_dim).bias(c.proj_bias)));
-  scale = std::pow(static_cast<double>(c.head_dim()), -0.5);
-}
-
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionOptions& options) {
-  const int64_t b = x.size(0), n = x.size(1), c = x.size(2);
-  auto qkv_out = qkv->forward(x).reshape({b, n, 3, num_heads, c / num_heads});
-  auto parts = qkv_out.unbind(2);
-  auto q = parts[0].transpose(1, 2), k = parts[1].transpose(1, 2), v = parts[2].transpose(1, 2);
-  auto o = ScaledDotProductAttention(q, k, v, scale, options);
-  return proj->forward(o.transpose(1, 2).contiguous().view({b, n, c}));
-}
-
-FfnImpl::FfnImpl(const DinoV2Config& c) {
-  const int64_t hidden = static_cast<int64_t>(static_cast<double>(c.embed_dim) * c.mlp_ratio);
-  if (c.ffn_layer == "mlp") {
-    fc1 = register_module("fc1", torch::nn::Linear(torch::nn::LinearOptions(c.embed_dim, hidden).bias(c.ffn_bias)));
-    fc2 = register_module("fc2", torch::nn::Linear(torch::nn::LinearOptions(hidden, c.embed_dim).bias(c.ffn_bias)));
-  } else {  // SwiGLUFFNFused: hidden = (int(hidden * 2 / 3) + 7) // 8 * 8
-    swiglu = true;
-    const int64_t h = (static_cast<int64_t>(static_cast<double>(hidden) * 2.0 / 3.0) + 7) / 8 * 8;
-    w12 = register_module("w12", torch::nn::Linear(torch::nn::LinearOptions(c.embed_dim, 2 * h).bias(c.ffn_bias)));
-    w3 = register_module("w3", torch::nn::Linear(torch::nn::LinearOptions(h, c.embed_dim).bias(c.ffn_bias)));
-  }
-}
-
-torch::Tensor FfnImpl::forward(const torch::Tensor& x) {
-  if (!swiglu) return fc2->forward(torch::gelu(fc1->forward(x)));
-  auto x12 = w12->forward(x).chunk(2, -1);
-  return w3->forward(torch::silu(x12[0]) * x12[1]);
-}
-
-BlockImpl::BlockImpl(const DinoV2Config& c) {
-  auto ln = torch::nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps);
-  norm1 = register_module("norm1", torch::nn::LayerNorm(ln));
-  attn = register_module("attn", Attention(c));
-  if (c.init_values != 0.0) ls1 = register_module("ls1", LayerScale(c.embed_dim, c.init_values));
-  norm2 = register_module("norm2", torch::nn::LayerNorm(ln));
-  mlp = register_module("mlp", Ffn(c));
-  if (c.init_values != 0.0) ls2 = register_module("ls2", LayerScale(c.embed_dim, c.init_values));
-}
-
-torch::Tensor BlockImpl::forward(const torch::Tensor& x, const AttentionOptions& options) {
-  auto a = attn->forward(norm1->forward(x), options);
-  if (ls1) a = ls1->forward(a);
-  auto y = x + a;
-  auto m = mlp->forward(norm2->forward(y));
-  if (ls2) m = ls2->forward(m);
-  return y + m;
-}
-
-}  // namespace dinov2
 
 // ---- Model ------------------------------------------------------------------------------------
 
@@ -196,9 +127,9 @@ DinoV2VisionTransformerImpl::DinoV2VisionTransformerImpl(const DinoV2Config& con
     register_tokens = register_parameter("register_tokens", torch::zeros({1, config.num_register_tokens, d}));
   }
   mask_token = register_parameter("mask_token", torch::zeros({1, d}));
-  patch_embed = register_module("patch_embed", dinov2::PatchEmbed(config.in_chans, d, config.patch_size));
+  patch_embed = register_module("patch_embed", vit::PatchEmbed(config.in_chans, d, config.patch_size));
   blocks = register_module("blocks", torch::nn::ModuleList());
-  for (int64_t i = 0; i < config.depth; ++i) blocks->push_back(dinov2::Block(config));
+  for (int64_t i = 0; i < config.depth; ++i) blocks->push_back(vit::Block(config.BlockConfig()));
   norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(config.layer_norm_eps)));
 }
 
@@ -264,7 +195,7 @@ std::vector<DinoV2Layer> DinoV2VisionTransformerImpl::GetIntermediateLayers(cons
   std::vector<DinoV2Layer> out;
   const int64_t skip = 1 + config_.num_register_tokens;
   for (int64_t i = 0; i <= *take.rbegin(); ++i) {
-    x = blocks->ptr<dinov2::BlockImpl>(i)->forward(x, attention_options_);
+    x = blocks->ptr<vit::BlockImpl>(i)->forward(x, attention_options_);
     if (take.count(i)) {
       auto y = apply_norm ? norm->forward(x) : x;
       out.push_back({y.narrow(1, skip, y.size(1) - skip), y.select(1, 0)});

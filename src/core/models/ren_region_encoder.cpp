@@ -5,9 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "vq2d/base/arch_limits.h"
-
 #include <cmath>
+
+#include "core/json_key.h"
+#include "vq2d/base/arch_limits.h"
 
 namespace vq2d {
 
@@ -40,10 +41,8 @@ Status RegionEncoderConfig::Validate() const {
 Result<RegionEncoderConfig> RegionEncoderConfig::FromJson(const nlohmann::json& j) {
   if (!j.is_object()) return Status::InvalidArgument("region encoder config: expected a JSON object");
   RegionEncoderConfig c;
-  auto read = [&](const char* key, auto* out) -> Status {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return Status::OK();
-    return arch_limits::ReadValue(*it, "region encoder config", key, out);
+  auto read = [&](const char* key, auto* out) {
+    return core_internal::ReadOptionalKey(j, key, out, "region encoder config");
   };
   VQ2D_RETURN_IF_ERROR(read("hidden_dim", &c.hidden_dim));
   VQ2D_RETURN_IF_ERROR(read("decoder_layers", &c.decoder_layers));

@@ -1,6 +1,8 @@
 // SAM 2.1 image predictor (reference sam2_image_predictor.py + utils/transforms.py; docs/sam2.md).
 #include "vq2d/core/sam2_image_predictor.h"
 
+#include "vq2d/core/torch_guard.h"
+
 namespace vq2d::sam2 {
 
 namespace F = torch::nn::functional;
@@ -35,8 +37,12 @@ ImagePredictor::ImagePredictor(Sam2Model model, ImagePredictorOptions options)
 Status ImagePredictor::SetImage(const torch::Tensor& rgb) {
   if (!rgb.defined() || rgb.dim() != 3 || rgb.size(2) != 3 || rgb.scalar_type() != torch::kUInt8)
     return Status::InvalidArgument("SAM 2 SetImage: expected a uint8 RGB image [H,W,3]");
-  torch::NoGradGuard no_grad;
-  auto input = PreprocessImage(rgb.to(device_), model_->cfg.image_size);
+  torch::Tensor input;
+  VQ2D_RETURN_IF_ERROR(GuardTorch("SAM 2 image preprocessing failed", [&]() -> Status {
+    torch::NoGradGuard no_grad;
+    input = PreprocessImage(rgb.to(device_), model_->cfg.image_size);
+    return Status::OK();
+  }));
   return SetPreprocessedImage(input, rgb.size(0), rgb.size(1));
 }
 
@@ -45,7 +51,7 @@ Status ImagePredictor::SetPreprocessedImage(const torch::Tensor& image, int64_t 
   if (!image.defined() || image.dim() != 4 || image.size(0) != 1 || image.size(1) != 3 || image.size(2) != s ||
       image.size(3) != s)
     return Status::InvalidArgument(StrCat("SAM 2 image: expected a preprocessed [1,3,", s, ",", s, "] tensor"));
-  try {
+  Status status = GuardTorch("SAM 2 image encoder failed", [&]() -> Status {
     torch::NoGradGuard no_grad;
     Bf16AutocastGuard autocast(options_.bf16, device_);
     input_ = image.to(device_, torch::kFloat32);
@@ -58,11 +64,10 @@ Status ImagePredictor::SetPreprocessedImage(const torch::Tensor& image, int64_t 
     high_res_ = {out.backbone_fpn[0], out.backbone_fpn[1]};
     orig_h_ = orig_h;
     orig_w_ = orig_w;
-  } catch (const c10::Error& e) {
-    image_embed_ = torch::Tensor();
-    return Status::Internal(StrCat("SAM 2 image encoder failed: ", e.what_without_backtrace()));
-  }
-  return Status::OK();
+    return Status::OK();
+  });
+  if (!status.ok()) image_embed_ = torch::Tensor();  // no half-set image
+  return status;
 }
 
 Result<BatchImagePrediction> ImagePredictor::PredictBatch(const torch::Tensor& point_coords,
@@ -80,7 +85,7 @@ Result<BatchImagePrediction> ImagePredictor::PredictBatch(const torch::Tensor& p
     return Status::InvalidArgument("SAM 2 predict: boxes must be [B,4] xyxy");
   if (has_box && has_points && boxes.size(0) != point_coords.size(0))
     return Status::InvalidArgument("SAM 2 predict: boxes and points disagree on the batch size");
-  try {
+  return GuardTorch("SAM 2 predict failed", [&]() -> Result<BatchImagePrediction> {
     torch::NoGradGuard no_grad;
     Bf16AutocastGuard autocast(options_.bf16, device_);
     const double s = model_->cfg.image_size;
@@ -117,9 +122,7 @@ Result<BatchImagePrediction> ImagePredictor::PredictBatch(const torch::Tensor& p
     r.iou_predictions = dec.iou_pred.to(torch::kFloat32);
     r.low_res_masks = low.clamp(-32.0, 32.0);
     return r;
-  } catch (const c10::Error& e) {
-    return Status::Internal(StrCat("SAM 2 predict failed: ", e.what_without_backtrace()));
-  }
+  });
 }
 
 Result<ImagePrediction> ImagePredictor::Predict(const ImagePrompt& p) {
@@ -130,7 +133,7 @@ Result<ImagePrediction> ImagePredictor::Predict(const ImagePrompt& p) {
     const bool has_box = p.box.defined() && p.box.numel() > 0;
     if (p.mask_input.dim() != 3 || p.mask_input.size(0) != 1)
       return Status::InvalidArgument("SAM 2 predict: mask_input must be [1,256,256]");
-    try {
+    return GuardTorch("SAM 2 predict failed", [&]() -> Result<ImagePrediction> {
       torch::NoGradGuard no_grad;
       Bf16AutocastGuard autocast(options_.bf16, device_);
       const double s = model_->cfg.image_size;
@@ -155,9 +158,7 @@ Result<ImagePrediction> ImagePredictor::Predict(const ImagePrompt& p) {
       auto low = dec.masks.to(torch::kFloat32);
       auto up = PostprocessMasks(low, orig_h_, orig_w_, options_.max_hole_area, options_.max_sprinkle_area);
       return ImagePrediction{(up > 0.0)[0], dec.iou_pred[0], low.clamp(-32.0, 32.0)[0]};
-    } catch (const c10::Error& e) {
-      return Status::Internal(StrCat("SAM 2 predict failed: ", e.what_without_backtrace()));
-    }
+    });
   }
   torch::Tensor pc, pl, bx;
   if (p.point_coords.defined() && p.point_coords.numel() > 0) {

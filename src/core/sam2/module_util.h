@@ -31,4 +31,7 @@ torch::Tensor RegBuffer(torch::nn::Module& parent, const std::string& path, cons
 
 torch::Tensor Gelu(const torch::Tensor& x);  // exact (erf) GELU
 
+// LayerNorm in fp32 (what CUDA autocast does for layer_norm); a no-op cast in fp32 runs.
+torch::Tensor LN(torch::nn::LayerNorm& norm, const torch::Tensor& x);
+
 }  // namespace vq2d::sam2::internal

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "vq2d/core/sam2_image_predictor.h"
+#include "vq2d/core/torch_guard.h"
 
 namespace vq2d::sam2 {
 
@@ -272,7 +273,7 @@ Result<TrackedFrame> VideoPredictor::AddNewPointsOrBox(int64_t frame_idx, int ob
     return Status::InvalidArgument(StrCat("SAM 2 video: frame ", frame_idx,
                                           " already has a prompt; with prompt_index_as_tensor a second prompt would be "
                                           "a second conditioning entry for the frame (start a new state instead)"));
-  try {
+  return GuardTorch("SAM 2 video: add_new_points_or_box failed", [&]() -> Result<TrackedFrame> {
     torch::NoGradGuard no_grad;
     Bf16AutocastGuard autocast(options_.bf16, device_);
     obj_id_ = obj_id;
@@ -316,9 +317,7 @@ Result<TrackedFrame> VideoPredictor::AddNewPointsOrBox(int64_t frame_idx, int ob
                           prev_logits);
     temp[frame_idx] = step.out;
     return TrackedFrame{frame_idx, ToVideoRes(step.out.pred_masks)};
-  } catch (const c10::Error& e) {
-    return Status::Internal(StrCat("SAM 2 video: add_new_points_or_box failed: ", e.what_without_backtrace()));
-  }
+  });
 }
 
 void VideoPredictor::Preflight() {
@@ -349,13 +348,12 @@ void VideoPredictor::Preflight() {
 
 Status VideoPredictor::StartPropagation(std::optional<int64_t> start, std::optional<int64_t> max_frames, bool reverse) {
   if (!has_state_) return Status::FailedPrecondition("SAM 2 video: call InitState first");
-  try {
+  VQ2D_RETURN_IF_ERROR(GuardTorch("SAM 2 video: propagation preflight failed", [&]() -> Status {
     torch::NoGradGuard no_grad;
     Bf16AutocastGuard autocast(options_.bf16, device_);
     Preflight();
-  } catch (const c10::Error& e) {
-    return Status::Internal(StrCat("SAM 2 video: propagation preflight failed: ", e.what_without_backtrace()));
-  }
+    return Status::OK();
+  }));
   if (cond_.empty()) return Status::FailedPrecondition("SAM 2 video: no prompt added before propagation");
   const int64_t n = frames_.num_frames;
   const int64_t s = start.value_or(cond_.begin()->first);
@@ -378,7 +376,8 @@ Status VideoPredictor::StartPropagation(std::optional<int64_t> start, std::optio
 Result<std::optional<TrackedFrame>> VideoPredictor::Next() {
   if (next_ >= order_.size()) return std::optional<TrackedFrame>();
   const int64_t t = order_[next_++];
-  try {
+  using Step = Result<std::optional<TrackedFrame>>;
+  return GuardTorch(StrCat("SAM 2 video: tracking frame ", t, " failed"), [&]() -> Step {
     torch::NoGradGuard no_grad;
     Bf16AutocastGuard autocast(options_.bf16, device_);
     torch::Tensor pred;
@@ -394,9 +393,7 @@ Result<std::optional<TrackedFrame>> VideoPredictor::Next() {
     frames_already_tracked_[t] = reverse_;
     if (!options_.keep_all_outputs) Prune(t);
     return std::optional<TrackedFrame>(TrackedFrame{t, ToVideoRes(pred)});
-  } catch (const c10::Error& e) {
-    return Status::Internal(StrCat("SAM 2 video: tracking frame ", t, " failed: ", e.what_without_backtrace()));
-  }
+  });
 }
 
 void VideoPredictor::Prune(int64_t t) {

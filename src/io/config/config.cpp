@@ -94,6 +94,7 @@ const IntRange kIntRanges[] = {
     {"prepare.black_threshold", 0, 255},
     {"prepare.gzip_level", 1, 9},
     {"runner.max_attempts", 1, 1000},
+    {"runner.min_free_mb", 0, 1000000000},  // MiB (1 PiB); << 20 stays far below 2^63
     {"runner.video_chunk_frames", 1, 100000},
 };
 
@@ -129,6 +130,8 @@ const std::vector<Field>& Schema() {
     add("data.val_annotations", Kind::kString, VQ2D_PTR(data.val_annotations), "Ego4D vq_val.json", false);
     add("data.test_annotations", Kind::kString, VQ2D_PTR(data.test_annotations), "Ego4D vq_test_unannotated.json", false);
     add("data.videos_dir", Kind::kString, VQ2D_PTR(data.videos_dir), "directory of <video_uid>.mp4 full-scale videos", false);
+    add("data.verify_record_checksums", Kind::kBool, VQ2D_PTR(data.verify_record_checksums),
+        "verify each record's SHA-256 checksums on read (false: skip, faster)", false);
     // visual_query
     add("visual_query.split", Kind::kString, VQ2D_PTR(visual_query.split), "split to run", true, -kInf, kInf, {"train", "val", "test"});
     add("visual_query.feature_extractor", Kind::kString, VQ2D_PTR(visual_query.feature_extractor),
@@ -149,20 +152,20 @@ const std::vector<Field>& Schema() {
     add("visual_query.tracker_param", Kind::kString, VQ2D_PTR(visual_query.tracker_param), "SAM 2.1 model config name (selects the variant)", true);
     add("visual_query.save_dir", Kind::kString, VQ2D_PTR(visual_query.save_dir), "parent of the run's output directory", false);
     add("visual_query.exp_name", Kind::kString, VQ2D_PTR(visual_query.exp_name), "run name; output in <save_dir>/<exp_name>/ (val) or <save_dir>/<exp_name>_<split>/", false);
-    add("visual_query.matching_threshold", Kind::kDouble, VQ2D_PTR(visual_query.matching_threshold), "video token matching threshold (hard-coded 0.6 upstream)", true, -1, 1);
+    add("visual_query.matching_threshold", Kind::kDouble, VQ2D_PTR(visual_query.matching_threshold), "video token matching threshold (hard-coded upstream)", true, -1, 1);
     // Hard-coded upstream constants (docs/pipeline.md#constants-pipelineparams-upstream-values); defaults = upstream.
-    add("visual_query.query_frame_suppression", Kind::kDouble, VQ2D_PTR(visual_query.query_frame_suppression), "selection: zero the query-frame run while score >= this (hard-coded 0.8 upstream)", true, -1, 2);
-    add("visual_query.intra_frame_keep_ratio", Kind::kDouble, VQ2D_PTR(visual_query.intra_frame_keep_ratio), "selection: keep scores >= ratio * frame max (hard-coded 1.0 upstream)", true, 0, 1);
-    add("visual_query.sliding_window_overlap", Kind::kDouble, VQ2D_PTR(visual_query.sliding_window_overlap), "video crops: stride int(crop * (1 - overlap)) (hard-coded 0.0 upstream)", true, 0, 0.95);
-    add("visual_query.cropping_margin_expansion", Kind::kDouble, VQ2D_PTR(visual_query.cropping_margin_expansion), "refinement: get_cropping_factor margin (hard-coded 1.5 upstream)", true, 0.01, 100);
-    add("visual_query.max_cropping_factor", Kind::kDouble, VQ2D_PTR(visual_query.max_cropping_factor), "refinement: get_cropping_factor upper clip (hard-coded 2.0 upstream)", true, 1, 100);
-    add("visual_query.sam_pooled_chunk", Kind::kInt, VQ2D_PTR(visual_query.sam_pooled_chunk), "refinement: images per SAM-pooled descriptor chunk (hard-coded 8 upstream)", true, 1, 4096);
-    add("visual_query.sam_blur_kernel", Kind::kInt, VQ2D_PTR(visual_query.sam_blur_kernel), "Gaussian blur k x k before every SAM image call, odd, 1 = none (hard-coded 3 upstream)", true, 1, 31);
-    add("visual_query.token_distance_mask_size", Kind::kInt, VQ2D_PTR(visual_query.token_distance_mask_size), "token choice: distanceTransform maskSize 3, 5 or 0 = precise (hard-coded 5 upstream)", true, 0, 5);
-    add("visual_query.crop_interpolation", Kind::kString, VQ2D_PTR(visual_query.crop_interpolation), "cv::resize of every crop (hard-coded Lanczos4 upstream)", true, -kInf, kInf, {"lanczos4", "cubic", "linear", "area", "nearest"});
-    add("visual_query.tracking_half_window", Kind::kInt, VQ2D_PTR(visual_query.tracking_half_window), "SAM 2 tracking window [fid-w, fid+w) (hard-coded 500 upstream)", true, 1);
-    add("visual_query.bbox_size_threshold", Kind::kInt, VQ2D_PTR(visual_query.bbox_size_threshold), "expansion: skip tracked boxes with min(w,h) <= this (hard-coded 10 upstream)", true, 0);
-    add("visual_query.blur_threshold", Kind::kDouble, VQ2D_PTR(visual_query.blur_threshold), "expansion: blurry iff Laplacian variance < this (hard-coded 100 upstream)", true, 0);
+    add("visual_query.query_frame_suppression", Kind::kDouble, VQ2D_PTR(visual_query.query_frame_suppression), "selection: zero the query-frame run while score >= this (hard-coded upstream)", true, -1, 2);
+    add("visual_query.intra_frame_keep_ratio", Kind::kDouble, VQ2D_PTR(visual_query.intra_frame_keep_ratio), "selection: keep scores >= ratio * frame max (hard-coded upstream)", true, 0, 1);
+    add("visual_query.sliding_window_overlap", Kind::kDouble, VQ2D_PTR(visual_query.sliding_window_overlap), "video crops: stride int(crop * (1 - overlap)) (hard-coded upstream)", true, 0, 0.95);
+    add("visual_query.cropping_margin_expansion", Kind::kDouble, VQ2D_PTR(visual_query.cropping_margin_expansion), "refinement: get_cropping_factor margin (hard-coded upstream)", true, 0.01, 100);
+    add("visual_query.max_cropping_factor", Kind::kDouble, VQ2D_PTR(visual_query.max_cropping_factor), "refinement: get_cropping_factor upper clip (hard-coded upstream)", true, 1, 100);
+    add("visual_query.sam_pooled_chunk", Kind::kInt, VQ2D_PTR(visual_query.sam_pooled_chunk), "refinement: images per SAM-pooled descriptor chunk (hard-coded upstream)", true, 1, 4096);
+    add("visual_query.sam_blur_kernel", Kind::kInt, VQ2D_PTR(visual_query.sam_blur_kernel), "Gaussian blur k x k before every SAM image call, odd, 1 = none (hard-coded upstream)", true, 1, 31);
+    add("visual_query.token_distance_mask_size", Kind::kInt, VQ2D_PTR(visual_query.token_distance_mask_size), "token choice: distanceTransform maskSize 3, 5 or 0 = precise (hard-coded upstream)", true, 0, 5);
+    add("visual_query.crop_interpolation", Kind::kString, VQ2D_PTR(visual_query.crop_interpolation), "cv::resize of every crop (hard-coded upstream)", true, -kInf, kInf, {kCropInterpolationNames.begin(), kCropInterpolationNames.end()});
+    add("visual_query.tracking_half_window", Kind::kInt, VQ2D_PTR(visual_query.tracking_half_window), "SAM 2 tracking window [fid-w, fid+w) (hard-coded upstream)", true, 1);
+    add("visual_query.bbox_size_threshold", Kind::kInt, VQ2D_PTR(visual_query.bbox_size_threshold), "expansion: skip tracked boxes with min(w,h) <= this (hard-coded upstream)", true, 0);
+    add("visual_query.blur_threshold", Kind::kDouble, VQ2D_PTR(visual_query.blur_threshold), "expansion: blurry iff Laplacian variance < this (hard-coded upstream)", true, 0);
     // ren
     add("ren.pretrained.feature_extractors", Kind::kStringList, VQ2D_PTR(ren.feature_extractors), "REN backbone ([0] is used)", true);
     add("ren.pretrained.patch_sizes", Kind::kIntList, VQ2D_PTR(ren.patch_sizes), "backbone patch sizes", true, 1, 64);
@@ -210,6 +213,9 @@ const std::vector<Field>& Schema() {
     add("runner.schedule", Kind::kString, VQ2D_PTR(runner.schedule), "static LPT plan or dynamic tickets", false, -kInf, kInf, {"static", "dynamic"});
     add("runner.max_attempts", Kind::kInt, VQ2D_PTR(runner.max_attempts), "starts without finishing before quarantine", false, 1, 1000);
     add("runner.progress_interval_s", Kind::kDouble, VQ2D_PTR(runner.progress_interval_s), "seconds between progress lines", false, 0.05, 86400);
+    add("runner.min_free_mb", Kind::kInt, VQ2D_PTR(runner.min_free_mb),
+        "MiB the output filesystem must have available to start the run and each new clip (0: unchecked)", false, 0,
+        1000000000);
     add("runner.grace_period_s", Kind::kDouble, VQ2D_PTR(runner.grace_period_s), "seconds the current clip may take after SIGTERM/SIGUSR1", false, 0, 86400);
     add("runner.share_video_tokens", Kind::kBool, VQ2D_PTR(runner.share_video_tokens), "one video pass per clip shared by its queries (false: per query, as upstream; same results)", false);
     add("runner.video_chunk_frames", Kind::kInt, VQ2D_PTR(runner.video_chunk_frames), "frames per REN pass of the shared video pass", false, 1, 100000);

@@ -242,15 +242,30 @@ std::string ScoreText(const EvalScore& s) {
 
 }  // namespace
 
-Result<QueryPrediction> ParseQueryPrediction(const OJson& q, const std::string& where) {
+Result<ParsedQueryPrediction> ParseQueryPrediction(const OJson& q, const std::string& where) {
   if (!q.is_object()) return Status::InvalidArgument(StrCat("TypeError: ", where, ": expected an object, got ", Show(q)));
-  QueryPrediction out;
+  ParsedQueryPrediction out;
   VQ2D_ASSIGN_OR_RETURN(out.track, TrackFromJson(q, where));
   VQ2D_ASSIGN_OR_RETURN(out.score, ScoreFromJson(q, where));
   return out;
 }
 
-Status ValidatePredictionContents(const OJson& pred, const std::string& src, const AnnotationFile& gt) {
+namespace {
+
+// Where a valid query set's prediction sits in a predictions JSON, as the walk below finds it.
+struct QueryPredictionSite {
+  const Video& video;
+  const Clip& clip;
+  size_t annotation_index;
+  const QuerySet& query_set;
+};
+
+// The one walk over a predictions JSON that passed ValidatePredictionsJson: every valid query set of
+// `gt`, in annotation order, its prediction parsed with ParseQueryPrediction, handed to
+// fn(site, prediction, where) -> Status. Stops at the first error (a parse error names `where`: the
+// file, the JSON path and the clip).
+template <typename Fn>
+Status ForEachQueryPrediction(const OJson& pred, const std::string& src, const AnnotationFile& gt, Fn&& fn) {
   const OJson& videos = pred["results"]["videos"];
   for (size_t vi = 0; vi < gt.videos.size(); ++vi) {
     const Video& va = gt.videos[vi];
@@ -262,20 +277,30 @@ Status ValidatePredictionContents(const OJson& pred, const std::string& src, con
         const io_internal::MemberIndex qs_index(qs);
         for (const QuerySet& q : ca.annotations[ai].query_sets) {
           if (!q.is_valid) continue;
-          std::string where = StrCat(src, ": results.videos[", vi, "].clips[", ci, "] (clip ", UidText(ca.clip_uid),
-                                     ").predictions[", ai, "].query_sets.", q.id);
+          const std::string where = StrCat(src, ": results.videos[", vi, "].clips[", ci, "] (clip ",
+                                           UidText(ca.clip_uid), ").predictions[", ai, "].query_sets.", q.id);
           const OJson* qp = qs_index.Find(q.id);
           if (qp == nullptr) return Status::InvalidArgument(StrCat("KeyError: ", where, ": missing"));
-          VQ2D_ASSIGN_OR_RETURN(QueryPrediction p, ParseQueryPrediction(*qp, where));
-          if (p.score.kind == EvalScore::kNull) {
-            return Status::InvalidArgument(
-                StrCat("AssertionError: ", where, ".score: is null, expected a number (eval: pred.has_score())"));
-          }
+          VQ2D_ASSIGN_OR_RETURN(ParsedQueryPrediction p, ParseQueryPrediction(*qp, where));
+          VQ2D_RETURN_IF_ERROR(fn(QueryPredictionSite{va, ca, ai, q}, std::move(p), where));
         }
       }
     }
   }
   return Status::OK();
+}
+
+}  // namespace
+
+Status ValidatePredictionContents(const OJson& pred, const std::string& src, const AnnotationFile& gt) {
+  return ForEachQueryPrediction(pred, src, gt, [](const QueryPredictionSite&, ParsedQueryPrediction p,
+                                                  const std::string& where) -> Status {
+    if (p.score.kind == EvalScore::kNull) {
+      return Status::InvalidArgument(
+          StrCat("AssertionError: ", where, ".score: is null, expected a number (eval: pred.has_score())"));
+    }
+    return Status::OK();
+  });
 }
 
 Status ValidatePredictions(std::string_view predictions_json, const std::string& src, const AnnotationFile& gt) {
@@ -288,43 +313,27 @@ Result<ConvertedPredictions> ConvertPredictions(std::string_view predictions_jso
   VQ2D_ASSIGN_OR_RETURN(OJson pred, io_internal::ParseOrderedJson(predictions_json, src));
   VQ2D_RETURN_IF_ERROR(ValidatePredictionsJson(pred, src, gt));
   ConvertedPredictions res;
-  std::vector<EvalQuery>& queries = res.queries;
-  const OJson& videos = pred["results"]["videos"];
-  for (size_t vi = 0; vi < gt.videos.size(); ++vi) {
-    const Video& va = gt.videos[vi];
-    for (size_t ci = 0; ci < va.clips.size(); ++ci) {
-      const Clip& ca = va.clips[ci];
-      const OJson& preds = videos[vi]["clips"][ci]["predictions"];
-      for (size_t ai = 0; ai < ca.annotations.size(); ++ai) {
-        const OJson& qs = preds[ai]["query_sets"];
-        const io_internal::MemberIndex qs_index(qs);
-        for (const QuerySet& q : ca.annotations[ai].query_sets) {
-          if (!q.is_valid) continue;
-          EvalQueryRef ref{va.video_uid, ca.clip_uid, ai, q.id};
-          std::string where = StrCat(src, ": results.videos[", vi, "].clips[", ci, "].predictions[", ai,
-                                     "].query_sets.", q.id);
-          EvalQuery e;
-          e.label = QueryLabel(ref);
-          const OJson* qp_found = qs_index.Find(q.id);  // present: validated above
-          if (qp_found == nullptr) return Status::Internal(StrCat(where, ": query set vanished after validation"));
-          VQ2D_ASSIGN_OR_RETURN(QueryPrediction parsed, ParseQueryPrediction(*qp_found, where));
-          e.pred = std::move(parsed.track);
-          e.score = parsed.score;
-          if (!q.has_response_track) {
-            return Status::InvalidArgument(StrCat("KeyError: annotation ", e.label,
-                                                  ": no 'response_track' (an unannotated test file cannot be scored)"));
-          }
-          std::vector<EvalBox> gtb;
-          gtb.reserve(q.response_track.size());
-          for (const auto& b : q.response_track) gtb.push_back(GtBox(b));
-          VQ2D_ASSIGN_OR_RETURN(e.gt, EvalTrack::Make(std::move(gtb), "annotation " + e.label + " response_track"));
-          e.visual_crop = GtBox(q.visual_crop);
-          queries.push_back(std::move(e));
-          res.refs.push_back(std::move(ref));
-        }
-      }
+  auto convert = [&res](const QueryPredictionSite& site, ParsedQueryPrediction parsed, const std::string&) -> Status {
+    const QuerySet& q = site.query_set;
+    EvalQueryRef ref{site.video.video_uid, site.clip.clip_uid, site.annotation_index, q.id};
+    EvalQuery e;
+    e.label = QueryLabel(ref);
+    e.pred = std::move(parsed.track);
+    e.score = parsed.score;
+    if (!q.has_response_track) {
+      return Status::InvalidArgument(StrCat("KeyError: annotation ", e.label,
+                                            ": no 'response_track' (an unannotated test file cannot be scored)"));
     }
-  }
+    std::vector<EvalBox> gtb;
+    gtb.reserve(q.response_track.size());
+    for (const auto& b : q.response_track) gtb.push_back(GtBox(b));
+    VQ2D_ASSIGN_OR_RETURN(e.gt, EvalTrack::Make(std::move(gtb), "annotation " + e.label + " response_track"));
+    e.visual_crop = GtBox(q.visual_crop);
+    res.queries.push_back(std::move(e));
+    res.refs.push_back(std::move(ref));
+    return Status::OK();
+  };
+  VQ2D_RETURN_IF_ERROR(ForEachQueryPrediction(pred, src, gt, convert));
   return res;
 }
 
@@ -395,7 +404,7 @@ Result<EvaluationResult> EvaluateRenLocal(std::string_view collated_json, const 
           EvalQueryRef ref{video_uid, clip_uid, ai, id};
           EvalQuery e;
           e.label = QueryLabel(ref);
-          VQ2D_ASSIGN_OR_RETURN(QueryPrediction parsed, ParseQueryPrediction(it.value(), where));
+          VQ2D_ASSIGN_OR_RETURN(ParsedQueryPrediction parsed, ParseQueryPrediction(it.value(), where));
           e.pred = std::move(parsed.track);
           e.score = parsed.score;
           VQ2D_ASSIGN_OR_RETURN(e.gt, TrackFromJson(g, where + "-gt"));

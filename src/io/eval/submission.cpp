@@ -99,7 +99,7 @@ Status CheckPredictionFile(const OJson& j, const std::string& name) {
         }
         for (auto it = qsets.begin(); it != qsets.end(); ++it) {
           std::string qw = StrCat(aw, ".query_sets.", it.key());
-          VQ2D_ASSIGN_OR_RETURN(QueryPrediction p, ParseQueryPrediction(it.value(), qw));
+          VQ2D_ASSIGN_OR_RETURN(ParsedQueryPrediction p, ParseQueryPrediction(it.value(), qw));
           if (p.score.kind == EvalScore::kNull) {
             return Status::InvalidArgument(StrCat("TypeError: ", qw, ".score: is null, expected a number"));
           }

@@ -18,12 +18,14 @@ Status ValidatePredictionsJson(const io_internal::OJson& pred, const std::string
 
 // ResponseTrack.from_json + the score as eval reads them: "bboxes" an array of objects with
 // fno (integral), x1, y1, x2, y2 (numbers), frame-contiguous; "score" a number or null (kNull).
-// Errors name `where` (file, JSON path / clip, query set) and the field.
-struct QueryPrediction {
+// Errors name `where` (file, JSON path / clip, query set) and the field. (Not clip_output.h's
+// QueryPrediction: two classes of one name in namespace vq2d broke the one-definition rule, and
+// fuzz_predictions crashed in the wrong destructor.)
+struct ParsedQueryPrediction {
   EvalTrack track;
   EvalScore score;
 };
-Result<QueryPrediction> ParseQueryPrediction(const io_internal::OJson& q, const std::string& where);
+Result<ParsedQueryPrediction> ParseQueryPrediction(const io_internal::OJson& q, const std::string& where);
 
 // What eval needs beyond validate_model_predictions (run after it passed): every valid query set's
 // prediction parses with ParseQueryPrediction and has a non-null score (eval's pred.has_score()).
