@@ -24,6 +24,34 @@
 
 namespace vq2d::app {
 
+using io::EvalQuery;
+using io::EvalTrack;
+using io::QueryMetrics;
+using runner::ClipHistory;
+using runner::ClipState;
+
+using runner::ReadJournals;
+using io::CanonicalConfig;
+using io::ClipOutput;
+using io::ClipRecord;
+using io::ConvertPredictions;
+using io::ConvertedPredictions;
+using io::EvaluatePredictions;
+using io::EvaluationResult;
+using io::LoadAnnotations;
+using io::LoadConfig;
+using io::OpenClipRecord;
+using io::ParseClipOutput;
+using io::RecordPathFor;
+using io::ResolveOutputDir;
+using io::kSuccessThresholds;
+using runner::ClassifyClip;
+using runner::JournalSummary;
+using runner::MergePredictions;
+using runner::MergeReport;
+using runner::RunStore;
+using runner::kExitError;
+using runner::kExitOk;
 QueryCategory CategorizeQuery(const EvalTrack& pred, const EvalTrack& gt, double stiou) {
   if (stiou >= kSuccessThresholds[0]) return QueryCategory::kSuccess;
   if (pred.boxes.empty()) return QueryCategory::kNoCandidate;

@@ -10,6 +10,12 @@
 #include "vq2d/base/filesystem.h"
 
 namespace vq2d::app {
+
+using io::ClipRecord;
+using io::QuerySet;
+using io::ClipOutput;
+using io::FrameBuffer;
+using io::ParseClipOutput;
 namespace {
 
 const cv::Scalar kGreen(60, 220, 60), kRed(40, 40, 235), kWhite(255, 255, 255), kYellow(40, 220, 240);  // BGR

@@ -28,10 +28,10 @@ struct RenderPrediction {
 // per-clip output (vq2d.clip_output/1, record pixels), an upstream per-clip file (frame_width /
 // frame_height present, record pixels) or the merged / submission file (original pixels, rescaled
 // here). found = false when the file has none.
-Result<RenderPrediction> LoadRenderPrediction(const std::string& path, const ClipRecord& rec, size_t ann_index,
-                                              const QuerySet& q);
+Result<RenderPrediction> LoadRenderPrediction(const std::string& path, const io::ClipRecord& rec, size_t ann_index,
+                                              const io::QuerySet& q);
 // The same from a parsed clip output.
-RenderPrediction PredictionFromClipOutput(const ClipOutput& out, int ann_index, const std::string& query_set);
+RenderPrediction PredictionFromClipOutput(const io::ClipOutput& out, int ann_index, const std::string& query_set);
 
 // A caption and its picture (BGR, CV_8UC3).
 struct Tile {
@@ -43,8 +43,8 @@ class QueryPainter {
  public:
   // `rec` and `q` are borrowed and must outlive the painter. `frames` (optional, borrowed) holds all
   // of the record's frames; without it each drawn frame is read from the record.
-  static Result<QueryPainter> Make(const ClipRecord& rec, const QuerySet& q, RenderPrediction pred,
-                                   const FrameBuffer* frames = nullptr);
+  static Result<QueryPainter> Make(const io::ClipRecord& rec, const io::QuerySet& q, RenderPrediction pred,
+                                   const io::FrameBuffer* frames = nullptr);
 
   // Frame t (0 <= t < num_frames) drawn `scale` times the record size, with boxes, a header line
   // (frame, query frame, score) and a timeline below; `inset` adds the visual crop in the bottom-left
@@ -61,15 +61,15 @@ class QueryPainter {
   // record was prepared with fixes.apply_trim_offset).
   std::string Legend() const;
 
-  const ClipRecord& record() const { return *rec_; }
-  const QuerySet& query() const { return *q_; }
+  const io::ClipRecord& record() const { return *rec_; }
+  const io::QuerySet& query() const { return *q_; }
   const RenderPrediction& prediction() const { return pred_; }
 
  private:
   QueryPainter() = default;
-  const ClipRecord* rec_ = nullptr;
-  const QuerySet* q_ = nullptr;
-  const FrameBuffer* frames_ = nullptr;
+  const io::ClipRecord* rec_ = nullptr;
+  const io::QuerySet* q_ = nullptr;
+  const io::FrameBuffer* frames_ = nullptr;
   RenderPrediction pred_;
   std::map<int, std::array<int64_t, 4>> gt_;  // record pixels x, y, w, h by frame
   cv::Mat crop_;                              // visual crop, BGR, record pixels

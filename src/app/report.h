@@ -19,7 +19,7 @@ enum class QueryCategory {
 };
 
 // `pred` and `gt` in one pixel space (as ConvertPredictions gives them); `stiou` the query's st-IoU.
-QueryCategory CategorizeQuery(const EvalTrack& pred, const EvalTrack& gt, double stiou);
+QueryCategory CategorizeQuery(const io::EvalTrack& pred, const io::EvalTrack& gt, double stiou);
 // "success", "no candidate above threshold", "wrong candidate", "track too short", "box off".
 const char* QueryCategoryName(QueryCategory c);
 

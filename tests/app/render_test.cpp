@@ -11,6 +11,9 @@
 #include "vq2d/io/record.h"
 
 namespace vq2d::app {
+
+using io::OpenClipRecord;
+using io::QuerySet;
 namespace {
 
 namespace fs = std::filesystem;

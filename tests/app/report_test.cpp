@@ -14,6 +14,8 @@
 #include "runner/process_util.h"
 
 namespace vq2d {
+
+using io::EvalTrack;
 namespace {
 
 namespace fs = std::filesystem;
