@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded synthetic default, end to end, on this machine:
-#   setup (if needed) -> vq2d synth -> vq2d prepare -> mpirun -np 2 vq2d run -> merge -> eval -> render.
+#   setup (if needed) -> vq2d synth -> vq2d prepare -> mpirun -np 2 vq2d run -> merge -> eval -> render
+#   -> report.
 #
 #   launch/demo.sh [DEMO_DIR]          (default: demo/ in the repository; reruns resume)
 #
@@ -49,5 +50,9 @@ step "render: one query, ground truth (green) and prediction (red)"
 records=$("$bin" config --config "$config" | awk -F'"' '/^data.val_data_dir:/{print $2}')
 record=$(find "$records" -maxdepth 1 -name '*.h5' | sort | head -n 1)
 "$bin" render --record "$record" --predictions "$out_dir/predictions.json" --out "$out_dir/render/query.mp4"
+
+step "report: one static HTML page (metrics, every query's pictures, failure categories, stage times)"
+"$bin" report --config "$config" --out "$out_dir/report"
 echo
-echo "demo: metrics in $out_dir/metrics.json; pictures in $out_dir/render/ (query.mp4 and query.png)"
+echo "demo: metrics in $out_dir/metrics.json; pictures in $out_dir/render/ (query.mp4 and query.png);"
+echo "      the report: $out_dir/report/report.html (open it in a browser)"

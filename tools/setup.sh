@@ -16,6 +16,7 @@ packages=(
   libopencv-dev libavformat-dev libhdf5-dev libyaml-cpp-dev nlohmann-json3-dev
   libopenmpi-dev openmpi-bin
   libgtest-dev shellcheck ffmpeg
+  chromium  # tests/app/report_test.cpp loads `vq2d report` pages headless
   clang-14 libclang-rt-14-dev llvm-14  # tools/fuzz.sh (libFuzzer + sanitizers, llvm-symbolizer)
 )
 missing=()

@@ -17,6 +17,7 @@ const std::vector<Command>& Commands() {
       {"eval", "score predictions with the official Ego4D VQ2D metrics (or REN-local with --local)", RunEval},
       {"submit", "write the eval.ai VQ2D submission file (from vq2d merge or REN per-clip predictions)", RunSubmit},
       {"render", "draw a record's ground truth and predictions into an mp4 and a PNG contact sheet", RunRender},
+      {"report", "write a static HTML page about a run: metrics, per-query pictures, failures, stage times", RunReport},
       {"inspect", "structure and tensors (name, dtype, shape) of a checkpoint or safetensors file", RunInspect},
       {"config", "validate a configuration; print effective values or every key", RunConfig},
       {"bench", "speed reports: vq2d bench <target> (vq2d bench --help lists them)", RunBench},

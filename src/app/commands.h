@@ -29,6 +29,7 @@ int RunSynth(const Args& args);
 int RunEval(const Args& args);
 int RunSubmit(const Args& args);
 int RunRender(const Args& args);
+int RunReport(const Args& args);
 int RunInspect(const Args& args);
 int RunConfig(const Args& args);
 int RunBench(const Args& args);         // dispatches to the targets below
