@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
+#ifndef VQ2D_NO_VIDEO
 #include <opencv2/videoio.hpp>
+#endif
 
 #include "vq2d/base/filesystem.h"
 #include "vq2d/io/prepare_math.h"
@@ -183,6 +185,9 @@ void DrawSprite(cv::Mat& frame, const Mover& m, double t, int bar) {
 }
 
 Status RenderVideo(const VideoPlan& v, const SynthOptions& o, const std::string& path, int64_t* frames) {
+#ifdef VQ2D_NO_VIDEO
+  return VideoNotBuilt(StrCat("writing the synthetic video '", path, "'"));
+#else
   const std::string tmp = path + ".tmp.synth.mp4";
   cv::VideoWriter writer;
   try {
@@ -208,6 +213,7 @@ Status RenderVideo(const VideoPlan& v, const SynthOptions& o, const std::string&
   writer.release();
   *frames += n;
   return FileSystem::Default()->Rename(tmp, path);
+#endif
 }
 
 OJ BoxJson(const Rect& r, int frame_number, int64_t video_frame, int w, int h) {

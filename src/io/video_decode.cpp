@@ -4,20 +4,39 @@
 #include <cmath>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
+#ifndef VQ2D_NO_VIDEO
 #include <opencv2/videoio.hpp>
 
 extern "C" {
 #include <libavformat/avformat.h>
 }
+#endif
 
 #include "vq2d/base/filesystem.h"
 #include "vq2d/io/prepare_math.h"
 
 namespace vq2d {
+
+bool VideoIoBuilt() {
+#ifdef VQ2D_NO_VIDEO
+  return false;
+#else
+  return true;
+#endif
+}
+
+Status VideoNotBuilt(const std::string& what) {
+  return Status::FailedPrecondition(StrCat(what, ": this vq2d was built without video I/O (-DVQ2D_WITH_VIDEO=OFF, no "
+                                           "OpenCV videoio / FFmpeg); run it with a binary built with "
+                                           "-DVQ2D_WITH_VIDEO=ON (the default), e.g. on the CPU machine that prepares "
+                                           "the records"));
+}
+
 namespace {
 
 constexpr double kTimeEpsSec = 1e-6;
 
+#ifndef VQ2D_NO_VIDEO
 Status OpenCapture(const std::string& path, cv::VideoCapture* cap) {
   if (!FileSystem::Default()->Exists(path)) return Status::NotFound(StrCat("video '", path, "' does not exist"));
   try {
@@ -56,6 +75,7 @@ double FrameTime(cv::VideoCapture& cap, double stream_start_offset_sec) {
   return std::max(0.0, cap.get(cv::CAP_PROP_POS_MSEC) / 1000.0) + stream_start_offset_sec;
 }
 
+#endif  // VQ2D_NO_VIDEO
 }  // namespace
 
 std::vector<int64_t> SelectFramesForSeekTimes(const std::vector<double>& frame_times_sec,
@@ -68,6 +88,7 @@ std::vector<int64_t> SelectFramesForSeekTimes(const std::vector<double>& frame_t
   return out;
 }
 
+#ifndef VQ2D_NO_VIDEO
 Result<VideoProbe> ProbeVideo(const std::string& video_path) {
   cv::VideoCapture cap;
   VQ2D_RETURN_IF_ERROR(OpenCapture(video_path, &cap));
@@ -196,5 +217,16 @@ Result<DecodedVideoInfo> DecodeFramesAtTimes(const std::string& video_path, cons
   }
   return info;
 }
+
+#else  // VQ2D_NO_VIDEO
+
+Result<VideoProbe> ProbeVideo(const std::string& video_path) { return VideoNotBuilt(StrCat("probing video '", video_path, "'")); }
+
+Result<DecodedVideoInfo> DecodeFramesAtTimes(const std::string& video_path, const std::vector<double>&,
+                                             const FrameCallback&, const DecodeOptions&) {
+  return VideoNotBuilt(StrCat("decoding video '", video_path, "'"));
+}
+
+#endif  // VQ2D_NO_VIDEO
 
 }  // namespace vq2d

@@ -12,6 +12,7 @@
 #include "vq2d/core/sam2.h"
 #include "vq2d/core/sam2_image_predictor.h"
 #include "vq2d/core/sam2_video_predictor.h"
+#include "vq2d/pipeline/device.h"
 #include "vq2d/pipeline/model_adapters.h"
 #include "vq2d/pipeline/query_pipeline.h"
 
@@ -109,28 +110,13 @@ void SetCpuThreads(int n) {
 }
 
 Result<torch::Device> ResolveDevice(const std::string& device, int local_rank) {
-  const bool cuda = torch::cuda::is_available();
-  if (device == "cpu") return torch::Device(torch::kCPU);
-  if (device == "auto") {
-    if (!cuda) return torch::Device(torch::kCPU);
-    const int n = static_cast<int>(torch::cuda::device_count());
-    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % std::max(1, n)));
-  }
-  if (device.rfind("cuda", 0) == 0) {
-    if (!cuda) {
-      return Status::FailedPrecondition(StrCat("models.device ", device,
-                                               ": this vq2d was built with a LibTorch without CUDA, or no GPU is visible"));
-    }
-    if (device == "cuda") {
-      const int n = static_cast<int>(torch::cuda::device_count());
-      return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % std::max(1, n)));
-    }
-    try {
-      return torch::Device(device);
-    } catch (const c10::Error&) {
-    }
-  }
-  return Status::InvalidArgument(StrCat("models.device '", device, "': expected auto, cpu, cuda or cuda:N"));
+  CudaInfo info;
+  info.compiled = at::hasCUDA();
+  info.available = torch::cuda::is_available();
+  info.devices = info.available ? static_cast<int>(torch::cuda::device_count()) : 0;
+  VQ2D_ASSIGN_OR_RETURN(DeviceChoice d, ChooseDevice(device, local_rank, info, ProcessEnv()));
+  if (!d.cuda) return torch::Device(torch::kCPU);
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(d.index));
 }
 
 std::string DeviceString(const torch::Device& d) {

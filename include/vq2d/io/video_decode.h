@@ -71,4 +71,10 @@ struct VideoProbe {
 };
 Result<VideoProbe> ProbeVideo(const std::string& video_path);
 
+// Whether this binary has video I/O (CMake VQ2D_WITH_VIDEO, default ON). Without it, DecodeFramesAtTimes,
+// ProbeVideo and every video writer (synth, render, bench prepare) return VideoNotBuilt(what).
+bool VideoIoBuilt();
+// FailedPrecondition: "<what>: this vq2d was built without video I/O (-DVQ2D_WITH_VIDEO=OFF) ...".
+Status VideoNotBuilt(const std::string& what);
+
 }  // namespace vq2d

@@ -40,7 +40,8 @@ struct ModelOptions {
   // Weight files (PyTorch zip or safetensors, detected by content): DINOv2 state dict; REN
   // checkpoint.pth (region_encoder_state.*); DINO state dict; SAM 2.1 checkpoint (model.*).
   std::string dinov2_file, ren_file, dino_file, sam2_file;
-  // "cpu", "cuda", "cuda:N", or "auto" (cuda:<local_rank % GPUs> when LibTorch has CUDA, else cpu).
+  // "cpu", "cuda", "cuda:N", or "auto" (cuda:<local_rank % GPUs> when LibTorch has CUDA, else cpu;
+  // auto with GPUs allocated and no CUDA fails: ChooseDevice in device.h).
   std::string device = "cpu";
   int local_rank = 0;
   bool bf16 = false;       // REN weights/activations and SAM 2 autocast in bf16 (upstream on CUDA)
