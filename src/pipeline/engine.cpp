@@ -181,6 +181,7 @@ struct VqEngine::Impl {
   DinoV2VisionTransformer dinov2_features{nullptr};
   std::unique_ptr<DenseFeatureExtractor> dino_adapter;
   std::unique_ptr<Sam2VideoAdapter> video_adapter;
+  ModelWork work;  // summed by the four adapters
 
   Models models() const { return {ren_adapter.get(), sam_adapter.get(), dino_adapter.get(), video_adapter.get()}; }
 };
@@ -188,6 +189,7 @@ struct VqEngine::Impl {
 VqEngine::VqEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 VqEngine::~VqEngine() = default;
 const std::string& VqEngine::device() const { return impl_->device_name; }
+ModelWork VqEngine::model_work() const { return impl_->work; }
 
 Result<std::unique_ptr<VqEngine>> VqEngine::Create(const EngineOptions& options) {
   return GuardTorch("building the VQ2D models", [&]() -> Result<std::unique_ptr<VqEngine>> {
@@ -214,14 +216,15 @@ Result<std::unique_ptr<VqEngine>> VqEngine::Create(const EngineOptions& options)
       VQ2D_RETURN_IF_ERROR(LoadStrict(*impl->dino, m.dino_file, "", "DINO"));
       impl->dino->to(impl->device, feature_dtype);
       impl->dino->eval();
-      impl->dino_adapter = std::make_unique<DinoFeatureAdapter>(impl->dino, m.dino_input_height, m.dino_input_width);
+      impl->dino_adapter =
+          std::make_unique<DinoFeatureAdapter>(impl->dino, m.dino_input_height, m.dino_input_width, &impl->work);
     } else if (m.feature_extractor == "dinov2") {
       impl->dinov2_features = DinoV2VisionTransformer(impl->arch.ren.dinov2);
       VQ2D_RETURN_IF_ERROR(LoadStrict(*impl->dinov2_features, m.dinov2_file, "", "DINOv2"));
       impl->dinov2_features->to(impl->device, feature_dtype);
       impl->dinov2_features->eval();
       impl->dino_adapter =
-          std::make_unique<DinoV2FeatureAdapter>(impl->dinov2_features, impl->arch.ren.dinov2.depth - 1);
+          std::make_unique<DinoV2FeatureAdapter>(impl->dinov2_features, impl->arch.ren.dinov2.depth - 1, &impl->work);
     } else {
       return Status::InvalidArgument(StrCat("visual_query.feature_extractor '", m.feature_extractor,
                                             "': expected dino or dinov2"));
@@ -238,9 +241,10 @@ Result<std::unique_ptr<VqEngine>> VqEngine::Create(const EngineOptions& options)
     vo.bf16 = m.bf16;
     vo.fill_hole_area = 0;
     impl->video_predictor = std::make_unique<sam2::VideoPredictor>(impl->sam, vo);
-    impl->ren_adapter = std::make_unique<RenTokenAdapter>(impl->ren.get());
-    impl->sam_adapter = std::make_unique<Sam2ImageAdapter>(impl->image_predictor.get());
-    impl->video_adapter = std::make_unique<Sam2VideoAdapter>(impl->video_predictor.get(), impl->arch.sam2.image_size);
+    impl->ren_adapter = std::make_unique<RenTokenAdapter>(impl->ren.get(), &impl->work);
+    impl->sam_adapter = std::make_unique<Sam2ImageAdapter>(impl->image_predictor.get(), &impl->work);
+    impl->video_adapter =
+        std::make_unique<Sam2VideoAdapter>(impl->video_predictor.get(), impl->arch.sam2.image_size, &impl->work);
     return std::unique_ptr<VqEngine>(new VqEngine(std::move(impl)));
   });
 }

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "vq2d/base/status.h"
+#include "vq2d/pipeline/model_work.h"
 #include "vq2d/pipeline/params.h"
 
 namespace vq2d::pipeline {
@@ -99,6 +100,8 @@ class VqEngine {
                                            nlohmann::json* debug = nullptr, const std::string& debug_tensors_file = "");
 
   const std::string& device() const;  // resolved, e.g. "cpu" or "cuda:0"
+  // Model work of every RunClip so far (counts and seconds per model; per clip: the difference).
+  ModelWork model_work() const;
   // Human-readable one-liner of the architectures (for logs).
   std::string Describe() const;
 
