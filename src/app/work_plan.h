@@ -11,7 +11,8 @@
 //   video stage         REN S*qf per query; shared pass: S*max qf per clip (exact)
 //   refine round 1      c1 in [1, k] candidates: REN 8*c1, SAM 2 2+2*c1, descriptor images 2+2*c1
 //   track round 1       SAM 2 steps [2, P]
-//   tracked tokens      SAM 2 and REN n * track length: [n, n*L]
+//   tracked tokens      SAM 2 [n, n*L], REN [0, n*L] (on demand, visual_query default; eager: both
+//                       n * track length, REN lower bound n)
 //   round 2             K queries in [1, 1+n*L], c2 in [0, k]: REN 8*c2, SAM 2 and descriptors
 //                       2K+2*c2, steps [0, P]; the lower bound assumes round 2 is not run
 // The lower bounds are the least work of a query whose round 1 refines and tracks one candidate

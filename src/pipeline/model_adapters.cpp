@@ -63,6 +63,12 @@ Result<RenTokens> RenTokenAdapter::Encode(const torch::Tensor& images) {
   });
 }
 
+Result<torch::Tensor> RenTokenAdapter::GridPoints(int64_t height, int64_t width) {
+  return Guard("REN grid points", [&]() -> Result<torch::Tensor> {
+    return ren_->FramePoints(height, width).to(torch::kCPU).to(torch::kFloat32);
+  });
+}
+
 Status Sam2ImageAdapter::SetImage(const cv::Mat& rgb) {
   if (!last_.empty() && p_->has_image() && last_.size() == rgb.size() && last_.type() == rgb.type() &&
       rgb.isContinuous() && last_.isContinuous() &&

@@ -21,6 +21,7 @@ class RenTokenAdapter : public TokenExtractor {
  public:
   explicit RenTokenAdapter(RenEncoder* ren, ModelWork* work = nullptr) : ren_(ren), work_(work) {}
   Result<RenTokens> Encode(const torch::Tensor& images) override;
+  Result<torch::Tensor> GridPoints(int64_t height, int64_t width) override;
 
  private:
   RenEncoder* ren_;

@@ -48,6 +48,9 @@ struct PipelineParams {
   int64_t sam_blur_kernel = 3;             // GaussianBlur k x k before SAM image calls, 1 = none (vq_utils.py:265,282)
   int64_t token_distance_mask_size = 5;    // distanceTransform maskSize: 3, 5, 0 = precise (vq_utils.py:326)
   CropInterpolation crop_interpolation = CropInterpolation::kLanczos4;  // (vq_utils.py:368,512)
+  // Round-1 tracked-object tokens computed on demand (TrackedTokens) instead of for every tracked
+  // frame as upstream does: identical results, less work. false = eager (equivalence tests).
+  bool lazy_tracked_tokens = true;
   PipelineFixes fixes;
 };
 
