@@ -71,14 +71,15 @@ WorkCounts CountClipWork(const Clip& clip, const ClipGeometry& g, const pipeline
       w.ren_video_per_query += S * qf;
       const double L = static_cast<double>(std::min<int64_t>(qf + 1, 2 * h - 1));
       const double P = static_cast<double>(std::min<int64_t>(qf + 2, 2 * h));
-      // query stage, refine round 1, round-1 tokens (on demand: possibly none read), round 2
-      const double token_ren_lo = p.lazy_tracked_tokens ? 0 : n;
-      Bounds ren{n + 8 * 1 + token_ren_lo, n + 8 * k + n * L + 8 * k};
-      Bounds sam{n + (2 + 2 * 1) + n, n + (2 + 2 * k) + n * L + (2 * (1 + n * L) + 2 * k)};
-      Bounds dino{2 + 2 * 1, (2 + 2 * k) + (2 * (1 + n * L) + 2 * k)};
-      Bounds steps{2, P + P};
+      // Upper: query stage, refine round 1, round-1 tokens, round 2. Lower: the query stage alone (a
+      // query whose candidates all lose their masks refines and tracks nothing; SAM 2 also skips an
+      // image identical to the one it holds).
+      Bounds ren{n, n + 8 * k + n * L + 8 * k};
+      Bounds sam{0, n + (2 + 2 * k) + n * L + (2 * (1 + n * L) + 2 * k)};
+      Bounds dino{0, (2 + 2 * k) + (2 * (1 + n * L) + 2 * k)};
+      Bounds steps{0, P + P};
       if (qf == 0) {  // no frame to search: no candidate, nothing refined or tracked
-        ren = {n, n}, sam = {n, n}, dino = {0, 0}, steps = {0, 0};
+        ren = {n, n}, sam = {0, n}, dino = {0, 0}, steps = {0, 0};
       }
       w.ren_images += ren;
       w.sam2_encodes += sam;

@@ -7,16 +7,16 @@
 // sum over visual_query.frame_cropping_factors of the windows SlidingWindowStarts gives, n =
 // |query_cropping_factors|, k = selection_top_k, h = tracking_half_window, L = min(qf+1, 2h-1) the
 // longest track, P = min(qf+2, 2h) the most SAM 2 steps of one track (forward + backward pass)):
-//   query stage         REN n, SAM 2 n                              (exact)
+//   query stage         REN n (exact), SAM 2 up to n
 //   video stage         REN S*qf per query; shared pass: S*max qf per clip (exact)
 //   refine round 1      c1 in [1, k] candidates: REN 8*c1, SAM 2 2+2*c1, descriptor images 2+2*c1
-//   track round 1       SAM 2 steps [2, P]
-//   tracked tokens      SAM 2 [n, n*L], REN [0, n*L] (on demand, visual_query default; eager: both
-//                       n * track length, REN lower bound n)
+//   track round 1       SAM 2 steps up to P
+//   tracked tokens      SAM 2 and REN up to n*L (computed on demand: often only the first frame's masks)
 //   round 2             K queries in [1, 1+n*L], c2 in [0, k]: REN 8*c2, SAM 2 and descriptors
-//                       2K+2*c2, steps [0, P]; the lower bound assumes round 2 is not run
-// The lower bounds are the least work of a query whose round 1 refines and tracks one candidate
-// (a query that fails earlier, or whose candidates all lose their masks, does less).
+//                       2K+2*c2, steps up to P
+// The upper bounds take every maximum; the lower bounds are the query stage and the video pass alone
+// (a query whose candidates all lose their SAM masks refines and tracks nothing). Where a run falls
+// between them is what a calibration measures.
 #pragma once
 
 #include <string>
