@@ -135,7 +135,9 @@ void ExpectSameExpansion(const ExpansionResult& a, const ExpansionResult& b) {
   EXPECT_EQ(a.queries.boxes, b.queries.boxes);
   EXPECT_EQ(a.appended_token_source_index, b.appended_token_source_index);
   ASSERT_EQ(a.queries.tokens.defined(), b.queries.tokens.defined());
-  if (a.queries.tokens.defined()) EXPECT_TRUE(torch::equal(a.queries.tokens, b.queries.tokens));
+  if (a.queries.tokens.defined()) {
+    EXPECT_TRUE(torch::equal(a.queries.tokens, b.queries.tokens));
+  }
 }
 
 TEST(LazyTrackedTokens, QueryExpansionFixtureReplaysMatchEager) {
@@ -178,7 +180,9 @@ TEST(LazyTrackedTokens, QueryExpansionFixtureReplaysMatchEager) {
           ASSERT_TRUE(lazy.ok()) << lazy.status().ToString();
           ExpectSameExpansion(*lazy, eager);
           EXPECT_LE(gen.encoded, static_cast<int64_t>(track.size()));
-          if (!eager.expanded) EXPECT_EQ(gen.selected + gen.encoded, 0);  // returned before reading
+          if (!eager.expanded) {
+            EXPECT_EQ(gen.selected + gen.encoded, 0);  // returned before reading
+          }
           skipped_reads += gen.encoded < static_cast<int64_t>(track.size());
           ++checked;
         }
