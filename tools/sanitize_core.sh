@@ -7,7 +7,7 @@
 #   tools/sanitize_core.sh -R Robustness    extra arguments go to ctest
 #   VQ2D_ASAN_BUILD_DIR=dir VQ2D_JOBS=2 tools/sanitize_core.sh
 #
-# Fixtures come from $VQ2D_FIXTURES (default ../shared/fixtures next to the repo), as for ctest.
+# Fixtures come from $VQ2D_FIXTURES (default tests/fixtures in the repo), as for ctest.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${VQ2D_ASAN_BUILD_DIR:-$here/build-asan}

@@ -1,5 +1,6 @@
 // vq2d bench prepare: frames decoded + written per second by PrepareClip on a 1080p synthetic video.
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <cstdio>
 #include <opencv2/core.hpp>
@@ -79,7 +80,10 @@ int RunBenchPrepare(const Args& args) {
     dir = tmpl;
   }
   FileSystem* fs = FileSystem::Default();
-  fs->CreateDirs(dir);
+  if (Status s = fs->CreateDirs(dir); !s.ok()) {
+    std::fprintf(stderr, "vq2d bench prepare: %s\n", s.ToString().c_str());
+    return 1;
+  }
   const std::string uid = "bench-1080p";
   const std::string video_path = VideoPathFor(dir, uid);
   const auto g0 = std::chrono::steady_clock::now();
@@ -124,10 +128,12 @@ int RunBenchPrepare(const Args& args) {
               gzip ? "gzip-4" : "uncompressed", st.seconds);
   std::printf("              = %.1f decoded frames/s, %.1f written frames/s, record %.1f MB\n",
               st.frames_decoded / st.seconds, st.frames_written / st.seconds, st.bytes_written / 1e6);
-  if (own_dir) {
-    fs->Remove(JoinPath(dir, "bench-clip.h5"));
-    fs->Remove(video_path);
-    fs->Remove(dir);
+  if (own_dir) {  // scratch files of this benchmark: a failed removal only leaves them in /tmp, say so
+    for (const std::string& p : {JoinPath(dir, "bench-clip.h5"), video_path}) {
+      if (Status s = fs->Remove(p); !s.ok()) std::fprintf(stderr, "vq2d bench prepare: %s\n", s.ToString().c_str());
+    }
+    std::error_code ec;
+    if (!std::filesystem::remove(dir, ec)) std::fprintf(stderr, "vq2d bench prepare: cannot remove %s\n", dir.c_str());
   }
   return 0;
 }

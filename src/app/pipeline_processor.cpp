@@ -10,6 +10,7 @@ ProcessorFactory PipelineProcessorFactory() {
   ProcessorFactory f;
   f.make = [](const Config& config, const Collective& coll,
               const ProcessorExtras& extras) -> Result<std::unique_ptr<ClipProcessor>> {
+    VQ2D_RETURN_IF_ERROR(ValidateRunConfig(config));  // the checks `vq2d config` makes too
     VQ2D_ASSIGN_OR_RETURN(pipeline::EngineOptions options, EngineOptionsFromConfig(config, coll.local_rank()));
     auto engine = pipeline::VqEngine::Create(options);
     if (!engine.ok()) return engine.status();

@@ -82,7 +82,7 @@ Result<ClipResult> PrepareProcessor::Process(const ClipTask& task, const StopTok
     FileSystem* fs = FileSystem::Default();
     for (int a = 1; a < task.attempt; ++a) {
       const std::string stale = StrCat(out, ".tmp.prep", a);
-      if (fs->Exists(stale)) fs->Remove(stale);
+      if (fs->Exists(stale)) VQ2D_RETURN_IF_ERROR(fs->Remove(stale));
     }
     PrepareStats st;
     VQ2D_RETURN_IF_ERROR(PrepareClip(o, *it->second.first, *it->second.second, videos_dir_, out, &st));

@@ -18,6 +18,12 @@ namespace vq2d::app {
 // (ren.*, visual_query.tracker_param, models.architecture), weight files, device, precision.
 Result<pipeline::EngineOptions> EngineOptionsFromConfig(const Config& config, int local_rank);
 
+// What `vq2d run` checks before it loads anything, and `vq2d config` too (one validation): the
+// engine options (EngineOptionsFromConfig + pipeline::ValidateEngineOptions), the split's
+// annotation file, and every model file, each missing one named by the config key that points at
+// it (models.ren empty: the ren.logging.* path it stands for).
+Status ValidateRunConfig(const Config& config);
+
 // (name, path) of every file whose content defines the results: the four checkpoints and the
 // architecture file when one is set.
 std::vector<std::pair<std::string, std::string>> ModelFingerprintFiles(const Config& config);

@@ -162,13 +162,13 @@ Status WriteFileAtomic(FileSystem* fs, const std::string& path, std::string_view
     Status c = file->Close();
     if (s.ok()) s = c;
     if (!s.ok()) {
-      fs->Remove(tmp);
+      fs->Remove(tmp).IgnoreError();  // best effort: the write's error is the one to report
       return s;
     }
   }
   Status s = fs->Rename(tmp, path);
   if (!s.ok()) {
-    fs->Remove(tmp);
+    fs->Remove(tmp).IgnoreError();  // best effort: the rename's error is the one to report
     return s;
   }
   return fs->SyncDir(DirName(path));

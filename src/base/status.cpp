@@ -43,6 +43,12 @@ Status Status::WithContext(const std::string& context) const {
 
 namespace internal {
 
+void ResultAccessOnError(const char* file, int line, const char* what, const Status& status) {
+  std::fprintf(stderr, "%s:%d: %s on an error: %s\n", file, line, what, status.ToString().c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
 CheckFailure::CheckFailure(const char* file, int line, const char* condition) {
   stream_ << file << ":" << line << ": check failed: " << condition << " ";
 }

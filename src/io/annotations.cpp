@@ -83,7 +83,7 @@ Result<ClipAnnotation> ParseClipAnnotation(const JsonRef& j) {
   VQ2D_ASSIGN_OR_RETURN(JsonRef qs, j.Get("query_sets"));
   VQ2D_RETURN_IF_ERROR(qs.RequireObject());
   for (auto it = qs.value->begin(); it != qs.value->end(); ++it) {  // ordered_json: text order
-    VQ2D_ASSIGN_OR_RETURN(QuerySet q, ParseQuerySet(qs.Child(it.key()), it.key()));
+    VQ2D_ASSIGN_OR_RETURN(QuerySet q, ParseQuerySet(qs.Member(it), it.key()));
     a.query_sets.push_back(std::move(q));
   }
   return a;

@@ -3,17 +3,23 @@
 #include <climits>
 #include <cmath>
 
+#include "vq2d/base/json_parse.h"
+
 namespace vq2d::io_internal {
 
 Result<OJson> ParseOrderedJson(std::string_view text, const std::string& source_name) {
-  try {
-    return OJson::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::parse_error& e) {
-    return Status::InvalidArgument(
-        StrCat(source_name, ": malformed JSON at byte ", e.byte, ": ", e.what()));
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(StrCat(source_name, ": malformed JSON: ", e.what()));
-  }
+  return vq2d::ParseOrderedJson(text, source_name);
+}
+
+MemberIndex::MemberIndex(const OJson& object) {
+  if (!object.is_object()) return;
+  members_.reserve(object.size());
+  for (auto it = object.begin(); it != object.end(); ++it) members_.emplace(it.key(), &it.value());
+}
+
+const OJson* MemberIndex::Find(std::string_view key) const {
+  auto it = members_.find(key);
+  return it == members_.end() ? nullptr : it->second;
 }
 
 std::string DescribeJson(const OJson& v) {
@@ -37,6 +43,12 @@ std::string DescribeJson(const OJson& v) {
 JsonRef JsonRef::Child(const std::string& k) const {
   JsonRef c{&value->at(k), source, this};
   c.key = k;
+  return c;
+}
+
+JsonRef JsonRef::Member(const OJson::const_iterator& it) const {
+  JsonRef c{&it.value(), source, this};
+  c.key = it.key();
   return c;
 }
 

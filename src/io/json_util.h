@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "vq2d/base/status.h"
 
@@ -13,7 +14,8 @@ namespace vq2d::io_internal {
 
 using OJson = nlohmann::ordered_json;
 
-// Parses `text` keeping object key order. Syntax errors name the source and the byte offset.
+// Parses `text` keeping object key order, in linear time and depth-limited (vq2d/base/json_parse.h).
+// Syntax errors name the source and the line:column.
 Result<OJson> ParseOrderedJson(std::string_view text, const std::string& source_name);
 
 // A JSON value together with its path, for error messages. The path is built lazily (only for
@@ -29,6 +31,8 @@ struct JsonRef {
   std::string Path() const;  // "" for the root, else "videos[0].clips[1]..."
 
   JsonRef Child(const std::string& key) const;  // value must be an object holding `key`
+  // The member `it` of this object (no key lookup: iterating a large object stays linear).
+  JsonRef Member(const OJson::const_iterator& it) const;
   JsonRef Index(size_t i) const;                 // value must be an array
   std::string Where() const;                     // "<source>: <path or (root)>"
   Status Error(const std::string& expected) const;  // "<where>: expected X, got <type/value>"
@@ -50,6 +54,18 @@ struct JsonRef {
   Result<std::string> AsString() const;
   Result<long long> AsInt() const;
   Result<double> AsNumber() const;
+};
+
+// O(1) member lookup in an object (ordered_json's find/contains/operator[] scan linearly, so a
+// lookup per member of a large object is quadratic). The object must outlive the index and stay
+// unchanged; for a non-object the index is empty.
+class MemberIndex {
+ public:
+  explicit MemberIndex(const OJson& object);
+  const OJson* Find(std::string_view key) const;  // nullptr when absent
+
+ private:
+  std::unordered_map<std::string_view, const OJson*> members_;
 };
 
 // Short description of a JSON value's type for errors ("a string", "null", "an array", ...).

@@ -36,7 +36,8 @@ class FrameWorker {
   FrameWorker(Work work, bool async, size_t capacity) : work_(std::move(work)), async_(async), capacity_(capacity) {
     if (async_) thread_ = std::thread([this] { Loop(); });
   }
-  ~FrameWorker() { Finish(); }
+  // Stops the thread; its status was already returned by Push/Finish, or the caller is failing anyway.
+  ~FrameWorker() { Finish().IgnoreError(); }
   // `data` + `offset` is the first pixel of the frame region to process, rows `stride` bytes apart.
   Status Push(std::vector<uint8_t> data, int64_t offset, int64_t stride) {
     if (!async_) return work_(data.data() + offset, stride);
@@ -253,7 +254,7 @@ Status PrepareClip(const ClipPrepareOptions& opt, const Video& video, const Clip
   auto cleanup = [&](const Status& s) {
     worker.reset();
     writer.reset();
-    if (fs->Exists(tmp_path)) fs->Remove(tmp_path);
+    if (fs->Exists(tmp_path)) fs->Remove(tmp_path).IgnoreError();  // best effort: `s` is the error to report
     return s;
   };
 

@@ -3,6 +3,7 @@
 #include <opencv2/core.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <utility>
 
@@ -156,7 +157,7 @@ Result<torch::Tensor> DinoV2FeatureAdapter::Extract(const torch::Tensor& images)
 }
 
 Status Sam2VideoAdapter::Track(const FrameSource& frames, int64_t prompt_index, const std::array<double, 4>& box,
-                               const std::function<bool(int64_t, const cv::Mat&)>& on_frame) {
+                               const TrackerFrameCallback& on_frame) {
   ScopedSeconds timer(work_ ? &work_->track_s : nullptr);
   return Guard("SAM 2 video", [&]() -> Status {
     sam2::VideoFrames vf;
@@ -177,7 +178,9 @@ Status Sam2VideoAdapter::Track(const FrameSource& frames, int64_t prompt_index, 
       if (!next) break;
       if (work_) ++work_->track_steps;
       const cv::Mat m = MaskToMat(next->video_res_masks[0][0] > 0);
-      if (!on_frame(next->frame_idx, m)) break;
+      const sam2::FrameOutput* o = p_->Output(next->frame_idx);  // what produced the yielded mask
+      const float score = o ? o->object_score_logits.to(torch::kCPU).item<float>() : std::nanf("");
+      if (!on_frame(next->frame_idx, m, score)) break;
     }
     return Status::OK();
   });

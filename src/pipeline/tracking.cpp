@@ -102,24 +102,38 @@ torch::Tensor AssembleCropTokens(const std::vector<CropTokens>& parts, bool keep
 namespace {
 
 // One SAM 2 pass: window [s, e) of the sequence seq(i) (i in [0, n)), prompt at `prompt`.
-// Returns (sequence index, box) per yielded frame until the first empty mask.
+// Returns (sequence index, box) per yielded frame until the first empty mask; `record` (optional)
+// gets what the pass saw and did.
 Result<std::vector<std::pair<int64_t, std::array<int64_t, 4>>>> Pass(
     const torch::Tensor& frames, int64_t n, const std::function<int64_t(int64_t)>& seq, int64_t prompt,
-    const std::array<float, 4>& box, VideoTracker& tracker, int64_t half_span) {
+    const std::array<float, 4>& box, VideoTracker& tracker, int64_t half_span, TrackPass* record) {
   const int64_t s = std::max<int64_t>(0, prompt - half_span);
   const int64_t e = std::min<int64_t>(n, prompt + half_span);
   std::vector<std::pair<int64_t, std::array<int64_t, 4>>> out;
+  const std::array<double, 4> xyxy = {box[0], box[1], static_cast<double>(box[0] + box[2]),
+                                      static_cast<double>(box[1] + box[3])};
+  if (record) {
+    record->prompt_frame = seq(prompt);
+    record->window_first = s < e ? seq(s) : seq(prompt);
+    record->window_last = s < e ? seq(e - 1) : seq(prompt);
+    record->prompt_box_xyxy = xyxy;
+  }
   if (prompt < s || prompt >= e) return out;
   FrameSource src;
   src.num_frames = e - s;
   src.height = frames.size(1);
   src.width = frames.size(2);
   src.get = [&frames, seq, s](int64_t i) { return frames[seq(s + i)]; };
-  const std::array<double, 4> xyxy = {box[0], box[1], static_cast<double>(box[0] + box[2]),
-                                      static_cast<double>(box[1] + box[3])};
-  Status inner;
-  VQ2D_RETURN_IF_ERROR(tracker.Track(src, prompt - s, xyxy, [&](int64_t idx, const cv::Mat& mask) {
+  VQ2D_RETURN_IF_ERROR(tracker.Track(src, prompt - s, xyxy, [&](int64_t idx, const cv::Mat& mask, float score) {
     auto b = MaskToBox(mask);
+    if (record) {
+      TrackPassFrame f;
+      f.frame = seq(s + idx);
+      f.empty = !b.ok();
+      if (b.ok()) f.box = *b;
+      f.object_score_logit = score;
+      record->frames.push_back(f);
+    }
     if (!b.ok()) return false;  // stop before the first empty mask
     out.emplace_back(s + idx, *b);
     return true;
@@ -130,15 +144,23 @@ Result<std::vector<std::pair<int64_t, std::array<int64_t, 4>>>> Pass(
 }  // namespace
 
 Result<Track> TrackCandidate(const torch::Tensor& frames, int64_t fid, const std::array<float, 4>& box_xywh,
-                             int64_t query_timestep, VideoTracker& tracker, const TrackingParams& params) {
+                             int64_t query_timestep, VideoTracker& tracker, const TrackingParams& params,
+                             std::vector<TrackPass>* passes) {
   const int64_t qt = query_timestep;
   if (frames.dim() != 4 || qt < 0 || qt >= frames.size(0)) {
     return Status::InvalidArgument(StrCat("track: query_timestep ", qt, " outside the clip's ", frames.size(0), " frames"));
   }
   const int64_t n = qt + 1;
-  VQ2D_ASSIGN_OR_RETURN(auto fwd, Pass(frames, n, [](int64_t i) { return i; }, fid, box_xywh, tracker, params.half_span));
+  TrackPass fwd_rec, bwd_rec;
+  bwd_rec.reverse = true;
+  VQ2D_ASSIGN_OR_RETURN(auto fwd, Pass(frames, n, [](int64_t i) { return i; }, fid, box_xywh, tracker, params.half_span,
+                                       passes ? &fwd_rec : nullptr));
   VQ2D_ASSIGN_OR_RETURN(auto bwd, Pass(frames, n, [qt](int64_t i) { return qt - i; }, qt - fid, box_xywh, tracker,
-                                      params.half_span));
+                                      params.half_span, passes ? &bwd_rec : nullptr));
+  if (passes) {
+    passes->push_back(std::move(fwd_rec));
+    passes->push_back(std::move(bwd_rec));
+  }
   Track track;
   // reverse(backward)[:-1]: the backward pass's first element (its prompt frame) is dropped.
   for (size_t k = bwd.size(); k-- > 1;) {
@@ -164,7 +186,8 @@ Result<TrackPredictionResult> PredictTrack(const torch::Tensor& frames, const Ca
     for (size_t i = 1; i < c.size(); ++i)
       if (c.scores[i] > c.scores[idx]) idx = i;
   }
-  VQ2D_ASSIGN_OR_RETURN(r.track, TrackCandidate(frames, c.frame_ids[idx], c.boxes[idx], query_timestep, tracker, params));
+  VQ2D_ASSIGN_OR_RETURN(r.track, TrackCandidate(frames, c.frame_ids[idx], c.boxes[idx], query_timestep, tracker, params,
+                                                &r.passes));
   r.score = static_cast<double>(c.scores[idx]);
   if (get_tokens && params.lazy_tokens && mode == TrackMode::kMax && tokens && tokens->SupportsOnDemand()) {
     VQ2D_ASSIGN_OR_RETURN(r.lazy, TrackedTokens::Create(frames, r.track, tokens, params));
@@ -230,13 +253,12 @@ struct TokenRows {
   }
 };
 
-// max over the queries of the cosine similarity, per row of `rows` (upstream's mm of normalised rows).
+// max over the queries of upstream's float32 cosine, per row of `rows` (MaxCosine: each row's value
+// depends on that row and the queries only, so a subset of rows gets the same bits as all rows).
 torch::Tensor MaxSimilarity(const torch::Tensor& rows, const torch::Tensor& query_tokens) {
-  const auto opts = F::NormalizeFuncOptions().p(2).dim(-1).eps(1e-12);
-  return std::get<0>(torch::max(torch::mm(F::normalize(rows.to(torch::kFloat32), opts),
-                                          F::normalize(query_tokens.to(torch::kFloat32), opts).t()),
-                                1))
-      .contiguous();
+  torch::Tensor s;
+  MaxCosine(rows, query_tokens, &s, nullptr);
+  return s;
 }
 
 Result<ExpansionResult> Expand(const torch::Tensor& frames, const QuerySet& queries, const VideoObjects& objects,
@@ -303,28 +325,19 @@ Result<ExpansionResult> Expand(const torch::Tensor& frames, const QuerySet& quer
   const float thr = static_cast<float>(p.query_selection_threshold);
   const int64_t D = queries.tokens.size(1);
   std::vector<float> sim(read.size());
-  torch::Tensor all;  // every row, when the similarities come from all of them (as upstream computes)
+  torch::Tensor all;  // every row (the eager source holds them all already)
   if (tokens.tensor) {
     VQ2D_ASSIGN_OR_RETURN(all, tokens.All());
+    if (!read.empty()) {
+      const torch::Tensor s = MaxSimilarity(all, queries.tokens);
+      const float* sp = s.data_ptr<float>();
+      for (size_t j = 0; j < read.size(); ++j) sim[j] = sp[read[j]];
+    }
   } else if (!read.empty()) {
     VQ2D_ASSIGN_OR_RETURN(torch::Tensor rows, tokens.Gather(read, D));
     const torch::Tensor s = MaxSimilarity(rows, queries.tokens);
     const float* sp = s.data_ptr<float>();
-    bool near = false;
-    for (size_t j = 0; j < read.size(); ++j) {
-      sim[j] = sp[j];
-      near = near || !(std::fabs(sp[j] - thr) > 1e-4f);  // (NaN counts as near)
-    }
-    // A matrix product of another shape may round differently in the last bits: decide a close call
-    // on the similarities of every row, exactly as the eager path does.
-    if (near) {
-      VQ2D_ASSIGN_OR_RETURN(all, tokens.All());
-    }
-  }
-  if (all.defined() && !read.empty()) {
-    const torch::Tensor s = MaxSimilarity(all, queries.tokens);
-    const float* sp = s.data_ptr<float>();
-    for (size_t j = 0; j < read.size(); ++j) sim[j] = sp[read[j]];
+    for (size_t j = 0; j < read.size(); ++j) sim[j] = sp[j];
   }
   std::vector<torch::Tensor> add;
   for (size_t j = 0; j < read.size(); ++j) {

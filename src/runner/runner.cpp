@@ -83,7 +83,8 @@ class RankLog {
   void Write(const char* level, const std::string& msg, bool to_stderr) {
     std::lock_guard<std::mutex> lock(mu_);
     std::string line = StrCat(clock_->NowIso8601(), " [rank ", rank_, "] ", level, " ", msg, "\n");
-    if (file_) file_->Append(line);
+    // The log is for people: a line it cannot take goes to stderr instead (nothing reads it back).
+    if (file_ && !file_->Append(line).ok()) to_stderr = true;
     if (to_stderr) std::fprintf(stderr, "%s", line.c_str());
   }
   std::mutex mu_;
@@ -242,7 +243,11 @@ StartState PrepareStart(const RunOptions& o, const std::vector<WorkItem>& work, 
     manifest["clips"].push_back({{"clip_uid", w.id}, {"video_uid", w.video_uid}, {"cost", w.cost}});
   st.status = WriteFileAtomic(fs, store.ManifestPath(), manifest.dump(1) + "\n", "0." + std::to_string(getpid()));
   if (!st.status.ok()) return st;
-  store.CleanTempFiles();
+  // Temporary files of writers that died; a directory that cannot even be listed fails the start.
+  if (auto cleaned = store.CleanTempFiles(); !cleaned.ok()) {
+    st.status = cleaned.status().WithContext("removing temporary files of earlier runs");
+    return st;
+  }
 
   auto done = store.ScanDone(fp->value);
   JournalSummary journals = ReadJournals(fs, o.out_dir);
@@ -308,271 +313,359 @@ Result<Fingerprint> ComputeFingerprint(const std::string& canonical_config,
   return fp;
 }
 
-Result<RunSummary> RunJob(const RunOptions& o, const std::vector<WorkItem>& work, ClipProcessor& processor,
-                          Collective& coll, FileSystem* fs, Clock* clock, const std::atomic<bool>* stop_flag) {
-  const int rank = coll.rank();
-  const std::string host = HostName();
-  const std::string tmp_tag = StrCat(rank, ".", getpid());
-  StopToken stop(stop_flag);
+namespace {
 
-  // 1. Rank 0 decides; everybody learns the same plan inputs.
+// What one rank's run shares between its work loop, its watchdog and (rank 0) its progress line.
+struct RankRun {
+  RankRun(const RunOptions& options, const std::vector<WorkItem>& work_list, Collective& collective, FileSystem* f,
+          Clock* c, const std::atomic<bool>* stop_flag, StartState s, std::unique_ptr<Journal> j)
+      : o(options),
+        work(work_list),
+        coll(collective),
+        fs(f),
+        clock(c),
+        rank(collective.rank()),
+        host(HostName()),
+        tmp_tag(StrCat(collective.rank(), ".", getpid())),
+        stop(stop_flag),
+        start(std::move(s)),
+        store(f, options.out_dir),
+        journal(std::move(j)),
+        log(f, store.LogPath(collective.rank()), collective.rank(), c) {}
+
+  // Appends `event` to this rank's journal. The journal is what classifies clips on resume: a
+  // "start" without "finish"/"fail"/"abandon" counts as a crash towards quarantine. So a failed
+  // append is logged, remembered in journal_error (the run then fails with it), and stops the work
+  // loop: this rank takes no clip it could not journal.
+  bool Record(const nlohmann::json& event) {
+    Status s = journal->Append(event);
+    if (s.ok()) return true;
+    log.Warn(StrCat("journal ", store.JournalPath(rank), ": cannot record '", event.value("event", ""), "': ",
+                    s.ToString(), "; this rank takes no more clips"));
+    if (journal_error.ok()) journal_error = s.WithContext(StrCat("journal ", store.JournalPath(rank)));
+    return false;
+  }
+
+  const RunOptions& o;
+  const std::vector<WorkItem>& work;
+  Collective& coll;
+  FileSystem* fs;
+  Clock* clock;
+  const int rank;
+  const std::string host, tmp_tag;
+  StopToken stop;
+  const StartState start;
+  RunStore store;
+  std::unique_ptr<Journal> journal;
+  RankLog log;
+  Status journal_error;  // work loop thread only
+
+  // Shared with the helper threads.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  std::string inflight_clip, inflight_attempt_id;
+};
+
+// Rank 0 decides what this run does (PrepareStart); every rank learns the same plan inputs.
+Result<StartState> AgreeOnStart(const RunOptions& o, const std::vector<WorkItem>& work, Collective& coll,
+                                FileSystem* fs, Clock* clock) {
   std::string msg;
-  if (rank == 0) msg = EncodeStart(PrepareStart(o, work, fs, clock, host));
+  if (coll.rank() == 0) msg = EncodeStart(PrepareStart(o, work, fs, clock, HostName()));
   VQ2D_RETURN_IF_ERROR(coll.Broadcast(&msg, 0));
   StartState start = DecodeStart(msg);
   if (!start.status.ok()) return start.status;
   for (size_t idx : start.todo)
     if (idx >= work.size()) return Status::Internal("start message indexes past the work list: work lists differ between ranks");
+  return start;
+}
 
-  RunStore store(fs, o.out_dir);
+// Watchdog (every rank): after a stop request the clip in flight gets grace_period_s to finish;
+// then it is journaled as abandoned and the process exits with kExitStopped.
+void Watchdog(RankRun& r) {
+  std::unique_lock<std::mutex> lock(r.mu);
+  while (!r.finished && !r.stop.stop_requested()) r.cv.wait_for(lock, std::chrono::milliseconds(100));
+  if (r.finished) return;
+  r.log.Info("stop requested: taking no new clips");
+  const double deadline = r.clock->MonotonicSeconds() + r.o.grace_period_s;
+  while (!r.finished && r.clock->MonotonicSeconds() < deadline) r.cv.wait_for(lock, std::chrono::milliseconds(50));
+  if (r.finished) return;
+  if (!r.inflight_clip.empty()) {
+    // The process exits next; if the journal refuses the line, the clip counts as a crash.
+    Status s = r.journal->Append({{"event", "abandon"}, {"clip", r.inflight_clip},
+                                  {"attempt_id", r.inflight_attempt_id}, {"rank", r.rank},
+                                  {"time", r.clock->NowIso8601()}, {"reason", "grace period expired"}});
+    if (!s.ok()) r.log.Warn(StrCat("journal: cannot record the abandoned clip ", r.inflight_clip, ": ", s.ToString()));
+  }
+  r.log.Warn(StrCat("grace period of ", r.o.grace_period_s, " s expired; exiting with code ", kExitStopped));
+  std::fflush(stdout);
+  std::_Exit(kExitStopped);
+}
+
+// Clip uids with a done record file under <out>/done/ (validity is not checked).
+std::set<std::string> ListDone(FileSystem* fs, const std::string& out_dir) {
+  std::set<std::string> out;
+  const std::string dir = JoinPath(out_dir, "done");
+  auto shards = fs->ListDir(dir);
+  if (!shards.ok()) return out;
+  for (const auto& s : *shards) {
+    auto names = fs->ListDir(JoinPath(dir, s));
+    if (!names.ok()) continue;
+    for (const auto& n : *names)
+      if (!IsAtomicWriteTempName(n) && n.size() > 5) out.insert(n.substr(0, n.size() - 5));
+  }
+  return out;
+}
+
+// Progress line (rank 0), every progress_interval_s: clips done / failed / quarantined, rate, ETA.
+void Progress(RankRun& r, const std::set<std::string>& done_at_start, double t_start) {
+  std::unique_lock<std::mutex> lock(r.mu);
+  while (!r.finished) {
+    r.cv.wait_for(lock, std::chrono::duration<double>(r.o.progress_interval_s));
+    if (r.finished) break;
+    lock.unlock();
+    auto now_done = ListDone(r.fs, r.o.out_dir);
+    JournalSummary js = ReadJournals(r.fs, r.o.out_dir);
+    int failed = 0, quarantined = 0, done = 0;
+    double new_cost = 0, left_cost = 0;
+    int new_clips = 0;
+    for (const auto& w : r.work) {
+      if (now_done.count(w.id)) {
+        ++done;
+        if (!done_at_start.count(w.id)) ++new_clips, new_cost += w.cost;
+        continue;
+      }
+      left_cost += w.cost;
+      auto it = js.clips.find(w.id);
+      ClipState state = ClassifyClip(false, it == js.clips.end() ? nullptr : &it->second, r.o.max_attempts);
+      if (state == ClipState::kFailed) ++failed;
+      if (state == ClipState::kQuarantined) ++quarantined;
+    }
+    const double elapsed = std::max(1e-9, r.clock->MonotonicSeconds() - t_start);
+    const double rate = new_cost / elapsed;
+    std::string line = StrCat("[progress] ", done, "/", r.work.size(), " clips done, ", failed, " failed, ",
+                              quarantined, " quarantined | ", static_cast<long long>(new_clips * 3600.0 / elapsed),
+                              " clips/h, ", static_cast<long long>(rate), " frames/s | elapsed ",
+                              FormatDuration(elapsed), ", ETA ",
+                              rate > 0 ? FormatDuration(left_cost / rate) : std::string("--:--:--"));
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+    r.log.Info(line);
+    lock.lock();
+  }
+}
+
+// One clip: journal "start", process, commit, journal how it ended.
+void RunOneClip(RankRun& r, ClipProcessor& processor, const ClipTask& task, const std::string& attempt_id,
+                RunSummary* summary) {
+  {
+    std::lock_guard<std::mutex> lock(r.mu);
+    r.inflight_clip = task.clip_uid;
+    r.inflight_attempt_id = attempt_id;
+  }
+  ArmSignalJournal("\n" +
+                   nlohmann::json{{"event", "abandon"}, {"clip", task.clip_uid}, {"attempt_id", attempt_id},
+                                  {"rank", r.rank}, {"reason", "signal"}}
+                       .dump() +
+                   "\n");
+  auto end_attempt = [&] {
+    DisarmSignalJournal();
+    std::lock_guard<std::mutex> lock(r.mu);
+    r.inflight_clip.clear();
+  };
+  if (!r.Record({{"event", "start"}, {"clip", task.clip_uid}, {"attempt", task.attempt},
+                 {"attempt_id", attempt_id}, {"rank", r.rank}, {"host", r.host}, {"pid", getpid()},
+                 {"cost", task.cost}, {"time", r.clock->NowIso8601()}})) {
+    end_attempt();  // not started: the clip stays pending
+    return;
+  }
+  const double t0 = r.clock->MonotonicSeconds();
+  Result<ClipResult> result = Status::Internal("not run");
+  try {
+    result = processor.Process(task, r.stop);
+  } catch (const std::exception& e) {
+    result = Status::Internal(StrCat("exception: ", e.what()));
+  } catch (...) {
+    result = Status::Internal("unknown exception");
+  }
+  Status s = result.status();
+  DoneRecord rec;
+  if (result.ok()) {
+    rec.fingerprint = r.start.fingerprint;
+    rec.wall_s = r.clock->MonotonicSeconds() - t0;
+    rec.rank = r.rank;
+    rec.host = r.host;
+    rec.attempt = task.attempt;
+    rec.finished_at = r.clock->NowIso8601();
+    rec.stats = result->stats;
+    s = r.store.CommitClip(task.clip_uid, result->output, &rec, r.tmp_tag);
+  }
+  const double wall = r.clock->MonotonicSeconds() - t0;
+  if (s.ok()) {
+    // The done record is committed, so the clip is done whatever the journal says.
+    r.Record({{"event", "finish"}, {"clip", task.clip_uid}, {"attempt", task.attempt},
+              {"attempt_id", attempt_id}, {"rank", r.rank}, {"wall_s", wall}, {"cost", task.cost},
+              {"stats", rec.stats}, {"time", r.clock->NowIso8601()}});
+    r.log.Info(StrCat("clip ", task.clip_uid, " done in ", wall, " s"));
+    ++summary->processed_here;
+  } else if (s.code() == StatusCode::kCancelled && r.stop.stop_requested()) {
+    r.Record({{"event", "abandon"}, {"clip", task.clip_uid}, {"attempt_id", attempt_id}, {"rank", r.rank},
+              {"time", r.clock->NowIso8601()}, {"reason", "stop requested"}});
+    r.log.Info(StrCat("clip ", task.clip_uid, " abandoned on stop request"));
+  } else {
+    r.Record({{"event", "fail"}, {"clip", task.clip_uid}, {"attempt", task.attempt},
+              {"attempt_id", attempt_id}, {"rank", r.rank}, {"wall_s", wall}, {"error", s.ToString()},
+              {"time", r.clock->NowIso8601()}});
+    r.log.Warn(StrCat("clip ", task.clip_uid, " failed: ", s.ToString()));
+  }
+  end_attempt();
+}
+
+// The work loop: this rank's clips (static: its share of the LPT plan; dynamic: shared tickets)
+// until none is left, a stop is requested or the journal fails.
+void WorkLoop(RankRun& r, ClipProcessor& processor, RunSummary* summary) {
+  std::vector<WorkItem> todo_items;
+  for (size_t idx : r.start.todo) todo_items.push_back(r.work[idx]);
+  // PlanStatic indexes todo_items, which are in LPT order already.
+  Plan plan;
+  if (r.o.schedule == "static") plan = PlanStatic(todo_items, {}, r.coll.size());
+  size_t static_pos = 0;
+  auto next = [&]() -> long long {  // position in start.todo, or -1 when nothing is left
+    if (r.o.schedule == "static") {
+      const auto& mine = plan.per_rank[static_cast<size_t>(r.rank)];
+      if (static_pos >= mine.size()) return -1;
+      return static_cast<long long>(mine[static_pos++]);
+    }
+    auto t = r.coll.NextTicket();
+    if (!t.ok()) {
+      r.log.Warn("ticket counter failed: " + t.status().ToString());
+      return -1;
+    }
+    return *t < static_cast<int64_t>(r.start.todo.size()) ? static_cast<long long>(*t) : -1;
+  };
+  int seq = 0;
+  while (r.journal_error.ok() && !r.stop.stop_requested()) {
+    const long long pos = next();
+    if (pos < 0) break;
+    const WorkItem& item = todo_items[static_cast<size_t>(pos)];
+    ClipTask task{item.id, item.video_uid, item.cost, r.start.attempts[static_cast<size_t>(pos)]};
+    RunOneClip(r, processor, task, StrCat(r.host, ":", getpid(), ":", r.rank, ":", seq++), summary);
+  }
+}
+
+// End of run (every rank, unless stopped): barrier, rank 0 classifies every clip and prints the
+// summary, everybody gets the same exit code and counts.
+Status Finalize(RankRun& r, RunSummary* summary) {
+  VQ2D_RETURN_IF_ERROR(r.coll.Barrier());
+  std::string final_msg;
+  if (r.rank == 0) {
+    auto done = r.store.ScanDone(r.start.fingerprint);
+    JournalSummary js = ReadJournals(r.fs, r.o.out_dir);
+    std::vector<std::string> failures;
+    for (const auto& w : r.work) {
+      auto it = js.clips.find(w.id);
+      const ClipHistory* h = it == js.clips.end() ? nullptr : &it->second;
+      switch (ClassifyClip(done.count(w.id) > 0, h, r.o.max_attempts)) {
+        case ClipState::kDone:
+          ++summary->done;
+          break;
+        case ClipState::kFailed:
+          ++summary->failed;
+          failures.push_back(StrCat("  failed      ", w.id, ": ", h->last_error));
+          break;
+        case ClipState::kQuarantined:
+          ++summary->quarantined;
+          failures.push_back(StrCat("  quarantined ", w.id, ": the process died ", h->crashes,
+                                    " times while processing it"));
+          break;
+        default:
+          ++summary->pending;
+          break;
+      }
+    }
+    summary->exit_code = (summary->done == summary->total) ? kExitOk : kExitClipsFailed;
+    std::printf("[run] %d/%d clips done, %d failed, %d quarantined, %d pending (%s)\n", summary->done,
+                summary->total, summary->failed, summary->quarantined, summary->pending, r.o.out_dir.c_str());
+    for (const auto& f : failures) std::printf("%s\n", f.c_str());
+    if (!failures.empty()) std::printf("[run] retry them with --retry-failed; details: vq2d status\n");
+    std::fflush(stdout);
+    final_msg = nlohmann::json{{"exit", summary->exit_code}, {"done", summary->done}, {"failed", summary->failed},
+                               {"quarantined", summary->quarantined}, {"pending", summary->pending}}
+                    .dump();
+  }
+  VQ2D_RETURN_IF_ERROR(r.coll.Broadcast(&final_msg, 0));
+  auto j = nlohmann::json::parse(final_msg, nullptr, false);
+  if (!j.is_discarded()) {
+    summary->exit_code = j.value("exit", static_cast<int>(kExitError));
+    summary->done = j.value("done", 0);
+    summary->failed = j.value("failed", 0);
+    summary->quarantined = j.value("quarantined", 0);
+    summary->pending = j.value("pending", 0);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<RunSummary> RunJob(const RunOptions& o, const std::vector<WorkItem>& work, ClipProcessor& processor,
+                          Collective& coll, FileSystem* fs, Clock* clock, const std::atomic<bool>* stop_flag) {
+  // 1. Rank 0 decides; everybody learns the same plan inputs.
+  VQ2D_ASSIGN_OR_RETURN(StartState start, AgreeOnStart(o, work, coll, fs, clock));
+  const RunStore paths(fs, o.out_dir);
   VQ2D_RETURN_IF_ERROR(fs->CreateDirs(JoinPath(o.out_dir, "journal")));
   VQ2D_RETURN_IF_ERROR(fs->CreateDirs(JoinPath(o.out_dir, "logs")));
-  VQ2D_ASSIGN_OR_RETURN(auto journal, Journal::Open(fs, store.JournalPath(rank)));
-  RankLog log(fs, store.LogPath(rank), rank, clock);
+  VQ2D_ASSIGN_OR_RETURN(auto journal, Journal::Open(fs, paths.JournalPath(coll.rank())));
+  RankRun r(o, work, coll, fs, clock, stop_flag, std::move(start), std::move(journal));
   int signal_fd = -1;
   if (fs == FileSystem::Default()) {
-    signal_fd = ::open(store.JournalPath(rank).c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    signal_fd = ::open(r.store.JournalPath(r.rank).c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
     g_signal_journal.fd.store(signal_fd);
   }
-  log.Info(StrCat("run start: ", coll.size(), " rank(s), ", work.size(), " clips, ", start.todo.size(), " to do, ",
-                  start.done, " done, ", start.failed, " failed, ", start.quarantined,
-                  " quarantined; schedule ", o.schedule, "; fingerprint ", start.fingerprint.substr(0, 12)));
-  journal->Append({{"event", "run_start"}, {"rank", rank}, {"world", coll.size()}, {"host", host},
-                   {"pid", getpid()}, {"time", clock->NowIso8601()}, {"todo", start.todo.size()}});
-
-  std::map<std::string, double> cost_of;
-  for (const auto& w : work) cost_of[w.id] = w.cost;
+  r.log.Info(StrCat("run start: ", coll.size(), " rank(s), ", work.size(), " clips, ", r.start.todo.size(),
+                    " to do, ", r.start.done, " done, ", r.start.failed, " failed, ", r.start.quarantined,
+                    " quarantined; schedule ", o.schedule, "; fingerprint ", r.start.fingerprint.substr(0, 12)));
+  r.Record({{"event", "run_start"}, {"rank", r.rank}, {"world", coll.size()}, {"host", r.host},
+            {"pid", getpid()}, {"time", clock->NowIso8601()}, {"todo", r.start.todo.size()}});
 
   // 2. Background helpers: grace-period watchdog (every rank), progress line (rank 0).
-  std::mutex mu;
-  std::condition_variable cv;
-  bool finished = false;
-  std::string inflight_clip, inflight_attempt_id;
-  std::thread watchdog([&] {
-    std::unique_lock<std::mutex> lock(mu);
-    while (!finished && !stop.stop_requested()) cv.wait_for(lock, std::chrono::milliseconds(100));
-    if (finished) return;
-    log.Info("stop requested: taking no new clips");
-    const double deadline = clock->MonotonicSeconds() + o.grace_period_s;
-    while (!finished && clock->MonotonicSeconds() < deadline) cv.wait_for(lock, std::chrono::milliseconds(50));
-    if (finished) return;
-    if (!inflight_clip.empty()) {
-      journal->Append({{"event", "abandon"}, {"clip", inflight_clip}, {"attempt_id", inflight_attempt_id},
-                       {"rank", rank}, {"time", clock->NowIso8601()}, {"reason", "grace period expired"}});
-    }
-    log.Warn(StrCat("grace period of ", o.grace_period_s, " s expired; exiting with code ", kExitStopped));
-    std::fflush(stdout);
-    std::_Exit(kExitStopped);
-  });
-
-  const double t_start = clock->MonotonicSeconds();
-  std::set<std::string> done_at_start;
-  auto list_done = [&]() {
-    std::set<std::string> out;
-    const std::string dir = JoinPath(o.out_dir, "done");
-    auto shards = fs->ListDir(dir);
-    if (!shards.ok()) return out;
-    for (const auto& s : *shards) {
-      auto names = fs->ListDir(JoinPath(dir, s));
-      if (!names.ok()) continue;
-      for (const auto& n : *names)
-        if (!IsAtomicWriteTempName(n) && n.size() > 5) out.insert(n.substr(0, n.size() - 5));
-    }
-    return out;
-  };
+  std::thread watchdog([&r] { Watchdog(r); });
   std::thread progress;
-  if (rank == 0) {
-    done_at_start = list_done();
-    progress = std::thread([&] {
-      std::unique_lock<std::mutex> lock(mu);
-      while (!finished) {
-        cv.wait_for(lock, std::chrono::duration<double>(o.progress_interval_s));
-        if (finished) break;
-        lock.unlock();
-        auto now_done = list_done();
-        JournalSummary js = ReadJournals(fs, o.out_dir);
-        int failed = 0, quarantined = 0, done = 0;
-        double new_cost = 0, left_cost = 0;
-        int new_clips = 0;
-        for (const auto& w : work) {
-          if (now_done.count(w.id)) {
-            ++done;
-            if (!done_at_start.count(w.id)) ++new_clips, new_cost += w.cost;
-            continue;
-          }
-          left_cost += w.cost;
-          auto it = js.clips.find(w.id);
-          ClipState state = ClassifyClip(false, it == js.clips.end() ? nullptr : &it->second, o.max_attempts);
-          if (state == ClipState::kFailed) ++failed;
-          if (state == ClipState::kQuarantined) ++quarantined;
-        }
-        const double elapsed = std::max(1e-9, clock->MonotonicSeconds() - t_start);
-        const double rate = new_cost / elapsed;
-        std::string line = StrCat("[progress] ", done, "/", work.size(), " clips done, ", failed, " failed, ",
-                                  quarantined, " quarantined | ", static_cast<long long>(new_clips * 3600.0 / elapsed),
-                                  " clips/h, ", static_cast<long long>(rate), " frames/s | elapsed ",
-                                  FormatDuration(elapsed), ", ETA ",
-                                  rate > 0 ? FormatDuration(left_cost / rate) : std::string("--:--:--"));
-        std::printf("%s\n", line.c_str());
-        std::fflush(stdout);
-        log.Info(line);
-        lock.lock();
-      }
+  if (r.rank == 0) {
+    const double t_start = clock->MonotonicSeconds();
+    progress = std::thread([&r, done_at_start = ListDone(fs, o.out_dir), t_start] {
+      Progress(r, done_at_start, t_start);
     });
   }
 
   // 3. The work loop.
   RunSummary summary;
-  Plan plan;
-  std::vector<WorkItem> todo_items;
-  for (size_t idx : start.todo) todo_items.push_back(work[idx]);
-  if (o.schedule == "static") plan = PlanStatic(todo_items, {}, coll.size());
-  size_t static_pos = 0;
-  int seq = 0;
-  auto next = [&]() -> long long {  // position in start.todo, or -1 when nothing is left
-    if (o.schedule == "static") {
-      const auto& mine = plan.per_rank[static_cast<size_t>(rank)];
-      if (static_pos >= mine.size()) return -1;
-      // PlanStatic indexes todo_items, which are in LPT order already.
-      return static_cast<long long>(mine[static_pos++]);
-    }
-    auto t = coll.NextTicket();
-    if (!t.ok()) {
-      log.Warn("ticket counter failed: " + t.status().ToString());
-      return -1;
-    }
-    return *t < static_cast<int64_t>(start.todo.size()) ? static_cast<long long>(*t) : -1;
-  };
-  // In static mode PlanStatic re-sorts todo_items with the same key, so its indices refer to
-  // todo_items positions; map them back explicitly.
-  while (!stop.stop_requested()) {
-    const long long pos = next();
-    if (pos < 0) break;
-    const WorkItem& item = todo_items[static_cast<size_t>(pos)];
-    ClipTask task{item.id, item.video_uid, item.cost, start.attempts[static_cast<size_t>(pos)]};
-    const std::string attempt_id = StrCat(host, ":", getpid(), ":", rank, ":", seq++);
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      inflight_clip = task.clip_uid;
-      inflight_attempt_id = attempt_id;
-    }
-    ArmSignalJournal("\n" +
-                     nlohmann::json{{"event", "abandon"}, {"clip", task.clip_uid}, {"attempt_id", attempt_id},
-                                    {"rank", rank}, {"reason", "signal"}}
-                         .dump() +
-                     "\n");
-    journal->Append({{"event", "start"}, {"clip", task.clip_uid}, {"attempt", task.attempt},
-                     {"attempt_id", attempt_id}, {"rank", rank}, {"host", host}, {"pid", getpid()},
-                     {"cost", task.cost}, {"time", clock->NowIso8601()}});
-    const double t0 = clock->MonotonicSeconds();
-    Result<ClipResult> result = Status::Internal("not run");
-    try {
-      result = processor.Process(task, stop);
-    } catch (const std::exception& e) {
-      result = Status::Internal(StrCat("exception: ", e.what()));
-    } catch (...) {
-      result = Status::Internal("unknown exception");
-    }
-    Status s = result.status();
-    DoneRecord rec;
-    if (result.ok()) {
-      rec.fingerprint = start.fingerprint;
-      rec.wall_s = clock->MonotonicSeconds() - t0;
-      rec.rank = rank;
-      rec.host = host;
-      rec.attempt = task.attempt;
-      rec.finished_at = clock->NowIso8601();
-      rec.stats = result->stats;
-      s = store.CommitClip(task.clip_uid, result->output, &rec, tmp_tag);
-    }
-    const double wall = clock->MonotonicSeconds() - t0;
-    if (s.ok()) {
-      journal->Append({{"event", "finish"}, {"clip", task.clip_uid}, {"attempt", task.attempt},
-                       {"attempt_id", attempt_id}, {"rank", rank}, {"wall_s", wall}, {"cost", task.cost},
-                       {"stats", rec.stats}, {"time", clock->NowIso8601()}});
-      log.Info(StrCat("clip ", task.clip_uid, " done in ", wall, " s"));
-      ++summary.processed_here;
-    } else if (s.code() == StatusCode::kCancelled && stop.stop_requested()) {
-      journal->Append({{"event", "abandon"}, {"clip", task.clip_uid}, {"attempt_id", attempt_id}, {"rank", rank},
-                       {"time", clock->NowIso8601()}, {"reason", "stop requested"}});
-      log.Info(StrCat("clip ", task.clip_uid, " abandoned on stop request"));
-    } else {
-      journal->Append({{"event", "fail"}, {"clip", task.clip_uid}, {"attempt", task.attempt},
-                       {"attempt_id", attempt_id}, {"rank", rank}, {"wall_s", wall}, {"error", s.ToString()},
-                       {"time", clock->NowIso8601()}});
-      log.Warn(StrCat("clip ", task.clip_uid, " failed: ", s.ToString()));
-    }
-    DisarmSignalJournal();
-    std::lock_guard<std::mutex> lock(mu);
-    inflight_clip.clear();
-  }
+  WorkLoop(r, processor, &summary);
   g_signal_journal.fd.store(-1);
   if (signal_fd >= 0) ::close(signal_fd);
-  const bool stopped = stop.stop_requested();
+  const bool stopped = r.stop.stop_requested();
   {
-    std::lock_guard<std::mutex> lock(mu);
-    finished = true;
+    std::lock_guard<std::mutex> lock(r.mu);
+    r.finished = true;
   }
-  cv.notify_all();
+  r.cv.notify_all();
   watchdog.join();
   if (progress.joinable()) progress.join();
-  journal->Append({{"event", "run_end"}, {"rank", rank}, {"stopped", stopped}, {"processed", summary.processed_here},
-                   {"time", clock->NowIso8601()}});
+  if (r.journal_error.ok()) {
+    r.Record({{"event", "run_end"}, {"rank", r.rank}, {"stopped", stopped}, {"processed", summary.processed_here},
+              {"time", clock->NowIso8601()}});
+  }
 
-  // 4. End of run.
+  // 4. End of run. A journal error is returned after the end-of-run protocol, so no rank waits.
   summary.total = static_cast<int>(work.size());
   if (stopped) {
     summary.stopped = true;
     summary.exit_code = kExitStopped;
-    log.Info(StrCat("stopped on signal after ", summary.processed_here, " clip(s); rerun the same command to resume"));
-    return summary;
+    r.log.Info(StrCat("stopped on signal after ", summary.processed_here,
+                      " clip(s); rerun the same command to resume"));
+  } else {
+    VQ2D_RETURN_IF_ERROR(Finalize(r, &summary));
   }
-  VQ2D_RETURN_IF_ERROR(coll.Barrier());
-  std::string final_msg;
-  if (rank == 0) {
-    auto done = store.ScanDone(start.fingerprint);
-    JournalSummary js = ReadJournals(fs, o.out_dir);
-    std::vector<std::string> failures;
-    for (const auto& w : work) {
-      auto it = js.clips.find(w.id);
-      const ClipHistory* h = it == js.clips.end() ? nullptr : &it->second;
-      switch (ClassifyClip(done.count(w.id) > 0, h, o.max_attempts)) {
-        case ClipState::kDone:
-          ++summary.done;
-          break;
-        case ClipState::kFailed:
-          ++summary.failed;
-          failures.push_back(StrCat("  failed      ", w.id, ": ", h->last_error));
-          break;
-        case ClipState::kQuarantined:
-          ++summary.quarantined;
-          failures.push_back(StrCat("  quarantined ", w.id, ": the process died ", h->crashes,
-                                    " times while processing it"));
-          break;
-        default:
-          ++summary.pending;
-          break;
-      }
-    }
-    summary.exit_code = (summary.done == summary.total) ? kExitOk : kExitClipsFailed;
-    std::printf("[run] %d/%d clips done, %d failed, %d quarantined, %d pending (%s)\n", summary.done, summary.total,
-                summary.failed, summary.quarantined, summary.pending, o.out_dir.c_str());
-    for (const auto& f : failures) std::printf("%s\n", f.c_str());
-    if (!failures.empty()) std::printf("[run] retry them with --retry-failed; details: vq2d status\n");
-    std::fflush(stdout);
-    final_msg = nlohmann::json{{"exit", summary.exit_code}, {"done", summary.done}, {"failed", summary.failed},
-                               {"quarantined", summary.quarantined}, {"pending", summary.pending}}
-                    .dump();
-  }
-  VQ2D_RETURN_IF_ERROR(coll.Broadcast(&final_msg, 0));
-  auto j = nlohmann::json::parse(final_msg, nullptr, false);
-  if (!j.is_discarded()) {
-    summary.exit_code = j.value("exit", static_cast<int>(kExitError));
-    summary.done = j.value("done", 0);
-    summary.failed = j.value("failed", 0);
-    summary.quarantined = j.value("quarantined", 0);
-    summary.pending = j.value("pending", 0);
-  }
+  if (!r.journal_error.ok()) return r.journal_error;
   return summary;
 }
 

@@ -44,5 +44,28 @@ TEST(StatusDeathTest, CheckAbortsWithLocation) {
   EXPECT_DEATH({ VQ2D_CHECK(1 + 1 == 3) << "math"; }, "status_test.cpp:[0-9]+: check failed: 1 \\+ 1 == 3 math");
 }
 
+TEST(StatusTest, ResultFromOkStatusIsAnError) {
+  Result<int> r = Status::OK();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInternal);
+}
+
+TEST(StatusDeathTest, ValueOfAnErrorAbortsWithTheCallersLocationAndTheStatus) {
+  Result<int> r = Half(3);
+  // The location is the caller's (this file), not status.h; the message carries the status.
+  EXPECT_DEATH({ (void)r.value(); },
+               "status_test.cpp:[0-9]+: Result::value\\(\\) on an error: InvalidArgument: odd value 3");
+  EXPECT_DEATH({ (void)std::move(r).value(); }, "Result::value\\(\\) on an error: InvalidArgument: odd value 3");
+  const Result<int>& cr = r;
+  EXPECT_DEATH({ (void)cr.value(); }, "status_test.cpp:[0-9]+: Result::value");
+  EXPECT_DEATH({ (void)*r; }, "Result::operator\\* on an error: InvalidArgument: odd value 3");
+}
+
+TEST(StatusTest, IgnoreErrorDropsAStatusExplicitly) {
+  Status::NotFound("nothing to see").IgnoreError();  // compiles despite [[nodiscard]]
+  Half(3).status().IgnoreError();
+  SUCCEED();
+}
+
 }  // namespace
 }  // namespace vq2d

@@ -156,9 +156,9 @@ TEST(SafetensorsReader, BadJson) {
   ExpectError(LoadStatus(dir, Make(R"({"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"x":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})",
                                    std::string(2, '\0'))),
               "duplicate tensor name 'x'");
-  // Deeply nested JSON must not overflow the stack.
+  // Deeply nested JSON must not overflow the stack: the depth limit names the path.
   ExpectError(LoadStatus(dir, Make("{\"x\":" + std::string(100000, '[') + std::string(100000, ']') + "}", "")),
-              "entry is not an object");
+              "nested deeper than 512 levels at x[0]");
 }
 
 TEST(SafetensorsReader, OffsetsOutOfRange) {

@@ -2,7 +2,7 @@
 // the official checkpoints, so a real file cannot fail strict loading on naming.
 //  * dinov2_vitl14_pretrain.pth (DinoVisionTransformer, hub layout, block_chunks 0)
 //  * dino_vitbase8_pretrain.pth (vision_transformer.vit_base(patch_size=8), num_classes 0)
-//  * REN checkpoint.pth region_encoder_state for D = 1024 (ren_vq.md §1.9)
+//  * REN checkpoint.pth region_encoder_state for D = 1024 (docs/models.md, REN checkpoint layout)
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -179,7 +179,7 @@ TEST(ModelManifest, RenRegionEncoderD1024MatchesCheckpoint) {
   ASSERT_EQ(want.size(), 6u + 4u * 22u);
   auto got = ManifestOf(*enc);
   ExpectSame(got, want);
-  EXPECT_EQ(Count(got), 35710976);  // ren_vq.md §1.9
+  EXPECT_EQ(Count(got), 35710976);  // docs/models.md, REN checkpoint layout
   // The tables are rebuilt, not loaded: not parameters or buffers, but present and sized.
   EXPECT_EQ(enc->feature_embeddings().sizes(), (std::vector<int64_t>{1369, 1024}));
   EXPECT_EQ(enc->grid_prompt_embeddings().sizes(), (std::vector<int64_t>{1024, 1024}));

@@ -1,5 +1,5 @@
-// The built SAM 2.1 models expose exactly the official checkpoint keys and shapes (spec/sam2.md §2.1,
-// §2.9): the expected list is generated here from the spec's key table, independently of the modules.
+// The built SAM 2.1 models expose exactly the official checkpoint keys and shapes (docs/sam2.md,
+// state-dict keys): the expected list is generated here from that key table, independently of the modules.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

@@ -9,7 +9,7 @@
 namespace vq2d {
 namespace {
 
-// §1.6 of the spec (real v2-val geometry), with a second query set listed before "1" and a null clip.
+// a real v2-val geometry (docs/data.md), with a second query set listed before "1" and a null clip.
 constexpr const char* kExample = R"({
   "version": "1.0.5", "date": "x",
   "videos": [{

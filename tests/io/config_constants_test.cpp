@@ -1,4 +1,4 @@
-// The visual_query keys of upstream's hard-coded constants (ren_vq.md §6.2): upstream defaults,
+// The visual_query keys of upstream's hard-coded constants (docs/pipeline.md, Constants): upstream defaults,
 // listed in the repo's config.yaml, affecting the results fingerprint, validated.
 #include <gtest/gtest.h>
 

@@ -50,7 +50,34 @@ ren:
   EXPECT_EQ(c->visual_query.frame_cropping_factors.size(), 3u);
   EXPECT_EQ(c->ren.grid_size, 16);
   EXPECT_EQ(c->RecordsDir("val"), "/data/val/");
-  EXPECT_EQ(c->OutputDir(), "logs/mine");
+  EXPECT_EQ(c->OutputDir(), "logs/mine_test");
+  EXPECT_EQ(c->OutputDirFor("val"), "logs/mine");
+  EXPECT_EQ(c->OutputDirFor("train"), "logs/mine_train");
+}
+
+// Val keeps <save_dir>/<exp_name>; test gets its own folder; a test run written in the old layout
+// (<save_dir>/<exp_name>, run.json split test) is still found while the new folder does not exist.
+TEST(ConfigTest, OutputDirPerSplitAndOldLayoutStillResolves) {
+  testing::TempDir dir;
+  FileSystem* fs = FileSystem::Default();
+  auto c = ParseConfig("visual_query:\n  save_dir: " + dir.path() + "\n  exp_name: e\n", "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(ResolveOutputDir(*c, fs), dir.Join("e"));
+  c->visual_query.split = "test";
+  EXPECT_EQ(ResolveOutputDir(*c, fs), dir.Join("e_test"));
+  // The old folder holds a val run: the test run still goes to its own folder.
+  ASSERT_TRUE(fs->CreateDirs(dir.Join("e")).ok());
+  ASSERT_TRUE(WriteFileAtomic(fs, dir.Join("e/run.json"), R"({"info": {"split": "val"}})", "t").ok());
+  EXPECT_EQ(ResolveOutputDir(*c, fs), dir.Join("e_test"));
+  // The old folder holds a test run (written before per-split folders): it is used ...
+  ASSERT_TRUE(WriteFileAtomic(fs, dir.Join("e/run.json"), R"({"info": {"split": "test"}})", "t").ok());
+  EXPECT_EQ(ResolveOutputDir(*c, fs), dir.Join("e"));
+  c->visual_query.split = "val";
+  EXPECT_EQ(ResolveOutputDir(*c, fs), dir.Join("e"));
+  // ... until the new folder exists.
+  c->visual_query.split = "test";
+  ASSERT_TRUE(fs->CreateDirs(dir.Join("e_test")).ok());
+  EXPECT_EQ(ResolveOutputDir(*c, fs), dir.Join("e_test"));
 }
 
 TEST(ConfigTest, UnknownKeyNamesFullPathAndClosestKey) {
@@ -92,7 +119,7 @@ TEST(ConfigTest, WrongTypeAndOutOfRangeNameKeyValueAndExpectation) {
   EXPECT_NE(s.status().message().find("expected a mapping"), std::string::npos);
   auto bad = ParseConfig("a: [1,\n", "c.yaml");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("c.yaml: not valid YAML"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("c.yaml:2:1: not valid YAML"), std::string::npos) << bad.status().message();
 }
 
 TEST(ConfigTest, SetOverridesParseValuesAsYaml) {

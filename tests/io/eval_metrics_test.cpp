@@ -115,28 +115,35 @@ TEST(EvalMetricsFixtureTest, EveryMetricsCaseMatchesOfficial) {
 TEST(EvalMetricsTest, GoldenTableMatchesOfficialPrintout) {
   auto cases = CasesOfKind("metrics");
   ASSERT_FALSE(cases.empty());
-  auto inputs = ReadJson(cases.front() + "/inputs.json");
-  ASSERT_TRUE(inputs.contains("golden"));
-  const auto& g = inputs["golden"][0];
-  auto gt = ParseAnnotations(g["gt"].dump(), "gt.json");
-  ASSERT_TRUE(gt.ok());
-  auto r = EvaluatePredictions(g["pred"].dump(), "pred.json", *gt);
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(FormatOfficialReport(*r),
-            "Evaluating VQ2D performance\n"
-            "--------------------\n"
-            "all\n"
-            "--------------------\n"
-            "tAP                  |      0.375\n"
-            "tAP @ IoU=0.25       |      0.667\n"
-            "stAP                 |      0.333\n"
-            "stAP @ IoU=0.25      |      0.667\n"
-            "success              |     66.667\n"
-            "recovery %           |     50.000\n");
+  for (const auto& dir : cases) {  // every seed's folder (the golden examples are the same in each)
+    SCOPED_TRACE(dir);
+    auto inputs = ReadJson(dir + "/inputs.json");
+    auto expected = ReadJson(dir + "/expected.json");
+    ASSERT_TRUE(inputs.contains("golden"));
+    const auto& g = inputs["golden"][0];
+    auto gt = ParseAnnotations(g["gt"].dump(), "gt.json");
+    ASSERT_TRUE(gt.ok());
+    auto r = EvaluatePredictions(g["pred"].dump(), "pred.json", *gt);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(FormatOfficialReport(*r),
+              "Evaluating VQ2D performance\n"
+              "--------------------\n"
+              "all\n"
+              "--------------------\n"
+              "tAP                  |      0.375\n"
+              "tAP @ IoU=0.25       |      0.667\n"
+              "stAP                 |      0.333\n"
+              "stAP @ IoU=0.25      |      0.667\n"
+              "success              |     66.667\n"
+              "recovery %           |     50.000\n");
+    const auto& rep = expected["golden"][0]["reported"];
+    EXPECT_NEAR(r->metrics.tap_mean, rep["tAP"].get<double>(), 1e-12);
+    EXPECT_NEAR(r->metrics.stap_mean, rep["stAP"].get<double>(), 1e-12);
+  }
 }
 
 TEST(NumpyCompatTest, ArgsortTiesFollowNumpyIntrosort) {
-  // np.ones(20).argsort()[::-1] starts [19, 18, 1, 2, ...] (vq2d.md §2.8).
+  // np.ones(20).argsort()[::-1] starts [19, 18, 1, 2, ...] (docs/eval.md, Tied scores).
   auto asc = NumpyArgsort(std::vector<double>(20, 1.0));
   std::vector<int64_t> desc(asc.rbegin(), asc.rend());
   ASSERT_EQ(desc.size(), 20u);

@@ -256,6 +256,50 @@ TEST(Prepare, VerifiedSeekGivesTheSameRecord) {
   }
 }
 
+// The record built from each frame_select fixture video holds upstream's frames: its source frame
+// indices are the frames upstream's per-time ffmpeg call returned (B-frames, fractional rates, clip
+// times in the last or second-to-last frame interval), and nothing is clamped.
+TEST(Prepare, RecordFromFrameSelectVideosHoldsUpstreamFrames) {
+  int videos = 0;
+  for (const auto& dir : testing::FixtureCases("prepare")) {
+    if (!fs::exists(dir + "/expected.json")) continue;
+    const auto ex = testing::ReadJsonFile(dir + "/expected.json");
+    if (!ex.contains("videos")) continue;
+    for (const auto& v : ex["videos"]) {
+      const std::string file = v["file"].get<std::string>();
+      SCOPED_TRACE(dir + "/" + file);
+      Video video;
+      video.video_uid = fs::path(file).stem().string();
+      Clip clip;
+      clip.clip_uid = "fs-" + video.video_uid;
+      clip.video_start_sec = v["video_start_sec"].get<double>();
+      clip.video_end_sec = v["video_end_sec"].get<double>();
+      clip.clip_fps = v["clip_fps"].get<double>();
+      clip.has_video_span = true;
+      QuerySet q;
+      q.id = "1";
+      q.is_valid = true;
+      q.query_frame = 1;
+      q.visual_crop = AnnotationBox{0, 10, 10, 20, 20, 320, 240, 0, -1};
+      q.has_response_track = true;
+      q.response_track = {AnnotationBox{0, 10, 10, 20, 20, 320, 240, 0, -1}};
+      clip.annotations.push_back(ClipAnnotation{"a", {q}});
+      video.clips.push_back(clip);
+      TempDir d;
+      PrepareStats st;
+      Status s = PrepareClip(ClipPrepareOptions{}, video, video.clips[0], dir, d.Join("r.h5"), &st);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      EXPECT_EQ(st.frames_clamped, 0);
+      auto rec = OpenClipRecord(d.Join("r.h5"));
+      ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+      EXPECT_EQ(rec->meta().frames_clamped, 0);
+      EXPECT_EQ(rec->source_frame_index(), v["selected_frame_index"].get<std::vector<int64_t>>());
+      ++videos;
+    }
+  }
+  EXPECT_GT(videos, 0) << "no frame_select-format case found in prepare/";
+}
+
 TEST(Prepare, TrimOffsetSwitchIsRecordedAndApplied) {
   TempDir d;
   const auto s = MakeSynth(d.path(), 1, 5);

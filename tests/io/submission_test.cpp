@@ -155,6 +155,15 @@ TEST(SubmissionTest, OfficialLayoutFromMergeIsNotRescaled) {
   EXPECT_EQ(b["x1"], 375);
   EXPECT_EQ(b["y2"], 1076);
   EXPECT_EQ(r->dummy_clips, 1u);
+  // Coverage: 2 test clips with a valid query set, "missing" has no prediction.
+  EXPECT_EQ(r->clips_total, 2u);
+  EXPECT_EQ(r->uncovered_clips, std::vector<std::string>{"missing"});
+  // How merge writes a clip the run did not finish (no box): not covered either.
+  std::string empty = merged;
+  empty.replace(empty.find("{\"fno\": 7"), std::string(R"({"fno": 7, "x1": 375, "x2": 1916, "y1": 37, "y2": 1076})").size(), "");
+  auto e = BuildSubmission({{"predictions.json", empty}}, *gt);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->uncovered_clips, (std::vector<std::string>{"c", "missing"}));
 }
 
 TEST(SubmissionTest, MissingValidQuerySetGetsDummyAndWrongCountIsRefused) {
@@ -176,6 +185,53 @@ TEST(SubmissionTest, MissingValidQuerySetGetsDummyAndWrongCountIsRefused) {
   EXPECT_EQ(r2->validation.message(),
             "AssertionError: submission: results.videos[0].clips[0].predictions: 2 entries, but clip 'c' has 1 "
             "annotations (one entry per annotation, in order)");
+}
+
+// Regression (issue I.6): submit wrote files its own eval rejects. Every mutation below must be
+// refused with an error naming the file, the clip, the query set and the field.
+TEST(SubmissionTest, RefusesPredictionsEvalWouldReject) {
+  auto gt = ParseAnnotations(kTestAnnotations, "test.json");
+  ASSERT_TRUE(gt.ok());
+  const std::string head = R"({"version": "1.0.5", "challenge": "ego4d_vq2d_challenge", "results": {"videos": [
+    {"video_uid": "v", "frame_height": 288, "frame_width": 512, "clips": [{"clip_uid": "c", "predictions": [
+      {"query_sets": {"1": )";
+  const std::string tail = "}}]}]}]}}";
+  const std::string box7 = R"({"fno": 7, "x1": 1, "x2": 5, "y1": 1, "y2": 5})";
+  struct Case {
+    std::string query_set, want;
+  };
+  const std::vector<Case> cases = {
+      {R"({"bboxes": [)" + box7 + R"(], "score": null})", ".query_sets.1.score: is null"},
+      {R"({"bboxes": [)" + box7 + R"(], "score": "0.5"})", ".query_sets.1.score: expected a number or null"},
+      {R"({"bboxes": [)" + box7 + R"(], "score": true})", ".query_sets.1.score: expected a number or null"},
+      {R"({"bboxes": [)" + box7 + R"(], "score": [0.5]})", ".query_sets.1.score: expected a number or null"},
+      {R"({"bboxes": null, "score": 0.5})", ".query_sets.1.bboxes: expected an array"},
+      {R"({"bboxes": {"fno": 7}, "score": 0.5})", ".query_sets.1.bboxes: expected an array"},
+      {R"({"bboxes": [null], "score": 0.5})", ".query_sets.1.bboxes[0]: expected an object"},
+      {R"({"bboxes": [{"fno": 7, "x1": 1, "x2": 5, "y1": 1}], "score": 0.5})",
+       ".query_sets.1.bboxes[0]: missing key 'y2'"},
+      {R"({"bboxes": [{"fno": 7.5, "x1": 1, "x2": 5, "y1": 1, "y2": 5}], "score": 0.5})",
+       ".query_sets.1.bboxes[0].fno: expected an integer frame number"},
+      {R"({"bboxes": [{"fno": 7, "x1": "1", "x2": 5, "y1": 1, "y2": 5}], "score": 0.5})",
+       ".query_sets.1.bboxes[0].x1: expected a number"},
+      {R"({"bboxes": [)" + box7 + R"(, {"fno": 9, "x1": 1, "x2": 5, "y1": 1, "y2": 5}], "score": 0.5})",
+       "BBoxes not contiguous"},
+      {R"({"score": 0.5})", ".query_sets.1: missing key 'bboxes'"},
+      {R"({"bboxes": []})", ".query_sets.1: missing key 'score'"},
+      {"7", ".query_sets.1: expected an object"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.query_set);
+    auto r = BuildSubmission({{"0-c.json", head + c.query_set + tail}}, *gt);
+    ASSERT_FALSE(r.ok()) << "accepted: " << r->submission_json;
+    const std::string& m = r.status().message();
+    EXPECT_NE(m.find("0-c.json: results.videos[0].clips[0] (clip \"c\").predictions[0]"), std::string::npos) << m;
+    EXPECT_NE(m.find(c.want), std::string::npos) << m;
+  }
+  // The unmutated file passes, and its output reads back as eval reads it.
+  auto ok = BuildSubmission({{"0-c.json", head + R"({"bboxes": [)" + box7 + R"(], "score": 0.5})" + tail}}, *gt);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_TRUE(ok->validation.ok()) << ok->validation.ToString();
 }
 
 }  // namespace

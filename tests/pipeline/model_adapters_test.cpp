@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "vq2d/pipeline/query_tokens.h"
 
 namespace vq2d::pipeline {
@@ -118,8 +121,9 @@ TEST(ModelAdapters, Sam2ImageAndVideoContracts) {
   torch::Tensor frames = torch::stack({MatToTensor(rgb), MatToTensor(rgb), MatToTensor(rgb)});
   FrameSource src{3, 24, 32, [frames](int64_t i) { return frames[i]; }};
   std::vector<int64_t> seen;
-  Status s = vid.Track(src, 1, {8, 6, 18, 14}, [&](int64_t i, const cv::Mat& m) {
+  Status s = vid.Track(src, 1, {8, 6, 18, 14}, [&](int64_t i, const cv::Mat& m, float score) {
     EXPECT_EQ(m.size(), rgb.size());
+    EXPECT_TRUE(std::isfinite(score));
     seen.push_back(i);
     return seen.size() < 1;  // stop after the prompt frame: nothing further is computed
   });

@@ -1,4 +1,4 @@
-// The hard-coded upstream constants exposed as PipelineParams / ImageOps (ren_vq.md §6.2): hand-made
+// The hard-coded upstream constants exposed as PipelineParams / ImageOps (docs/pipeline.md, Constants): hand-made
 // cases where a non-default value changes the result in the expected way, and the defaults
 // reproduce the upstream behaviour.
 #include <cmath>
@@ -372,7 +372,7 @@ TEST(GeometryConstants, ValidatePipelineParamsNamesTheField) {
   ConstFeatures feat;
   struct NoTracker : VideoTracker {
     Status Track(const FrameSource&, int64_t, const std::array<double, 4>&,
-                 const std::function<bool(int64_t, const cv::Mat&)>&) override {
+                 const TrackerFrameCallback&) override {
       return Status::OK();
     }
   } tracker;

@@ -62,8 +62,8 @@ TEST(RunStoreTest, TempFilesAreIgnoredAndCleaned) {
   ASSERT_TRUE(fs->CreateDirs(DirName(store.DoneRecordPath("c9"))).ok());
   auto f = fs->NewWritableFile(store.DoneRecordPath("c9") + ".tmp.3.77");
   ASSERT_TRUE(f.ok());
-  (*f)->Append("{\"clip_uid\":");
-  (*f)->Close();
+  ASSERT_TRUE((*f)->Append("{\"clip_uid\":").ok());
+  ASSERT_TRUE((*f)->Close().ok());
   EXPECT_EQ(store.ScanDone("fp").size(), 1u);
   auto removed = store.CleanTempFiles();
   ASSERT_TRUE(removed.ok());
@@ -92,8 +92,8 @@ TEST(JournalTest, TornLastLineIsSkippedAndAppendsContinueOnAFreshLine) {
   }
   {
     auto f = fs->NewAppendableFile(path);
-    (*f)->Append("{\"event\":\"finish\",\"cl");  // crash mid-append
-    (*f)->Close();
+    ASSERT_TRUE((*f)->Append("{\"event\":\"finish\",\"cl").ok());  // crash mid-append
+    ASSERT_TRUE((*f)->Close().ok());
   }
   {
     auto j = Journal::Open(fs, path);
@@ -172,7 +172,7 @@ TEST(FaultInjectionTest, RecommitNeverPairsOldRecordWithNewOutput) {
     ASSERT_TRUE(store.CommitClip("c", "old-output", &r, "1").ok());
     fs.CrashAfter(crash_at);
     DoneRecord r2 = Rec("fp");
-    store.CommitClip("c", "new-output-longer", &r2, "2");
+    store.CommitClip("c", "new-output-longer", &r2, "2").IgnoreError();  // fails at the injected crash
     fs.SimulateCrash();
     auto rec = store.ValidDoneRecord("c", "fp");
     if (rec.ok()) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "runner/runner_test_util.h"
 #include "support/test_support.h"
 #include "vq2d/runner/run_status.h"
@@ -97,7 +99,8 @@ TEST(RunnerTest, ClipThatKeepsKillingTheProcessIsQuarantined) {
     auto j = Journal::Open(fs, RunStore(fs, out).JournalPath(7));
     ASSERT_TRUE(j.ok());
     for (int i = 0; i < 3; ++i)
-      (*j)->Append({{"event", "start"}, {"clip", "clip-001"}, {"attempt_id", "dead-" + std::to_string(i)}});
+      ASSERT_TRUE(
+          (*j)->Append({{"event", "start"}, {"clip", "clip-001"}, {"attempt_id", "dead-" + std::to_string(i)}}).ok());
   }
   RunOptions o = Options(out);
   o.retry_failed = false;
@@ -215,6 +218,91 @@ TEST(RunnerTest, StatusReportsThroughputStagesAndEta) {
   EXPECT_EQ(st->ranks.at(0).clips, 3);
   EXPECT_DOUBLE_EQ(st->stage_seconds.at("select_s"), 0.75);
   EXPECT_EQ(ReadRunStatus(FileSystem::Default(), dir.Join("nothing")).status().code(), StatusCode::kNotFound);
+}
+
+// The default file system, except that appends to a journal file fail once `journal_appends_ok`
+// of them have succeeded (a full disk, a revoked mount).
+class JournalFaultFs : public FileSystem {
+ public:
+  explicit JournalFaultFs(int journal_appends_ok) : left_(journal_appends_ok) {}
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
+    return fs_->NewWritableFile(p);
+  }
+  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& p) override {
+    VQ2D_ASSIGN_OR_RETURN(auto f, fs_->NewAppendableFile(p));
+    if (p.find("/journal/") == std::string::npos) return std::move(f);
+    return std::unique_ptr<WritableFile>(new Faulty(std::move(f), &left_));
+  }
+  Result<std::string> ReadFile(const std::string& p) override { return fs_->ReadFile(p); }
+  bool Exists(const std::string& p) override { return fs_->Exists(p); }
+  bool IsDirectory(const std::string& p) override { return fs_->IsDirectory(p); }
+  Result<uint64_t> FileSize(const std::string& p) override { return fs_->FileSize(p); }
+  Result<std::vector<std::string>> ListDir(const std::string& d) override { return fs_->ListDir(d); }
+  Status CreateDirs(const std::string& d) override { return fs_->CreateDirs(d); }
+  Status Rename(const std::string& a, const std::string& b) override { return fs_->Rename(a, b); }
+  Status Remove(const std::string& p) override { return fs_->Remove(p); }
+  Status SyncDir(const std::string& d) override { return fs_->SyncDir(d); }
+
+ private:
+  class Faulty : public WritableFile {
+   public:
+    Faulty(std::unique_ptr<WritableFile> f, std::atomic<int>* left) : f_(std::move(f)), left_(left) {}
+    Status Append(std::string_view data) override {
+      if (data == "\n") return f_->Append(data);  // Journal::Open's line guard
+      if (left_->fetch_sub(1) <= 0) return Status::IOError("journal: no space left on device (injected)");
+      return f_->Append(data);
+    }
+    Status Sync() override { return f_->Sync(); }
+    Status Close() override { return f_->Close(); }
+
+   private:
+    std::unique_ptr<WritableFile> f_;
+    std::atomic<int>* left_;
+  };
+  FileSystem* fs_ = FileSystem::Default();
+  std::atomic<int> left_;
+};
+
+TEST(RunnerTest, AJournalThatCannotRecordAStartStopsTheWorkAndFailsTheRun) {
+  // run_start, then start/finish of the first clip; the second clip's "start" fails: that clip
+  // must not run (a crash in it would go uncounted by the quarantine), nothing after it either,
+  // and the run reports the journal error instead of a normal summary.
+  testing::TempDir dir;
+  auto work = MakeWork(4);
+  JournalFaultFs fs(3);
+  ScriptedProcessor p;
+  auto coll = MakeLocalCollective();
+  auto s = RunJob(Options(dir.Join("out")), work, p, *coll, &fs, Clock::Default(), nullptr);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kIOError) << s.status().ToString();
+  EXPECT_NE(s.status().message().find("journal"), std::string::npos) << s.status().ToString();
+  ASSERT_EQ(p.processed.size(), 1u);
+  // What the journal holds still classifies every clip right: one done, the rest pending.
+  const JournalSummary js = ReadJournals(FileSystem::Default(), dir.Join("out"));
+  int started = 0;
+  for (const auto& [clip, h] : js.clips) {
+    started += h.starts;
+    EXPECT_EQ(h.crashes, 0) << clip;
+  }
+  EXPECT_EQ(started, 1);
+  // A rerun with a working journal does the remaining clips.
+  ScriptedProcessor again;
+  auto s2 = RunLocal(Options(dir.Join("out")), work, again);
+  ASSERT_TRUE(s2.ok()) << s2.status().ToString();
+  EXPECT_EQ(s2->done, 4);
+  EXPECT_EQ(again.processed.size(), 3u);
+}
+
+TEST(RunnerTest, AJournalThatFailsAtRunStartTakesNoClip) {
+  testing::TempDir dir;
+  auto work = MakeWork(3);
+  JournalFaultFs fs(0);
+  ScriptedProcessor p;
+  auto coll = MakeLocalCollective();
+  auto s = RunJob(Options(dir.Join("out")), work, p, *coll, &fs, Clock::Default(), nullptr);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kIOError);
+  EXPECT_TRUE(p.processed.empty());
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ std::string BinaryDir() {
 
 std::string FixturesRoot() {
   if (const char* s = std::getenv("VQ2D_FIXTURES"); s && *s) return s;
-  return (fs::path(SourceDir()) / ".." / "shared" / "fixtures").lexically_normal().string();
+  return (fs::path(SourceDir()) / "tests" / "fixtures").lexically_normal().string();
 }
 
 std::vector<std::string> FixtureCases(const std::string& area) {

@@ -10,7 +10,7 @@ namespace vq2d::testing {
 std::string SourceDir();
 // Build directory ($VQ2D_BINARY_DIR, else the configure-time build dir).
 std::string BinaryDir();
-// Fixture root: $VQ2D_FIXTURES, else <repo>/../shared/fixtures.
+// Fixture root: $VQ2D_FIXTURES, else <repo>/tests/fixtures (the copy the repo carries).
 std::string FixturesRoot();
 // Absolute paths of every case folder in <fixtures>/<area>/ (sorted). Empty if the area is absent.
 std::vector<std::string> FixtureCases(const std::string& area);

@@ -1,6 +1,9 @@
 // Status and Result<T>: the error model for expected failures (missing file, corrupt video, bad
 // config, fingerprint mismatch). Broken invariants use VQ2D_CHECK (check.h) instead.
 //
+// Both are [[nodiscard]]: a dropped Status is a compile error (-Werror=unused-result). Where
+// ignoring one is right, say why and call IgnoreError().
+//
 // Thread-safety: Status and Result are values; distinct objects may be used from distinct threads.
 #pragma once
 
@@ -28,7 +31,7 @@ enum class StatusCode {
 const char* StatusCodeName(StatusCode code);
 
 // A success (cheap: no allocation) or an error code plus a message.
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message);
@@ -54,6 +57,9 @@ class Status {
   // Returns a copy whose message is "<context>: <message>" (no-op for OK).
   Status WithContext(const std::string& context) const;
 
+  // Explicitly drops this status (a comment at the call says why that is right).
+  void IgnoreError() const {}
+
  private:
   struct Rep {
     StatusCode code;
@@ -62,24 +68,54 @@ class Status {
   std::shared_ptr<const Rep> rep_;
 };
 
-// Either a value or a non-OK Status.
+namespace internal {
+// Prints "<file>:<line>: <what> on an error: <status>" to stderr and aborts.
+[[noreturn]] void ResultAccessOnError(const char* file, int line, const char* what, const Status& status);
+}  // namespace internal
+
+// Either a value or a non-OK Status. Reading the value of an error (value(), *, ->) aborts with
+// the caller's file:line (value()) and the status, never undefined behaviour.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}                       // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) { Normalize(); }  // NOLINT: implicit by design
 
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-  T& operator*() & { return *value_; }
-  const T& operator*() const& { return *value_; }
+  T& value(const char* file = __builtin_FILE(), int line = __builtin_LINE()) & {
+    Require(file, line, "Result::value()");
+    return *value_;
+  }
+  const T& value(const char* file = __builtin_FILE(), int line = __builtin_LINE()) const& {
+    Require(file, line, "Result::value()");
+    return *value_;
+  }
+  T&& value(const char* file = __builtin_FILE(), int line = __builtin_LINE()) && {
+    Require(file, line, "Result::value()");
+    return std::move(*value_);
+  }
+  T* operator->() {
+    Require(__FILE__, __LINE__, "Result::operator->");
+    return &*value_;
+  }
+  const T* operator->() const {
+    Require(__FILE__, __LINE__, "Result::operator->");
+    return &*value_;
+  }
+  T& operator*() & {
+    Require(__FILE__, __LINE__, "Result::operator*");
+    return *value_;
+  }
+  const T& operator*() const& {
+    Require(__FILE__, __LINE__, "Result::operator*");
+    return *value_;
+  }
 
  private:
+  void Require(const char* file, int line, const char* what) const {
+    if (!value_.has_value()) internal::ResultAccessOnError(file, line, what, status_);
+  }
   void Normalize() {
     if (status_.ok()) status_ = Status::Internal("Result constructed from an OK status without a value");
   }

@@ -1,4 +1,4 @@
-// SAM 2.1 video predictor (the legacy SAM2VideoPredictor vendored by REN, spec/sam2.md §4), for ONE
+// SAM 2.1 video predictor (the legacy SAM2VideoPredictor vendored by REN, docs/sam2.md), for ONE
 // object per state (what the REN pipeline tracks): prompt a frame with points and/or a box, then
 // propagate forward or in reverse with the reference memory-bank rules (every conditioning frame,
 // num_maskmem-1 previous frames at the eval stride, up to max_obj_ptrs_in_encoder object pointers with
@@ -44,6 +44,18 @@ struct VideoPredictorOptions {
   bool keep_all_outputs = false;
   // Run under bf16 autocast (upstream REN's CUDA setting); memories are stored in bf16 either way.
   bool bf16 = false;
+  // Prompt frame indices behave like the 0-d tensor upstream REN passes (savya08/REN@e2204c5:
+  // visual_query/models.py:622): SAM 2 keys the prompt's outputs by that tensor, which hashes by
+  // identity, so no lookup by an int frame index ever finds them. Consequences, all reproduced:
+  // the prompt's output is still conditioning memory (its maskmem at t_pos 0, its object pointer at
+  // temporal distance t - prompt); propagation does not recognise the prompt frame as prompted, so it
+  // re-infers it as an ordinary memory-conditioned frame (is_init_cond false, no points, memory
+  // encoder run), yields that mask and stores it as the frame's non-conditioning output, which the
+  // next frames then also read as memory; Output(prompt) finds that output; a prompt is always an
+  // initial conditioning frame with no previous mask logits. false = standard SAM 2 (an int index:
+  // the prompt frame yields its box-prompted mask). With true a second prompt on an already
+  // prompted frame is rejected (upstream would keep two conditioning entries for one frame).
+  bool prompt_index_as_tensor = false;
 };
 
 // What the bank stores per frame (one object).
@@ -80,8 +92,11 @@ class VideoPredictor {
   // Next yielded frame, or nullopt when the propagation is finished.
   Result<std::optional<TrackedFrame>> Next();
 
-  // The stored output of a frame (conditioning first), or nullptr (never computed, or pruned).
+  // The stored output a lookup by frame index finds (conditioning first; with prompt_index_as_tensor
+  // the prompts' outputs are never found), or nullptr (never computed, or pruned).
   const FrameOutput* Output(int64_t frame_idx) const;
+  // The conditioning (prompted) output of a frame after StartPropagation, or nullptr.
+  const FrameOutput* ConditioningOutput(int64_t frame_idx) const;
   size_t num_stored_outputs() const { return cond_.size() + non_cond_.size(); }
   int64_t num_image_encodes() const { return num_encodes_; }
 

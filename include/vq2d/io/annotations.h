@@ -1,5 +1,5 @@
-// The Ego4D VQ2D annotation model (vq_train.json / vq_val.json / vq_test_unannotated.json; spec
-// vq2d.md §1) and its parser. The tree keeps the file's order everywhere (videos, clips, annotations,
+// The Ego4D VQ2D annotation model (vq_train.json / vq_val.json / vq_test_unannotated.json;
+// docs/data.md) and its parser. The tree keeps the file's order everywhere (videos, clips, annotations,
 // and query-set keys in JSON text order), which the official evaluator depends on.
 //
 // Units: every box is in pixels of its original_width x original_height (the canonical full-scale

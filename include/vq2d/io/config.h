@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "vq2d/base/filesystem.h"
 #include "vq2d/base/status.h"
 
 namespace vq2d {
@@ -40,7 +41,7 @@ struct VisualQueryOptions {
   long long selection_top_k = 25;
   double selection_top_p = 0.7;
   double refinement_top_p = 0.7;
-  double refinement_min_score = 0.6;  // unused upstream (ren_vq.md §2.13 #8)
+  double refinement_min_score = 0.6;  // unused upstream (quirk Q8, docs/pipeline.md)
   double tracking_top_p = 0.75;
   double nms_threshold = 0.8;
   double query_selection_threshold = 0.5;
@@ -51,7 +52,7 @@ struct VisualQueryOptions {
   std::string exp_name = "ren-dinov2-val";
   // Hard-coded upstream (dataloader.py:58); exposed with upstream's value.
   double matching_threshold = 0.6;
-  // Constants upstream hard-codes (ren_vq.md §6.2), exposed with upstream's values (docs/pipeline.md).
+  // Constants upstream hard-codes, exposed with upstream's values (docs/pipeline.md, Constants).
   double query_frame_suppression = 0.8;        // models.py:276
   double intra_frame_keep_ratio = 1.0;         // models.py:263
   double sliding_window_overlap = 0.0;         // models.py:210 (vq_utils.py:357-371)
@@ -130,13 +131,14 @@ struct RunnerOptions {
   long long video_chunk_frames = 8;  // frames per REN pass of the shared video pass (host memory bound)
 };
 
-// Switches that fix upstream quirks (ren_vq.md §2.13). All off = upstream behaviour.
+// Switches that fix upstream quirks (docs/pipeline.md, Upstream quirks). All off = upstream behaviour.
 struct FixesOptions {
-  bool expansion_token_index = false;      // §2.13 #1: use tokens[query_idx], not [track_idx]
-  bool tracked_token_alignment = false;    // §2.13 #2: keep 8 tokens per frame when a SAM mask is empty
-  bool suppression_frame_index = false;    // §2.13 #3: index query-frame suppression by frame id
-  bool blur_gray_conversion = false;       // §2.13 #4: RGB2GRAY instead of BGR2GRAY in is_blurry
-  bool apply_trim_offset = false;          // §2.13 #5: shift boxes by the black-bar trim offset
+  bool expansion_token_index = false;      // quirk Q1: use tokens[query_idx], not [track_idx]
+  bool tracked_token_alignment = false;    // quirk Q2: keep 8 tokens per frame when a SAM mask is empty
+  bool suppression_frame_index = false;    // quirk Q3: index query-frame suppression by frame id
+  bool blur_gray_conversion = false;       // quirk Q4: RGB2GRAY instead of BGR2GRAY in is_blurry
+  bool apply_trim_offset = false;          // quirk Q5: shift boxes by the black-bar trim offset
+  bool sam2_prompt_frame_int_index = false;  // quirk Q10: the SAM 2 prompt frame yields its box-prompted mask
 };
 
 struct Config {
@@ -148,12 +150,21 @@ struct Config {
   RunnerOptions runner;
   FixesOptions fixes;
 
-  // <visual_query.save_dir>/<visual_query.exp_name>
+  // The run directory of visual_query.split (OutputDirFor(visual_query.split)).
   std::string OutputDir() const;
+  // The run directory of `split`: <save_dir>/<exp_name> for val, <save_dir>/<exp_name>_<split> for
+  // the other splits, so the val and test runs of one config never share a directory. The only
+  // definition of the layout; commands resolve it with ResolveOutputDir (old layouts included).
+  std::string OutputDirFor(const std::string& split) const;
   // Records dir / annotation file of `split` (train | val | test).
   std::string RecordsDir(const std::string& split) const;
   std::string AnnotationsFile(const std::string& split) const;
 };
+
+// The run directory a command should use for the config's split: OutputDir(), except that a run of a
+// non-val split written before per-split directories existed (in <save_dir>/<exp_name>, its run.json
+// naming that split) is used while OutputDir() does not exist.
+std::string ResolveOutputDir(const Config& config, FileSystem* fs);
 
 // Loads `path` (YAML) on top of the defaults, then applies `overrides` ("a.b.c=value", value parsed
 // as YAML, so lists work: "visual_query.frame_cropping_factors=[1.0,2.0]").
@@ -172,6 +183,7 @@ struct ConfigKeyInfo {
   std::string type;
   std::string default_value;
   std::string help;
+  double min = 0, max = 0;  // numeric keys: accepted range (may be infinite for floats); 0/0 otherwise
 };
 // Every key of the schema, sorted (for --help and docs).
 std::vector<ConfigKeyInfo> ConfigKeys();

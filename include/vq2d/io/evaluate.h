@@ -1,7 +1,7 @@
-// The official Ego4D VQ2D evaluator (EGO4D/episodic-memory VQ2D/evaluate_vq.py; spec vq2d.md §2)
-// and REN's local evaluation (savya08/REN visual_query/eval.py; ren_vq.md §4.1), on JSON files.
+// The official Ego4D VQ2D evaluator (EGO4D/episodic-memory VQ2D/evaluate_vq.py; docs/eval.md)
+// and REN's local evaluation (savya08/REN visual_query/eval.py; docs/eval.md), on JSON files.
 //
-// Official mode: predictions in the eval.ai layout (vq2d.md §2.9) are validated against the
+// Official mode: predictions in the eval.ai layout (docs/eval.md) are validated against the
 // annotation file exactly as validate_model_predictions does (same rules, same order: the first
 // failing rule is reported), converted in annotation order (videos -> clips -> annotations ->
 // query-set keys in JSON text order, valid sets only; predictions are matched by position) and

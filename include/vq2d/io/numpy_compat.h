@@ -1,5 +1,5 @@
 // Bit-exact re-implementations of the numpy (<= 1.24) routines whose results the official Ego4D
-// VQ2D evaluator depends on (spec vq2d.md §2.8 and Appendix A).
+// VQ2D evaluator depends on (docs/eval.md, Tied scores).
 //
 // NumpyArgsort == np.asarray(v).argsort() (kind='quicksort') of numpy <= 1.24 / non-AVX512 builds:
 // an introsort (median-of-3 quicksort, insertion sort for partitions of <= 16 elements, heapsort

@@ -2,7 +2,7 @@
 // REN's prepare.py selects them, trim black bars, PIL-bicubic resize, and publish one HDF5 record
 // (record.h) atomically. The runner calls PrepareClip once per clip; it never throws.
 //
-// Upstream behaviour reproduced (ren_vq.md §3): frame times np.unique(np.arange(max(0, start), end,
+// Upstream behaviour reproduced (docs/data.md): frame times np.unique(np.arange(max(0, start), end,
 // 1/clip_fps)); each time -> the frame "ffmpeg -ss <t:.3f>" returns; black bars (threshold 32, at most
 // 20% per side, over all the clip's frames); resize to get_size_for_resize(short 288, long <= 512).
 // Differences, documented in docs/data.md: frames past the end of the video are clamped to the last

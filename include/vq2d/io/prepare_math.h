@@ -67,7 +67,7 @@ struct RecordGeometry {
 };
 
 // Upstream mapping (dataloader.py / prepare.py): int((x / original_width) * W) etc., truncation
-// toward zero, no trim offset (ren_vq.md §2.13 item 5). With apply_trim_offset (the
+// toward zero, no trim offset (upstream quirk Q5, docs/pipeline.md). With apply_trim_offset (the
 // fixes.apply_trim_offset switch) the box is first scaled to decoded pixels, shifted by the trim
 // origin and scaled by the resize factor: int(((x / ow) * decoded_w - trim.x1) * W / trim.width()).
 // Returns {x, y, w, h} in record pixels. original_width/height must be > 0.

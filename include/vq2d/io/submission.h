@@ -1,4 +1,4 @@
-// The eval.ai VQ2D submission writer: REN's submit.py (ren_vq.md §4.3) on REN-format predictions.
+// The eval.ai VQ2D submission writer: REN's submit.py (docs/eval.md) on REN-format predictions.
 //
 // Input: REN prediction JSON(s) in the official layout but in record pixels, each video carrying the
 // record frame size: {"version","challenge","results":{"videos":[{"video_uid","frame_height",
@@ -7,6 +7,10 @@
 // Extension: a clip may carry its own frame_height/frame_width (used instead of the video's, and
 // removed from the output); REN's files have them per video only.
 //
+// Input check (stricter than submit.py, which copies whatever it is given): every query-set prediction
+// of every file must read as `vq2d eval` reads it (bboxes an array of objects with an integral fno and
+// numeric x1/y1/x2/y2, frame-contiguous; score a number), else an error naming the file, the clip,
+// the query set and the field.
 // Steps, as upstream:
 //  1. collate: the first file is the base, every later file contributes its results.videos[0];
 //     every box is rescaled to the original resolution: x = int(x / frame_width * original_width)
@@ -19,7 +23,8 @@
 //     a missing valid query set of a present annotation gets the same dummy (appended).
 //  3. version := the test file's version ("1.0.5" for v1.0.5/v2), then validate with the official
 //     rules (challenge "ego4d_vq2d_challenge", counts, clip/video uids, valid query-set keys, bboxes
-//     and score present).
+//     and score present), then eval's own reading of every valid prediction (same parser as eval:
+//     contiguous tracks, integral fno, numeric boxes, non-null numeric score).
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -44,6 +49,10 @@ struct SubmissionBuild {
   Status validation;                // OK, or the first failing rule (the file must not be published)
   std::vector<std::string> notes;   // "[INFO] Adding a dummy prediction for clip ..." as upstream prints
   size_t dummy_clips = 0, dummy_videos = 0, dummy_query_sets = 0;
+  // Coverage: test clips with a valid query set, and those of them the predictions do not cover (no
+  // entry, or no box in any valid query set: how `vq2d merge` writes a clip the run did not finish).
+  size_t clips_total = 0;
+  std::vector<std::string> uncovered_clips;
 };
 
 // Steps 1-3. Errors (not validation failures) are the upstream exceptions: "KeyError: ...",

@@ -1,5 +1,5 @@
 // The VQ2D metric core, computed exactly as the official Ego4D code does
-// (EGO4D/episodic-memory VQ2D/vq2d/metrics/*, spec vq2d.md §2.2-§2.8), on already-converted tracks.
+// (EGO4D/episodic-memory VQ2D/vq2d/metrics/*, docs/eval.md), on already-converted tracks.
 // evaluate.h builds the inputs from prediction / annotation files.
 //
 // Conventions (all as upstream): boxes are corners x1,y1,x2,y2 in one pixel space; areas are

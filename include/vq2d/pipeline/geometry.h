@@ -1,4 +1,4 @@
-// Geometry helpers of the VQ2D pipeline (ren_vq.md §2.11), reproducing upstream
+// Geometry helpers of the VQ2D pipeline (docs/pipeline.md, Geometry helpers), reproducing upstream
 // savya08/REN@e2204c5 visual_query/vq_utils.py bit for bit, including the float32/float64
 // arithmetic that depends on whether the caller passed python ints or torch tensors.
 //
@@ -19,7 +19,7 @@
 namespace vq2d::pipeline {
 
 // Image-processing constants of the stages (PipelineParams keys; defaults = upstream's hard-coded
-// values, ren_vq.md §6.2).
+// values, docs/pipeline.md Constants).
 struct ImageOps {
   CropInterpolation crop_interpolation = CropInterpolation::kLanczos4;  // every crop's cv::resize
   int sam_blur_kernel = 3;            // GaussianBlur k x k (sigma 0) before SAM image calls; odd, 1 = none
@@ -89,7 +89,7 @@ cv::Mat GaussianBlur3(const cv::Mat& image);
 cv::Mat SamBlur(const cv::Mat& image, int kernel);
 
 // is_blurry: variance of the 3x3 Laplacian (CV_64F) of the grey image, blurry iff var < threshold.
-// Upstream converts the RGB image with COLOR_BGR2GRAY (quirk §2.13 #4); `rgb_gray_fix` uses
+// Upstream converts the RGB image with COLOR_BGR2GRAY (upstream quirk Q4, docs/pipeline.md); `rgb_gray_fix` uses
 // COLOR_RGB2GRAY instead.
 struct BlurResult {
   double laplacian_var = 0.0;

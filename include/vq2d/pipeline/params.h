@@ -10,20 +10,21 @@
 
 namespace vq2d::pipeline {
 
-// Quirk switches (ren_vq.md §2.13), all off = upstream behaviour. Mirrors io's FixesOptions.
+// Quirk switches (upstream quirks Q1-Q4, docs/pipeline.md), all off = upstream behaviour. Mirrors io's FixesOptions.
 struct PipelineFixes {
   bool expansion_token_index = false;    // #1 append tracked_tokens[query_idx]
   bool tracked_token_alignment = false;  // #2 zero row for an empty SAM mask (8 tokens per frame)
   bool suppression_frame_index = false;  // #3 query-frame suppression indexed by frame id
   bool blur_gray_conversion = false;     // #4 RGB2GRAY in is_blurry
   bool apply_trim_offset = false;        // #5 (data preparation; not used by the stages)
+  bool sam2_prompt_frame_int_index = false;  // SAM 2 prompt frame index as an int (docs/pipeline.md)
 };
 
 // cv::resize interpolation of every crop (crop_using_bbox and the sliding-window crops).
 enum class CropInterpolation { kLanczos4, kCubic, kLinear, kArea, kNearest };
 
-// Every default is upstream's value (savya08/REN@e2204c5); the hard-coded constants of ren_vq.md
-// §6.2 are marked with the upstream line that hard-codes them.
+// Every default is upstream's value (savya08/REN@e2204c5); the constants upstream hard-codes
+// (docs/pipeline.md, Constants) are marked with the upstream line that hard-codes them.
 struct PipelineParams {
   std::vector<double> query_cropping_factors = {1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75};
   std::vector<double> frame_cropping_factors = {1.0, 2.0};

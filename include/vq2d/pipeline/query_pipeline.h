@@ -1,7 +1,7 @@
-// Per-query driver of the REN VQ2D pipeline (upstream run.py run() loop body, ren_vq.md §2.5-§2.9):
+// Per-query driver of the REN VQ2D pipeline (upstream run.py run() loop body, docs/pipeline.md stages 3-6):
 // select -> refine -> track (max, with tokens) -> query expansion -> select -> refine -> keep
 // >= track_selection_threshold -> track (last) -> accept iff new > threshold * old.
-// ClipPipeline adds query encoding (§2.3) and video encoding (§2.4) with a per-clip token cache.
+// ClipPipeline adds query encoding (stage 1) and video encoding (stage 2) with a per-clip token cache.
 //
 // A query never throws and never takes its clip down: where upstream would raise or produce NaN,
 // the documented fallback is taken (docs/pipeline.md) and `upstream_errors` records it.

@@ -1,4 +1,4 @@
-// Query encoding (ren_vq.md §2.3): the visual crop at the query cropping factors, REN tokens per
+// Query encoding (docs/pipeline.md stage 1): the visual crop at the query cropping factors, REN tokens per
 // crop, a SAM 2 box mask per (blurred) crop, and the distance-transform token choice
 // (upstream generate_token_from_bbox).
 #pragma once

@@ -1,4 +1,4 @@
-// Video encoding and candidate selection (ren_vq.md §2.2 filter, §2.4, §2.5), as upstream
+// Video encoding and candidate selection (docs/pipeline.md stages 2-3, REN filter), as upstream
 // REN.forward's matching filter, VideoEncoder.forward and CandidateSelector.forward.
 // Scores are float32 and every comparison is done in float32 (python thresholds rounded first).
 #pragma once
@@ -22,7 +22,7 @@ namespace vq2d::pipeline {
 std::vector<int64_t> RenMatchingFilter(const torch::Tensor& tokens, const torch::Tensor& matching, double threshold);
 
 // ---- Video objects ----------------------------------------------------------------------------
-// The per-query object set of §2.4 (frame-major; per frame cf=1 tokens then the cf=2 crops).
+// The per-query object set of stage 2 (frame-major; per frame cf=1 tokens then the cf=2 crops).
 struct VideoObjects {
   torch::Tensor tokens;     // [N,D] float32
   torch::Tensor points;     // [N,2] float32 (y,x) frame pixels
@@ -94,7 +94,7 @@ struct ScoredList {
 };
 // Intra-frame NMS (per frame, ascending ids: keep scores >= float32(keep_ratio) * frame max) +
 // query-frame suppression (zero entries from the query frame's position backwards while
-// score >= float32(suppression); quirk §2.13 #3 unless `fix_suppression_index`: then the run
+// score >= float32(suppression); quirk Q3 unless `fix_suppression_index`: then the run
 // starts at the last kept entry of the query frame). `upstream_error` is set when upstream would
 // have raised (IndexError when the position is past the list).
 ScoredList IntraFrameNms(const std::vector<float>& scores, const std::vector<int64_t>& frame_ids,

@@ -1,4 +1,4 @@
-// Tracking, track post-processing and query expansion (ren_vq.md §2.7-§2.9): upstream
+// Tracking, track post-processing and query expansion (docs/pipeline.md stages 5-6): upstream
 // VisualQueryTracker.track, TrackPrediction.run and QueryExpansion.run.
 #pragma once
 
@@ -105,11 +105,29 @@ struct TrackingParams {
   CropInterpolation crop_interpolation = CropInterpolation::kLanczos4;  // tracked-token crops
 };
 
+// What one SAM 2 pass of TrackCandidate saw and did (the debug dump's record of tracking). Frame
+// numbers are clip frames; boxes are frame pixels.
+struct TrackPassFrame {
+  int64_t frame = 0;
+  bool empty = false;                // empty mask: the pass stopped here (not part of the track)
+  std::array<int64_t, 4> box{};      // mask_to_bbox xywh (zeros when empty)
+  float object_score_logit = 0.f;    // SAM 2's object score logit of the output yielded for the frame
+};
+struct TrackPass {
+  bool reverse = false;                  // the past pass (SAM 2 runs forward over the reversed clip)
+  int64_t prompt_frame = 0;              // clip frame of the box prompt
+  int64_t window_first = 0, window_last = 0;  // clip frames of the SAM 2 window, in pass order
+  std::array<double, 4> prompt_box_xyxy{};
+  std::vector<TrackPassFrame> frames;    // yielded frames in pass order, the prompt frame first
+};
+
 // VisualQueryTracker.track for one candidate: frames [T,H,W,3] uint8 (only [0, qt] used), prompt
 // frame `fid` with box xywh (float32 values). Forward pass, then the backward pass on the reversed
 // frames; each stops before the first empty mask. Track = reverse(backward)[:-1] + forward.
+// `passes` (optional) receives the two passes' records.
 Result<Track> TrackCandidate(const torch::Tensor& frames, int64_t fid, const std::array<float, 4>& box_xywh,
-                             int64_t query_timestep, VideoTracker& tracker, const TrackingParams& params);
+                             int64_t query_timestep, VideoTracker& tracker, const TrackingParams& params,
+                             std::vector<TrackPass>* passes = nullptr);
 
 class TrackedTokens;
 struct TrackPredictionResult {
@@ -120,6 +138,7 @@ struct TrackPredictionResult {
   // tokens, computed when read (borrows `frames` and the generator: use it while they live).
   std::shared_ptr<TrackedTokens> lazy;
   std::string upstream_error;  // set where upstream would have raised (e.g. empty candidates)
+  std::vector<TrackPass> passes;  // the tracked candidate's SAM 2 passes (forward, reverse)
 };
 enum class TrackMode { kMax, kLast };
 // TrackPrediction.run: kMax tracks the first argmax-score candidate, kLast the last one. kLast only:
@@ -158,8 +177,8 @@ ExpansionResult ExpandQueries(const torch::Tensor& frames, const QuerySet& queri
 // The same on tokens computed on demand: nothing is computed when upstream returns before reading
 // them, and then only the masks that decide the row count and mapping and the REN tokens of the rows
 // read (those of frames passing the box-size and blur checks, and the appended ones). Identical
-// results: a similarity within 1e-4 of the threshold is recomputed from every row as the eager
-// overload does. Model failures are returned as errors.
+// results: MaxCosine's value for a row depends on that row only, so the rows read get the eager
+// overload's bits. Model failures are returned as errors.
 Result<ExpansionResult> ExpandQueries(const torch::Tensor& frames, const QuerySet& queries, const VideoObjects& objects,
                                       const Track& track, TrackedTokens& tracked_tokens, const ExpansionParams& params);
 

@@ -1,5 +1,5 @@
 // Merge: gathers per-clip outputs of one or more run directories into one predictions file in the
-// official Ego4D VQ2D format (vq2d.md §2.9), ordered exactly like the annotation file (videos ->
+// official Ego4D VQ2D format (docs/eval.md), ordered exactly like the annotation file (videos ->
 // clips -> annotations -> valid query sets in JSON key order), boxes rescaled to original pixels.
 // Works after complete, partial or crashed runs: only validly finished clips are used (RunStore
 // rules); every valid query without a prediction gets {"bboxes": [], "score": 0.0} and is reported.

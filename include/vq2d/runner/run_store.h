@@ -1,5 +1,5 @@
 // RunStore: the on-disk state of a run in its output directory, and the crash-safe per-clip
-// checkpoint protocol (runner.md §1.3).
+// checkpoint protocol (docs/runner.md).
 //
 // Layout (<out> = <visual_query.save_dir>/<visual_query.exp_name>):
 //   run.json                 fingerprint of the run and its inputs (written once, atomically)

@@ -84,7 +84,9 @@ struct RunSummary {
 };
 
 // Runs the job. `work` must be identical on every rank (same ids, order and costs). Returns an
-// error only when the run cannot start (the reason is printed by rank 0 and returned on every rank).
+// error when the run cannot start (the reason is printed by rank 0 and returned on every rank), or
+// when this rank cannot write its journal (it then takes no more clips; returned after the end of
+// the run, so that no other rank is left waiting).
 Result<RunSummary> RunJob(const RunOptions& options, const std::vector<WorkItem>& work, ClipProcessor& processor,
                           Collective& collective, FileSystem* fs, Clock* clock, const std::atomic<bool>* stop_flag);
 

@@ -1,5 +1,6 @@
 #include "core/checkpoint/pickle.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -187,14 +188,90 @@ class Unpickler {
   uint64_t copy_budget_ = 16 * total_ + (uint64_t{1} << 20);
 };
 
-bool ParseInt64(const std::string& s, int64_t* out) {
+bool ParseInt64(const std::string& s, int64_t* out, int base = 10) {
   if (s.empty()) return false;
   errno = 0;
   char* e = nullptr;
-  long long v = std::strtoll(s.c_str(), &e, 10);
+  long long v = std::strtoll(s.c_str(), &e, base);
   if (errno != 0 || e != s.c_str() + s.size()) return false;
   *out = v;
   return true;
+}
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+// Python's int(text, 0) (PyLong_FromString with base 0, which the C unpickler uses for the text
+// INT and LONG opcodes): optional surrounding whitespace and sign, then 0x/0o/0b digits or a
+// decimal without leading zeros, single underscores between digits. kBig: valid but beyond int64.
+enum class PyIntText { kInvalid, kValue, kBig };
+PyIntText ParsePythonInt(const std::string& text, int64_t* out) {
+  size_t b = 0, e = text.size();
+  while (b < e && IsSpace(text[b])) ++b;
+  while (e > b && IsSpace(text[e - 1])) --e;
+  std::string s = text.substr(b, e - b);
+  bool negative = false;
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) negative = s[i++] == '-';
+  int base = 10;
+  if (s.size() - i >= 2 && s[i] == '0' && std::strchr("xXoObB", s[i + 1]) != nullptr) {
+    base = (s[i + 1] == 'x' || s[i + 1] == 'X') ? 16 : (s[i + 1] == 'o' || s[i + 1] == 'O') ? 8 : 2;
+    i += 2;
+    if (i < s.size() && s[i] == '_') ++i;  // 0x_ff is allowed
+  }
+  std::string digits;
+  bool last_underscore = false;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '_') {
+      if (last_underscore || digits.empty()) return PyIntText::kInvalid;
+      last_underscore = true;
+      continue;
+    }
+    const int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : 99;
+    if (d >= base) return PyIntText::kInvalid;
+    digits.push_back(c);
+    last_underscore = false;
+  }
+  if (digits.empty() || last_underscore) return PyIntText::kInvalid;
+  // Base-0 decimals cannot have leading zeros ("010"), except all zeros ("00").
+  if (base == 10 && digits[0] == '0' && digits.find_first_not_of('0') != std::string::npos) return PyIntText::kInvalid;
+  int64_t v = 0;
+  if (!ParseInt64((negative ? "-" : "") + digits, &v, base)) return PyIntText::kBig;
+  *out = v;
+  return PyIntText::kValue;
+}
+
+// Python's float() of the FLOAT opcode's text (PyOS_string_to_double, as the C unpickler calls it):
+// decimal or inf/infinity/nan (any case, optional sign), no surrounding whitespace, no hex, and an
+// overflow to infinity is an error.
+bool ParsePythonFloat(const std::string& s, double* out) {
+  if (s.empty() || IsSpace(s[0])) return false;
+  std::string lower;
+  for (char c : s) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  const size_t sign = (lower[0] == '+' || lower[0] == '-') ? 1 : 0;
+  const std::string word = lower.substr(sign);
+  const double sgn = lower[0] == '-' ? -1.0 : 1.0;
+  if (word == "inf" || word == "infinity") return *out = sgn * std::numeric_limits<double>::infinity(), true;
+  if (word == "nan") return *out = std::numeric_limits<double>::quiet_NaN(), true;
+  if (word.find_first_not_of("0123456789.e+-") != std::string::npos) return false;  // hex, nan(...), junk
+  errno = 0;
+  char* e = nullptr;
+  const double v = std::strtod(s.c_str(), &e);
+  if (e != s.c_str() + s.size()) return false;
+  if (errno == ERANGE && std::isinf(v)) return false;
+  *out = v;
+  return true;
+}
+
+// torch.load's registered restore locations (torch/serialization.py: cpu, cuda[:N], mps, meta).
+bool IsKnownStorageLocation(const std::string& loc) {
+  if (loc == "cpu" || loc == "cuda" || loc == "mps" || loc == "meta") return true;
+  for (const std::string prefix : {"cuda:", "mps:"}) {
+    if (loc.compare(0, prefix.size(), prefix) == 0 && loc.size() > prefix.size() &&
+        loc.find_first_not_of("0123456789", prefix.size()) == std::string::npos)
+      return true;
+  }
+  return false;
 }
 
 Status Unpickler::ResolveGlobal(const std::string& module, const std::string& name) {
@@ -252,6 +329,9 @@ bool HashKey(const PyObject* k, std::string* out) {
 
 Status Unpickler::SetItem(PyObject* dict, PyObject* key, PyObject* value) {
   if (dict->kind != PyKind::kDict) return Error(StrCat("SETITEM on a ", PyTypeName(dict), ", not a dict"));
+  if (key->kind == PyKind::kList || key->kind == PyKind::kDict || key->kind == PyKind::kSet) {
+    return Error(StrCat("unhashable type '", PyTypeName(key), "' as a dict key"));
+  }
   std::string h;
   if (HashKey(key, &h)) {
     auto it = dict->dict_index.find(h);
@@ -280,6 +360,10 @@ Status Unpickler::PersistentLoad(PyObject* pid, PyObject** out) {
     return Error("persistent id has an invalid storage key");
   }
   if (loc->kind != PyKind::kString) return Error("persistent id has no location string");
+  if (!IsKnownStorageLocation(loc->str)) {
+    return Error(StrCat("storage '", key->str, "' has location '", loc->str.substr(0, 40),
+                        "', which torch.load cannot restore (known: cpu, cuda[:N], mps, meta)"));
+  }
   if (numel->kind != PyKind::kInt || numel->i < 0) return Error("persistent id has an invalid element count");
   PyObject* s = Make(PyKind::kStorage);
   s->str = type->str;
@@ -411,10 +495,15 @@ Result<PyObject*> Unpickler::Run() {
         if (proto > 5) return Error(StrCat("unsupported pickle protocol ", int(proto)));
         break;
       }
-      case 0x95:  // FRAME (framing is only a hint for buffered readers)
+      case 0x95: {  // FRAME (a hint for buffered readers, but the frame must be there, as in Python)
         VQ2D_RETURN_IF_ERROR(Need(8));
+        const uint64_t frame = ReadLE64(p_);
         p_ += 8;
+        if (frame > static_cast<uint64_t>(end_ - p_)) {
+          return Error(StrCat("FRAME of ", frame, " bytes exceeds the ", end_ - p_, " bytes left (truncated or corrupt pickle)"));
+        }
         break;
+      }
       case '.': {  // STOP
         PyObject* r = nullptr;
         VQ2D_RETURN_IF_ERROR(Pop(&r));
@@ -500,12 +589,13 @@ Result<PyObject*> Unpickler::Run() {
           break;
         }
         if (op == 'L' && !s.empty() && s.back() == 'L') s.pop_back();
-        int64_t v;
-        if (ParseInt64(s, &v)) {
-          stack_.push_back(MakeInt(v));
-        } else {
-          stack_.push_back(Make(PyKind::kBigInt));
+        int64_t v = 0;
+        // INT: the C unpickler tries strtol(s, 0) first ("010" is 8), then Python's int syntax.
+        PyIntText kind = op == 'I' && ParseInt64(s, &v, 0) ? PyIntText::kValue : ParsePythonInt(s, &v);
+        if (kind == PyIntText::kInvalid) {
+          return Error(StrCat(op == 'I' ? "INT" : "LONG", " opcode with '", s.substr(0, 40), "', which is not an integer"));
         }
+        stack_.push_back(kind == PyIntText::kValue ? MakeInt(v) : Make(PyKind::kBigInt));
         break;
       }
       case 'G': {  // BINFLOAT (big-endian double)
@@ -521,8 +611,12 @@ Result<PyObject*> Unpickler::Run() {
       case 'F': {  // FLOAT (text)
         std::string s;
         VQ2D_RETURN_IF_ERROR(ReadLine(&s));
+        double v = 0;
+        if (!ParsePythonFloat(s, &v)) {
+          return Error(StrCat("FLOAT opcode with '", s.substr(0, 40), "', which is not a float (or overflows)"));
+        }
         PyObject* o = Make(PyKind::kFloat);
-        o->f = std::strtod(s.c_str(), nullptr);
+        o->f = v;
         stack_.push_back(o);
         break;
       }

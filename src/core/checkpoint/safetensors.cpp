@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <limits>
-#include <set>
+#include <optional>
+#include <string_view>
 
 #include "core/checkpoint/safetensors_header.h"
 #include "vq2d/core/checkpoint.h"
 #include "vq2d/base/filesystem.h"
+#include "vq2d/base/json_parse.h"
 
 namespace vq2d {
 namespace checkpoint_internal {
@@ -56,18 +58,16 @@ Result<SafetensorsHeader> ParseSafetensorsHeader(const MappedFile& file) {
   const char* hdr = reinterpret_cast<const char*>(file.data() + 8);
 
   // Duplicate top-level keys are an error in the format; nlohmann would silently keep the last.
-  std::set<std::string> seen;
-  std::string duplicate;
-  nlohmann::json::parser_callback_t cb = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    if (depth == 1 && event == nlohmann::json::parse_event_t::key && parsed.is_string()) {
-      if (!seen.insert(parsed.get<std::string>()).second && duplicate.empty()) duplicate = parsed.get<std::string>();
-    }
-    return true;
-  };
-  nlohmann::json j = nlohmann::json::parse(hdr, hdr + n, cb, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return bad("header is not valid JSON");
+  // ParseJson is linear in the header (nlohmann's callback parser rescans the top-level object at
+  // the end of every entry: quadratic in the tensor count) and depth-limited.
+  std::optional<std::string> duplicate;
+  JsonParseOptions options;
+  options.first_duplicate_top_level_key = &duplicate;
+  auto parsed = ParseJson(std::string_view(hdr, n), "header", options);
+  if (!parsed.ok()) return bad(StrCat("header is not valid JSON: ", parsed.status().message()));
+  const nlohmann::json& j = *parsed;
   if (!j.is_object()) return bad("header is not a JSON object");
-  if (!duplicate.empty()) return bad(StrCat("duplicate tensor name '", duplicate, "'"));
+  if (duplicate) return bad(StrCat("duplicate tensor name '", *duplicate, "'"));
 
   const uint64_t data_start = 8 + n;
   const uint64_t data_size = file.size() - data_start;

@@ -1,6 +1,7 @@
 #include "core/checkpoint/zip_reader.h"
 
 #include <array>
+#include <cstdint>
 
 namespace vq2d::checkpoint_internal {
 namespace {
@@ -83,11 +84,37 @@ Status ZipReader::Parse() {
   if (ReadLE16(d + eocd + 4) != 0 || ReadLE16(d + eocd + 6) != 0) return bad("multi-disk archives are not supported");
   if (count == 0xFFFF || cd_size == 0xFFFFFFFF || cd_offset == 0xFFFFFFFF) {
     if (eocd < 20 || ReadLE32(d + eocd - 20) != kZip64LocatorSig) return bad("ZIP64 locator missing");
-    const uint64_t z = ReadLE64(d + eocd - 20 + 8);
-    if (!in(z, 56) || ReadLE32(d + z) != kZip64EocdSig) return bad("ZIP64 end-of-central-directory record out of bounds");
+    const uint64_t locator = eocd - 20;
+    const uint64_t z = ReadLE64(d + locator + 8);
+    if (!in(z, 56) || z + 56 > locator || ReadLE32(d + z) != kZip64EocdSig) {
+      return bad("ZIP64 end-of-central-directory record out of bounds");
+    }
+    // Every field is checked as PyTorch's reader (miniz) and Python's zipfile do.
+    const uint64_t record_size = ReadLE64(d + z + 4);  // excludes the signature and this field
+    if (record_size < 44 || record_size > locator - z - 12) {
+      return bad(StrCat("ZIP64 end-of-central-directory record size ", record_size, " is corrupt (expected 44..",
+                        locator - z - 12, ")"));
+    }
+    if (ReadLE32(d + locator + 4) != 0 || ReadLE32(d + locator + 16) != 1) {
+      return bad("ZIP64 locator names several disks (corrupt, or a multi-disk archive, which is not supported)");
+    }
+    const uint32_t this_disk = ReadLE32(d + z + 16), cd_disk = ReadLE32(d + z + 20);
+    if ((this_disk | cd_disk) != 0 && (this_disk != 1 || cd_disk != 1)) {
+      return bad(StrCat("ZIP64 end-of-central-directory record names disks ", this_disk, " and ", cd_disk,
+                        " (corrupt, or a multi-disk archive, which is not supported)"));
+    }
+    const uint64_t on_this_disk = ReadLE64(d + z + 24);
     count = ReadLE64(d + z + 32);
     cd_size = ReadLE64(d + z + 40);
     cd_offset = ReadLE64(d + z + 48);
+    if (on_this_disk != count) {
+      return bad(StrCat("ZIP64 end-of-central-directory record: ", on_this_disk, " entries on this disk but ", count,
+                        " in total (corrupt)"));
+    }
+    if (count > UINT32_MAX || cd_size > UINT32_MAX) {
+      return bad(StrCat("ZIP64 end-of-central-directory record claims ", count, " entries in ", cd_size,
+                        " bytes (corrupt; PyTorch's reader supports up to 2^32 - 1)"));
+    }
   }
   if (!in(cd_offset, cd_size)) {
     return bad(StrCat("central directory [", cd_offset, ", +", cd_size, ") lies outside the ", size, "-byte file"));

@@ -1,4 +1,4 @@
-// SAM 2.1 image predictor (reference sam2_image_predictor.py + utils/transforms.py; spec/sam2.md §3).
+// SAM 2.1 image predictor (reference sam2_image_predictor.py + utils/transforms.py; docs/sam2.md).
 #include "vq2d/core/sam2_image_predictor.h"
 
 namespace vq2d::sam2 {

@@ -1,5 +1,5 @@
 // SAM 2.1 video predictor for one object (reference: REN's vendored legacy SAM2VideoPredictor and
-// SAM2Base.track_step / _prepare_memory_conditioned_features / _encode_new_memory; spec/sam2.md §4).
+// SAM2Base.track_step / _prepare_memory_conditioned_features / _encode_new_memory; docs/sam2.md).
 #include "vq2d/core/sam2_video_predictor.h"
 
 #include <cmath>
@@ -267,6 +267,11 @@ Result<TrackedFrame> VideoPredictor::AddNewPointsOrBox(int64_t frame_idx, int ob
   if (has_box && box.numel() != 4) return Status::InvalidArgument("SAM 2 video: box must be [4] xyxy");
   if (has_box && !clear_old_points)
     return Status::InvalidArgument("SAM 2 video: a box can only be added with clear_old_points=true");
+  const bool tensor_key = options_.prompt_index_as_tensor;
+  if (tensor_key && point_inputs_.count(frame_idx))
+    return Status::InvalidArgument(StrCat("SAM 2 video: frame ", frame_idx,
+                                          " already has a prompt; with prompt_index_as_tensor a second prompt would be "
+                                          "a second conditioning entry for the frame (start a new state instead)"));
   try {
     torch::NoGradGuard no_grad;
     Bf16AutocastGuard autocast(options_.bf16, device_);
@@ -295,14 +300,17 @@ Result<TrackedFrame> VideoPredictor::AddNewPointsOrBox(int64_t frame_idx, int ob
     }
     point_inputs_[frame_idx] = in;
     auto tracked = frames_already_tracked_.find(frame_idx);
-    const bool is_init_cond = tracked == frames_already_tracked_.end();
+    // A tensor key is never in frames_already_tracked nor in any output dict.
+    const bool is_init_cond = tensor_key || tracked == frames_already_tracked_.end();
     const bool reverse = is_init_cond ? false : tracked->second;
     const bool is_cond = is_init_cond;
     auto& temp = is_cond ? temp_cond_ : temp_non_cond_;
     torch::Tensor prev_logits;
     const FrameOutput* prev = nullptr;
-    if (auto it = temp.find(frame_idx); it != temp.end()) prev = &it->second;
-    if (!prev) prev = Output(frame_idx);
+    if (!tensor_key) {
+      if (auto it = temp.find(frame_idx); it != temp.end()) prev = &it->second;
+      if (!prev) prev = Output(frame_idx);
+    }
     if (prev && prev->pred_masks.defined()) prev_logits = prev->pred_masks.to(device_).clamp(-32.0, 32.0);
     auto step = TrackStep(frame_idx, is_init_cond, &point_inputs_[frame_idx], reverse, /*run_mem_encoder=*/false,
                           prev_logits);
@@ -314,12 +322,15 @@ Result<TrackedFrame> VideoPredictor::AddNewPointsOrBox(int64_t frame_idx, int ob
 }
 
 void VideoPredictor::Preflight() {
+  // With tensor keys the consolidated sets hold the tensors, which no int frame index matches:
+  // propagation then re-infers the prompt frames.
+  const bool tensor_key = options_.prompt_index_as_tensor;
   for (const bool is_cond : {false, true}) {
     auto& temp = is_cond ? temp_cond_ : temp_non_cond_;
     auto& dst = is_cond ? cond_ : non_cond_;
     auto& inds = is_cond ? consolidated_cond_ : consolidated_non_cond_;
     for (auto& [idx, o] : temp) {
-      inds.insert(idx);
+      if (!tensor_key) inds.insert(idx);
       FrameOutput c = o;
       // Re-encode the memory from the (consolidated) low-res mask, binarised as a point/box prompt.
       const Features& f = GetFeatures(idx);
@@ -329,6 +340,7 @@ void VideoPredictor::Preflight() {
     }
     temp.clear();
   }
+  if (tensor_key) return;  // non_cond_frame_outputs.pop(tensor) removes nothing
   for (const auto& [idx, o] : cond_) {
     non_cond_.erase(idx);
     consolidated_non_cond_.erase(idx);
@@ -403,9 +415,15 @@ void VideoPredictor::Prune(int64_t t) {
 }
 
 const FrameOutput* VideoPredictor::Output(int64_t frame_idx) const {
-  if (auto it = cond_.find(frame_idx); it != cond_.end()) return &it->second;
+  if (!options_.prompt_index_as_tensor)
+    if (auto it = cond_.find(frame_idx); it != cond_.end()) return &it->second;
   if (auto it = non_cond_.find(frame_idx); it != non_cond_.end()) return &it->second;
   return nullptr;
+}
+
+const FrameOutput* VideoPredictor::ConditioningOutput(int64_t frame_idx) const {
+  auto it = cond_.find(frame_idx);
+  return it == cond_.end() ? nullptr : &it->second;
 }
 
 }  // namespace vq2d::sam2

@@ -1,5 +1,7 @@
 #include "vq2d/io/config.h"
 
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -12,6 +14,8 @@
 #include <sstream>
 #include <sys/stat.h>
 
+#include "vq2d/base/arch_limits.h"
+#include "vq2d/base/check.h"
 #include "vq2d/base/filesystem.h"
 
 namespace vq2d {
@@ -46,6 +50,64 @@ struct Field {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 #define VQ2D_PTR(member) [](Config& c) -> void* { return &c.member; }
+
+// Bounds of every integer key, chosen so that no use can overflow (frame indices, pixel sizes,
+// tensor shapes are all computed in int64 from these). Narrows the schema's [min, max]; a key of
+// kind int or list of int that is missing here is a schema bug (CHECK at start-up).
+struct IntRange {
+  const char* key;
+  double min, max;
+};
+constexpr double kMaxCount = 1e9;       // unused seed keys and training-only counts
+constexpr double kMaxFrames = 1e7;      // frame windows and chunks (a clip of 23 days at 5 fps)
+constexpr double kMaxPixels = 16384;    // image sides
+const IntRange kIntRanges[] = {
+    {"data.num_train_examples", 0, kMaxCount},
+    {"data.num_val_examples", 0, kMaxCount},
+    {"data.num_test_examples", 0, kMaxCount},
+    {"visual_query.patch_size", 1, arch_limits::kMaxPatch},
+    {"visual_query.batch_size", 1, 1},
+    {"visual_query.selection_top_k", 1, 1e6},
+    {"visual_query.sam_pooled_chunk", 1, 4096},
+    {"visual_query.sam_blur_kernel", 1, 31},
+    {"visual_query.token_distance_mask_size", 0, 5},
+    {"visual_query.tracking_half_window", 1, kMaxFrames},
+    {"visual_query.bbox_size_threshold", 0, kMaxPixels},
+    {"ren.pretrained.patch_sizes", 1, arch_limits::kMaxPatch},
+    {"ren.architecture.grid_size", 1, arch_limits::kMaxGrid},
+    {"ren.architecture.hidden_dim", 2, arch_limits::kMaxWidth},
+    {"ren.architecture.decoder_layers", 1, arch_limits::kMaxDepth},
+    {"ren.architecture.num_attention_heads", 1, arch_limits::kMaxHeads},
+    {"ren.parameters.image_resolution", 14, arch_limits::kMaxImageSize},
+    {"ren.parameters.batch_size", 0, kMaxCount},
+    {"ren.parameters.num_epochs", 0, kMaxCount},
+    {"ren.parameters.max_prompts", 0, kMaxCount},
+    {"ren.parameters.accumulation_steps", 0, kMaxCount},
+    {"ren.parameters.warmup_steps", 0, kMaxCount},
+    {"ren.parameters.logging_steps", 0, kMaxCount},
+    {"ren.parameters.num_workers", 0, kMaxCount},
+    {"models.ren_batch_size", 1, 4096},
+    {"models.cpu_threads", 0, 1024},
+    {"models.dino_input_size", 8, arch_limits::kMaxImageSize},
+    {"prepare.short_side", 1, kMaxPixels},
+    {"prepare.long_side_max", 1, kMaxPixels},
+    {"prepare.black_threshold", 0, 255},
+    {"prepare.gzip_level", 1, 9},
+    {"runner.max_attempts", 1, 1000},
+    {"runner.video_chunk_frames", 1, 100000},
+};
+
+void ApplyIntegerRanges(std::vector<Field>& fields) {
+  for (Field& f : fields) {
+    if (f.kind != Kind::kInt && f.kind != Kind::kIntList) continue;
+    const IntRange* r = nullptr;
+    for (const auto& x : kIntRanges)
+      if (f.key == x.key) r = &x;
+    VQ2D_CHECK(r != nullptr) << "config schema: integer key " << f.key << " has no range in kIntRanges";
+    f.min = std::max(f.min, r->min);
+    f.max = std::min(f.max, r->max);
+  }
+}
 
 const std::vector<Field>& Schema() {
   static const std::vector<Field> fields = [] {
@@ -86,9 +148,9 @@ const std::vector<Field>& Schema() {
     add("visual_query.tracker_name", Kind::kString, VQ2D_PTR(visual_query.tracker_name), "tracker", true, -kInf, kInf, {"sam2"});
     add("visual_query.tracker_param", Kind::kString, VQ2D_PTR(visual_query.tracker_param), "SAM 2.1 model config name (selects the variant)", true);
     add("visual_query.save_dir", Kind::kString, VQ2D_PTR(visual_query.save_dir), "parent of the run's output directory", false);
-    add("visual_query.exp_name", Kind::kString, VQ2D_PTR(visual_query.exp_name), "run name; output in <save_dir>/<exp_name>/", false);
+    add("visual_query.exp_name", Kind::kString, VQ2D_PTR(visual_query.exp_name), "run name; output in <save_dir>/<exp_name>/ (val) or <save_dir>/<exp_name>_<split>/", false);
     add("visual_query.matching_threshold", Kind::kDouble, VQ2D_PTR(visual_query.matching_threshold), "video token matching threshold (hard-coded 0.6 upstream)", true, -1, 1);
-    // Hard-coded upstream constants (ren_vq.md 6.2); defaults = upstream.
+    // Hard-coded upstream constants (docs/pipeline.md#constants-pipelineparams-upstream-values); defaults = upstream.
     add("visual_query.query_frame_suppression", Kind::kDouble, VQ2D_PTR(visual_query.query_frame_suppression), "selection: zero the query-frame run while score >= this (hard-coded 0.8 upstream)", true, -1, 2);
     add("visual_query.intra_frame_keep_ratio", Kind::kDouble, VQ2D_PTR(visual_query.intra_frame_keep_ratio), "selection: keep scores >= ratio * frame max (hard-coded 1.0 upstream)", true, 0, 1);
     add("visual_query.sliding_window_overlap", Kind::kDouble, VQ2D_PTR(visual_query.sliding_window_overlap), "video crops: stride int(crop * (1 - overlap)) (hard-coded 0.0 upstream)", true, 0, 0.95);
@@ -152,12 +214,16 @@ const std::vector<Field>& Schema() {
     add("runner.share_video_tokens", Kind::kBool, VQ2D_PTR(runner.share_video_tokens), "one video pass per clip shared by its queries (false: per query, as upstream; same results)", false);
     add("runner.video_chunk_frames", Kind::kInt, VQ2D_PTR(runner.video_chunk_frames), "frames per REN pass of the shared video pass", false, 1, 100000);
     // fixes
-    add("fixes.expansion_token_index", Kind::kBool, VQ2D_PTR(fixes.expansion_token_index), "fix ren_vq.md 2.13 #1", true);
-    add("fixes.tracked_token_alignment", Kind::kBool, VQ2D_PTR(fixes.tracked_token_alignment), "fix ren_vq.md 2.13 #2", true);
-    add("fixes.suppression_frame_index", Kind::kBool, VQ2D_PTR(fixes.suppression_frame_index), "fix ren_vq.md 2.13 #3", true);
-    add("fixes.blur_gray_conversion", Kind::kBool, VQ2D_PTR(fixes.blur_gray_conversion), "fix ren_vq.md 2.13 #4", true);
-    add("fixes.apply_trim_offset", Kind::kBool, VQ2D_PTR(fixes.apply_trim_offset), "fix ren_vq.md 2.13 #5", true);
+    add("fixes.expansion_token_index", Kind::kBool, VQ2D_PTR(fixes.expansion_token_index), "upstream quirk Q1 (docs/pipeline.md): expansion appends tracked tokens[query_idx], not [track_idx]", true);
+    add("fixes.tracked_token_alignment", Kind::kBool, VQ2D_PTR(fixes.tracked_token_alignment), "upstream quirk Q2 (docs/pipeline.md): keep 8 tracked tokens per frame when a SAM mask is empty", true);
+    add("fixes.suppression_frame_index", Kind::kBool, VQ2D_PTR(fixes.suppression_frame_index), "upstream quirk Q3 (docs/pipeline.md): suppress the query frame by its frame id, not its list position", true);
+    add("fixes.blur_gray_conversion", Kind::kBool, VQ2D_PTR(fixes.blur_gray_conversion), "upstream quirk Q4 (docs/pipeline.md): is_blurry converts RGB with RGB2GRAY, not BGR2GRAY", true);
+    add("fixes.apply_trim_offset", Kind::kBool, VQ2D_PTR(fixes.apply_trim_offset), "upstream quirk Q5 (docs/pipeline.md): shift boxes by the black-bar trim offset", true);
+    add("fixes.sam2_prompt_frame_int_index", Kind::kBool, VQ2D_PTR(fixes.sam2_prompt_frame_int_index),
+        "upstream quirk Q10 (docs/pipeline.md): the SAM 2 prompt frame yields its box-prompted mask (false: "
+        "upstream's tensor frame index, the prompt frame is re-inferred with memory)", true);
     std::sort(f.begin(), f.end(), [](const Field& a, const Field& b) { return a.key < b.key; });
+    ApplyIntegerRanges(f);
     return f;
   }();
   return fields;
@@ -369,8 +435,46 @@ Status SetField(const std::string& source, const Field& f, const YAML::Node& n, 
 }
 
 Status UnknownKey(const std::string& source, const std::string& key) {
-  return Status::InvalidArgument(
-      StrCat(source, ": unknown key '", key, "' (did you mean '", ClosestKey(key), "'?)"));
+  const std::string closest = ClosestKey(key);
+  if (closest == key) return Status::InvalidArgument(StrCat(source, ": unknown key '", key, "'"));
+  return Status::InvalidArgument(StrCat(source, ": unknown key '", key, "' (did you mean '", closest, "'?)"));
+}
+
+// The first key of a section ("visual_query" -> "visual_query.batch_size").
+std::string SectionExample(const std::string& section) {
+  const std::string p = section + ".";
+  for (const auto& f : Schema())
+    if (f.key.compare(0, p.size(), p) == 0) return f.key;
+  return section;
+}
+
+// "<source>:<line>" for a node that has a position, else "<source>".
+std::string AtLine(const std::string& source, const YAML::Mark& m) {
+  return m.is_null() ? source : StrCat(source, ":", m.line + 1);
+}
+
+// The keys of one mapping, in order: each must be a scalar (`? [a, b] : 1` is not a key) and
+// appear once (YAML forbids duplicates; yaml-cpp would keep both and the last would win).
+Status MappingKeys(const std::string& source, const std::string& section, const YAML::Node& map,
+                   std::vector<std::pair<std::string, YAML::Node>>* out) {
+  std::map<std::string, YAML::Mark> seen;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const YAML::Node k = it->first;  // a copy: the iterator hands out a temporary pair
+    const std::string where = section.empty() ? "at the top level" : StrCat("in section '", section, "'");
+    if (!k.IsScalar()) {
+      return Status::InvalidArgument(StrCat(AtLine(source, k.Mark()), ": a key ", where, " is ", Describe(k),
+                                            ": expected a plain name"));
+    }
+    const std::string name = k.Scalar();
+    auto [pos, inserted] = seen.emplace(name, k.Mark());
+    if (!inserted) {
+      const std::string full = section.empty() ? name : section + "." + name;
+      return Status::InvalidArgument(StrCat(AtLine(source, k.Mark()), ": duplicate key '", full, "'",
+                                            pos->second.is_null() ? "" : StrCat(" (first at line ", pos->second.line + 1, ")")));
+    }
+    out->emplace_back(name, it->second);
+  }
+  return Status::OK();
 }
 
 Status ApplyNode(const std::string& source, const std::string& path, const YAML::Node& node, Config& c) {
@@ -378,21 +482,30 @@ Status ApplyNode(const std::string& source, const std::string& path, const YAML:
   if (!IsSectionPrefix(path)) return UnknownKey(source, path);
   if (node.IsNull()) return Status::OK();  // an empty section keeps its defaults
   if (!node.IsMap()) return Invalid(source, path, "expected a mapping (section), got " + Describe(node));
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    const std::string child = it->first.as<std::string>();
-    VQ2D_RETURN_IF_ERROR(ApplyNode(source, path + "." + child, it->second, c));
-  }
+  std::vector<std::pair<std::string, YAML::Node>> children;
+  VQ2D_RETURN_IF_ERROR(MappingKeys(source, path, node, &children));
+  for (const auto& [child, value] : children) VQ2D_RETURN_IF_ERROR(ApplyNode(source, path + "." + child, value, c));
   return Status::OK();
 }
 
 Status ApplyRoot(const std::string& source, const YAML::Node& root, Config& c) {
   if (!root.IsDefined() || root.IsNull()) return Status::OK();
   if (!root.IsMap()) return Status::InvalidArgument(source + ": expected a YAML mapping at the top level");
-  for (auto it = root.begin(); it != root.end(); ++it) {
-    const std::string key = it->first.as<std::string>();
-    VQ2D_RETURN_IF_ERROR(ApplyNode(source, key, it->second, c));
-  }
+  std::vector<std::pair<std::string, YAML::Node>> keys;
+  VQ2D_RETURN_IF_ERROR(MappingKeys(source, "", root, &keys));
+  for (const auto& [key, value] : keys) VQ2D_RETURN_IF_ERROR(ApplyNode(source, key, value, c));
   return Status::OK();
+}
+
+// A yaml-cpp exception as "<source>:<line>:<column>: <what>" (the position of the offending token).
+Status YamlError(const std::string& source, const YAML::Exception& e) {
+  std::string what = e.msg;
+  if (dynamic_cast<const YAML::DeepRecursion*>(&e) != nullptr) {
+    what = "nesting is too deep (more than 2000 levels of lists or mappings)";
+  }
+  if (e.mark.is_null()) return Status::InvalidArgument(StrCat(source, ": not valid YAML: ", what));
+  return Status::InvalidArgument(
+      StrCat(source, ":", e.mark.line + 1, ":", e.mark.column + 1, ": not valid YAML: ", what));
 }
 
 Status ApplyOverride(const std::string& text, Config& c) {
@@ -402,6 +515,10 @@ Status ApplyOverride(const std::string& text, Config& c) {
     return Status::InvalidArgument(StrCat("bad override '", text, "': expected key.path=value"));
   const std::string key = text.substr(0, eq);
   const Field* f = FindField(key);
+  if (!f && IsSectionPrefix(key)) {
+    return Status::InvalidArgument(StrCat(source, ": '", key, "' is a section, not a key: set one of its keys, e.g. ",
+                                          SectionExample(key), "=..."));
+  }
   if (!f) return UnknownKey("--set", key);
   YAML::Node value;
   try {
@@ -430,7 +547,27 @@ Status CheckAllowedValues(const std::string& source, const Config& c) {
 
 }  // namespace
 
-std::string Config::OutputDir() const { return JoinPath(visual_query.save_dir, visual_query.exp_name); }
+std::string Config::OutputDir() const { return OutputDirFor(visual_query.split); }
+
+std::string Config::OutputDirFor(const std::string& split) const {
+  const std::string legacy = JoinPath(visual_query.save_dir, visual_query.exp_name);
+  return split == "val" ? legacy : legacy + "_" + split;
+}
+
+std::string ResolveOutputDir(const Config& config, FileSystem* fs) {
+  const std::string dir = config.OutputDir();
+  const std::string& split = config.visual_query.split;
+  if (split == "val" || fs->Exists(dir)) return dir;
+  const std::string legacy = config.OutputDirFor("val");
+  auto text = fs->ReadFile(JoinPath(legacy, "run.json"));
+  if (!text.ok()) return dir;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return dir;
+  auto info = j.find("info");
+  if (info == j.end() || !info->is_object()) return dir;
+  auto s = info->find("split");
+  return s != info->end() && s->is_string() && s->get<std::string>() == split ? legacy : dir;
+}
 
 std::string Config::RecordsDir(const std::string& split) const {
   if (split == "train") return data.train_data_dir;
@@ -447,14 +584,18 @@ std::string Config::AnnotationsFile(const std::string& split) const {
 Result<Config> ParseConfig(const std::string& yaml_text, const std::string& source_name,
                            const std::vector<std::string>& overrides) {
   Config config;
-  YAML::Node root;
   try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(StrCat(source_name, ": not valid YAML: ", e.what()));
+    std::vector<YAML::Node> docs = YAML::LoadAll(yaml_text);
+    if (docs.size() > 1) {
+      return Status::InvalidArgument(StrCat(AtLine(source_name, docs[1].Mark()),
+                                            ": a second YAML document (after '---') is not allowed: a config is one "
+                                            "document"));
+    }
+    VQ2D_RETURN_IF_ERROR(ApplyRoot(source_name, docs.empty() ? YAML::Node() : docs[0], config));
+    for (const auto& o : overrides) VQ2D_RETURN_IF_ERROR(ApplyOverride(o, config));
+  } catch (const YAML::Exception& e) {  // parse errors; nothing below the parser throws by design
+    return YamlError(source_name, e);
   }
-  VQ2D_RETURN_IF_ERROR(ApplyRoot(source_name, root, config));
-  for (const auto& o : overrides) VQ2D_RETURN_IF_ERROR(ApplyOverride(o, config));
   VQ2D_RETURN_IF_ERROR(CheckAllowedValues(source_name, config));
   return config;
 }
@@ -484,7 +625,9 @@ std::vector<ConfigKeyInfo> ConfigKeys() {
       type = "one of";
       for (const auto& c : f.choices) type += " " + c;
     }
-    out.push_back({f.key, type, ValueText(f, defaults), f.help});
+    const bool numeric = f.kind == Kind::kInt || f.kind == Kind::kIntList || f.kind == Kind::kDouble ||
+                         f.kind == Kind::kDoubleList;
+    out.push_back({f.key, type, ValueText(f, defaults), f.help, numeric ? f.min : 0, numeric ? f.max : 0});
   }
   return out;
 }

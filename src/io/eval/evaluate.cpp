@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <set>
+#include <unordered_map>
 
 #include "io/eval/validate.h"
 #include "io/json_util.h"
@@ -120,10 +121,12 @@ Status ValidatePredictionsJson(const OJson& pred, const std::string& src, const 
         for (const auto& q : aa.query_sets) {
           if (q.is_valid) valid_annot.insert(q.id);
         }
+        std::unordered_map<std::string_view, const QuerySet*> annot_by_id;  // first of each id, as find_if
+        for (const auto& q : aa.query_sets) annot_by_id.emplace(q.id, &q);
         for (auto it = qs.begin(); it != qs.end(); ++it) {
-          auto found = std::find_if(aa.query_sets.begin(), aa.query_sets.end(),
-                                    [&](const QuerySet& q) { return q.id == it.key(); });
-          if (found == aa.query_sets.end()) {
+          auto found_it = annot_by_id.find(it.key());
+          const QuerySet* found = found_it == annot_by_id.end() ? nullptr : found_it->second;
+          if (found == nullptr) {
             return Status::InvalidArgument(StrCat("KeyError: ", src, ": ", apath, ".query_sets: query set '", it.key(),
                                                   "' does not exist in the annotation"));
           }
@@ -239,6 +242,42 @@ std::string ScoreText(const EvalScore& s) {
 
 }  // namespace
 
+Result<QueryPrediction> ParseQueryPrediction(const OJson& q, const std::string& where) {
+  if (!q.is_object()) return Status::InvalidArgument(StrCat("TypeError: ", where, ": expected an object, got ", Show(q)));
+  QueryPrediction out;
+  VQ2D_ASSIGN_OR_RETURN(out.track, TrackFromJson(q, where));
+  VQ2D_ASSIGN_OR_RETURN(out.score, ScoreFromJson(q, where));
+  return out;
+}
+
+Status ValidatePredictionContents(const OJson& pred, const std::string& src, const AnnotationFile& gt) {
+  const OJson& videos = pred["results"]["videos"];
+  for (size_t vi = 0; vi < gt.videos.size(); ++vi) {
+    const Video& va = gt.videos[vi];
+    for (size_t ci = 0; ci < va.clips.size(); ++ci) {
+      const Clip& ca = va.clips[ci];
+      const OJson& preds = videos[vi]["clips"][ci]["predictions"];
+      for (size_t ai = 0; ai < ca.annotations.size(); ++ai) {
+        const OJson& qs = preds[ai]["query_sets"];
+        const io_internal::MemberIndex qs_index(qs);
+        for (const QuerySet& q : ca.annotations[ai].query_sets) {
+          if (!q.is_valid) continue;
+          std::string where = StrCat(src, ": results.videos[", vi, "].clips[", ci, "] (clip ", UidText(ca.clip_uid),
+                                     ").predictions[", ai, "].query_sets.", q.id);
+          const OJson* qp = qs_index.Find(q.id);
+          if (qp == nullptr) return Status::InvalidArgument(StrCat("KeyError: ", where, ": missing"));
+          VQ2D_ASSIGN_OR_RETURN(QueryPrediction p, ParseQueryPrediction(*qp, where));
+          if (p.score.kind == EvalScore::kNull) {
+            return Status::InvalidArgument(
+                StrCat("AssertionError: ", where, ".score: is null, expected a number (eval: pred.has_score())"));
+          }
+        }
+      }
+    }
+  }
+  return Status::OK();
+}
+
 Status ValidatePredictions(std::string_view predictions_json, const std::string& src, const AnnotationFile& gt) {
   VQ2D_ASSIGN_OR_RETURN(OJson pred, io_internal::ParseOrderedJson(predictions_json, src));
   return ValidatePredictionsJson(pred, src, gt);
@@ -258,6 +297,7 @@ Result<ConvertedPredictions> ConvertPredictions(std::string_view predictions_jso
       const OJson& preds = videos[vi]["clips"][ci]["predictions"];
       for (size_t ai = 0; ai < ca.annotations.size(); ++ai) {
         const OJson& qs = preds[ai]["query_sets"];
+        const io_internal::MemberIndex qs_index(qs);
         for (const QuerySet& q : ca.annotations[ai].query_sets) {
           if (!q.is_valid) continue;
           EvalQueryRef ref{va.video_uid, ca.clip_uid, ai, q.id};
@@ -265,9 +305,11 @@ Result<ConvertedPredictions> ConvertPredictions(std::string_view predictions_jso
                                      "].query_sets.", q.id);
           EvalQuery e;
           e.label = QueryLabel(ref);
-          const OJson& qp = qs[q.id];
-          VQ2D_ASSIGN_OR_RETURN(e.pred, TrackFromJson(qp, where));
-          VQ2D_ASSIGN_OR_RETURN(e.score, ScoreFromJson(qp, where));
+          const OJson* qp_found = qs_index.Find(q.id);  // present: validated above
+          if (qp_found == nullptr) return Status::Internal(StrCat(where, ": query set vanished after validation"));
+          VQ2D_ASSIGN_OR_RETURN(QueryPrediction parsed, ParseQueryPrediction(*qp_found, where));
+          e.pred = std::move(parsed.track);
+          e.score = parsed.score;
           if (!q.has_response_track) {
             return Status::InvalidArgument(StrCat("KeyError: annotation ", e.label,
                                                   ": no 'response_track' (an unannotated test file cannot be scored)"));
@@ -337,22 +379,25 @@ Result<EvaluationResult> EvaluateRenLocal(std::string_view collated_json, const 
         VQ2D_RETURN_IF_ERROR(need(preds[ai], "query_sets", apath));
         const OJson& qs = preds[ai]["query_sets"];
         if (!qs.is_object()) return Status::InvalidArgument(StrCat("TypeError: ", src, ": ", apath, ".query_sets: expected an object"));
+        const io_internal::MemberIndex qs_index(qs);
         for (auto it = qs.begin(); it != qs.end(); ++it) {
           const std::string& id = it.key();
           if (id.find("-gt") != std::string::npos) continue;
           std::string where = StrCat(src, ": ", apath, ".query_sets.", id);
-          if (!qs.contains(id + "-gt")) {
+          const OJson* gt_entry = qs_index.Find(id + "-gt");
+          if (gt_entry == nullptr) {
             return Status::InvalidArgument(StrCat("KeyError: ", src, ": ", apath, ".query_sets: no '", id,
                                                   "-gt' entry (REN writes the ground truth only for annotated splits)"));
           }
           if (!it.value().is_object()) return Status::InvalidArgument(StrCat("TypeError: ", where, ": expected an object"));
-          const OJson& g = qs[id + "-gt"];
+          const OJson& g = *gt_entry;
           if (!g.is_object()) return Status::InvalidArgument(StrCat("TypeError: ", where, "-gt: expected an object"));
           EvalQueryRef ref{video_uid, clip_uid, ai, id};
           EvalQuery e;
           e.label = QueryLabel(ref);
-          VQ2D_ASSIGN_OR_RETURN(e.pred, TrackFromJson(it.value(), where));
-          VQ2D_ASSIGN_OR_RETURN(e.score, ScoreFromJson(it.value(), where));
+          VQ2D_ASSIGN_OR_RETURN(QueryPrediction parsed, ParseQueryPrediction(it.value(), where));
+          e.pred = std::move(parsed.track);
+          e.score = parsed.score;
           VQ2D_ASSIGN_OR_RETURN(e.gt, TrackFromJson(g, where + "-gt"));
           e.visual_crop = EvalBox{-1, -1, -1, -1, -1};
           queries.push_back(std::move(e));

@@ -107,4 +107,26 @@ Result<std::string> FormatRenPredictions(const std::vector<RenQueryOutput>& quer
   return out.dump();
 }
 
+Result<VqMetrics> ComputeRenRunMetrics(const std::vector<RenQueryOutput>& queries, const MetricsOptions& options) {
+  std::vector<EvalQuery> eq;
+  eq.reserve(queries.size());
+  auto boxes = [](const std::vector<RenTrackRow>& rows) {
+    std::vector<EvalBox> b;
+    b.reserve(rows.size());
+    for (const auto& r : rows) b.push_back(EvalBox{r.fno, r.x, r.y, r.x + r.w, r.y + r.h});
+    return b;
+  };
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const RenQueryOutput& q = queries[i];
+    EvalQuery e;
+    e.label = StrCat("query ", i, " (video '", q.video_uid, "' clip '", q.clip_uid, "' query set '", q.query_set, "')");
+    VQ2D_ASSIGN_OR_RETURN(e.pred, EvalTrack::Make(boxes(q.predicted), "predicted track of " + e.label));
+    e.score = EvalScore::Float(q.score);  // a python float (the track score) in every query
+    VQ2D_ASSIGN_OR_RETURN(e.gt, EvalTrack::Make(boxes(q.ground_truth), "ground truth of " + e.label));
+    e.visual_crop = EvalBox{q.query_frame_number, q.query_x, q.query_y, q.query_x + q.query_w, q.query_y + q.query_h};
+    eq.push_back(std::move(e));
+  }
+  return ComputeVisualQueryMetrics(eq, options);
+}
+
 }  // namespace vq2d

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
+#include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include "io/eval/validate.h"
 #include "io/json_util.h"
@@ -71,6 +74,42 @@ Status NeedArray(const OJson& v, const std::string& where) {
   return Status::OK();
 }
 
+// The input check: every query-set prediction of a prediction file parses as eval reads it
+// (ParseQueryPrediction, the one parser) with a numeric score. Names the file, the clip and the field.
+Status CheckPredictionFile(const OJson& j, const std::string& name) {
+  const OJson& videos = j["results"]["videos"];
+  for (size_t vi = 0; vi < videos.size(); ++vi) {
+    const OJson& video = videos[vi];
+    std::string vw = StrCat(name, ": results.videos[", vi, "]");
+    for (const char* key : {"video_uid", "clips"}) VQ2D_RETURN_IF_ERROR(Need(video, key, vw));
+    VQ2D_RETURN_IF_ERROR(NeedArray(video["clips"], vw + ".clips"));
+    for (size_t ci = 0; ci < video["clips"].size(); ++ci) {
+      const OJson& clip = video["clips"][ci];
+      std::string cw = StrCat(vw, ".clips[", ci, "]");
+      for (const char* key : {"clip_uid", "predictions"}) VQ2D_RETURN_IF_ERROR(Need(clip, key, cw));
+      cw += StrCat(" (clip ", clip["clip_uid"].dump(), ")");
+      VQ2D_RETURN_IF_ERROR(NeedArray(clip["predictions"], cw + ".predictions"));
+      for (size_t ai = 0; ai < clip["predictions"].size(); ++ai) {
+        const OJson& entry = clip["predictions"][ai];
+        std::string aw = StrCat(cw, ".predictions[", ai, "]");
+        VQ2D_RETURN_IF_ERROR(Need(entry, "query_sets", aw));
+        const OJson& qsets = entry["query_sets"];
+        if (!qsets.is_object()) {
+          return Status::InvalidArgument(StrCat("TypeError: ", aw, ".query_sets: expected an object, got ", DescribeJson(qsets)));
+        }
+        for (auto it = qsets.begin(); it != qsets.end(); ++it) {
+          std::string qw = StrCat(aw, ".query_sets.", it.key());
+          VQ2D_ASSIGN_OR_RETURN(QueryPrediction p, ParseQueryPrediction(it.value(), qw));
+          if (p.score.kind == EvalScore::kNull) {
+            return Status::InvalidArgument(StrCat("TypeError: ", qw, ".score: is null, expected a number"));
+          }
+        }
+      }
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, const AnnotationFile& gt) {
@@ -83,6 +122,7 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, con
     VQ2D_RETURN_IF_ERROR(Need(j, "results", files[i].name));
     VQ2D_RETURN_IF_ERROR(Need(j["results"], "videos", files[i].name + ": results"));
     VQ2D_RETURN_IF_ERROR(NeedArray(j["results"]["videos"], files[i].name + ": results.videos"));
+    VQ2D_RETURN_IF_ERROR(CheckPredictionFile(j, files[i].name));
     if (i == 0) {
       for (auto& v : j["results"]["videos"]) videos.push_back(std::move(v));
       base = std::move(j);
@@ -125,31 +165,46 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, con
         VQ2D_RETURN_IF_ERROR(Need(entry, "query_sets", aw));
         OJson& qsets = entry["query_sets"];
         if (!qsets.is_object()) return Status::InvalidArgument(StrCat("TypeError: ", aw, ".query_sets: expected an object"));
+        // The annotations of this clip in the test file, each with its query sets by id (the first
+        // of an id, as a linear search finds it), built once per entry: one lookup per query set.
+        struct IndexedAnnotation {
+          const Clip* ca;
+          const ClipAnnotation* aa;
+          std::unordered_map<std::string_view, const QuerySet*> by_id;
+        };
+        std::vector<IndexedAnnotation> clip_annotations;
+        for (const Video& va : gt.videos) {
+          if (!(video_uid.is_string() && video_uid.get_ref<const std::string&>() == va.video_uid)) continue;
+          for (const Clip& ca : va.clips) {
+            if (!UidMatches(clip_uid, ca.clip_uid)) continue;
+            for (const ClipAnnotation& aa : ca.annotations) {
+              IndexedAnnotation ia{&ca, &aa, {}};
+              for (const QuerySet& s : aa.query_sets) ia.by_id.emplace(s.id, &s);
+              clip_annotations.push_back(std::move(ia));
+            }
+          }
+        }
         for (auto it = qsets.begin(); it != qsets.end(); ++it) {
           const std::string& qid = it.key();
           std::string qw = StrCat(aw, ".query_sets.", qid);
           // Original size: the visual crop of the last valid annotation with this query set.
           bool found = false;
           int ow = 0, oh = 0;
-          for (const Video& va : gt.videos) {
-            if (!(video_uid.is_string() && video_uid.get_ref<const std::string&>() == va.video_uid)) continue;
-            for (const Clip& ca : va.clips) {
-              if (!UidMatches(clip_uid, ca.clip_uid)) continue;
-              for (const ClipAnnotation& aa : ca.annotations) {
-                auto q = std::find_if(aa.query_sets.begin(), aa.query_sets.end(),
-                                      [&](const QuerySet& s) { return s.id == qid; });
-                if (q == aa.query_sets.end()) {
-                  return Status::InvalidArgument(StrCat(
-                      "KeyError: ", qw, ": annotation '", aa.annotation_uid, "' of clip ", UidText(ca.clip_uid),
-                      " in the test annotations has no query set '", qid, "' (submit.py reads it from every annotation "
-                      "of the clip)"));
-                }
-                if (q->is_valid) {
-                  ow = q->visual_crop.original_width;
-                  oh = q->visual_crop.original_height;
-                  found = true;
-                }
-              }
+          for (const IndexedAnnotation& ia : clip_annotations) {
+            const Clip& ca = *ia.ca;
+            const ClipAnnotation& aa = *ia.aa;
+            auto q_it = ia.by_id.find(qid);
+            const QuerySet* q = q_it == ia.by_id.end() ? nullptr : q_it->second;
+            if (q == nullptr) {
+              return Status::InvalidArgument(StrCat(
+                  "KeyError: ", qw, ": annotation '", aa.annotation_uid, "' of clip ", UidText(ca.clip_uid),
+                  " in the test annotations has no query set '", qid, "' (submit.py reads it from every annotation "
+                  "of the clip)"));
+            }
+            if (q->is_valid) {
+              ow = q->visual_crop.original_width;
+              oh = q->visual_crop.original_height;
+              found = true;
             }
           }
           VQ2D_RETURN_IF_ERROR(Need(it.value(), "bboxes", qw));
@@ -235,6 +290,7 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, con
           break;
         }
       }
+      const bool found_clip = cp != nullptr;
       if (!cp) {
         build.notes.push_back(StrCat("[INFO] Adding a dummy prediction for clip ", ca.clip_uid ? *ca.clip_uid : "None"));
         ++build.dummy_clips;
@@ -250,16 +306,38 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, con
       }
       // Missing valid query sets of present annotations (zip: the shorter list bounds it).
       OJson& preds = (*cp)["predictions"];
+      size_t valid = 0, boxed = 0;
+      for (size_t ai = 0; ai < ca.annotations.size(); ++ai) {
+        for (const QuerySet& q : ca.annotations[ai].query_sets) {
+          if (!q.is_valid) continue;
+          ++valid;
+          if (!found_clip || !preds.is_array() || ai >= preds.size() || !preds[ai].is_object()) continue;
+          auto qs = preds[ai].find("query_sets");
+          if (qs == preds[ai].end() || !qs->is_object()) continue;
+          auto e = qs->find(q.id);
+          if (e == qs->end() || !e->is_object()) continue;
+          auto b = e->find("bboxes");
+          boxed += b != e->end() && b->is_array() && !b->empty();
+        }
+      }
+      if (valid > 0) {
+        ++build.clips_total;
+        if (boxed == 0) build.uncovered_clips.push_back(ca.clip_uid ? *ca.clip_uid : "None");
+      }
       if (preds.is_array()) {
         for (size_t ai = 0; ai < std::min(preds.size(), ca.annotations.size()); ++ai) {
           OJson& entry = preds[ai];
           if (!entry.is_object() || !entry.contains("query_sets") || !entry["query_sets"].is_object()) continue;
+          std::set<std::string> present;  // keys of entry.query_sets (its contains() scans linearly)
+          for (auto it = entry["query_sets"].begin(); it != entry["query_sets"].end(); ++it) present.insert(it.key());
           for (const QuerySet& q : ca.annotations[ai].query_sets) {
-            if (!q.is_valid || entry["query_sets"].contains(q.id)) continue;
+            if (!q.is_valid || !present.insert(q.id).second) continue;
             build.notes.push_back(StrCat("[INFO] Adding an dummy prediction for query set ", q.id, " in clip ",
                                          ca.clip_uid ? *ca.clip_uid : "None"));
             ++build.dummy_query_sets;
-            entry["query_sets"][q.id] = DummyQuerySet();
+            // Absent (checked above): append without operator[]'s linear search.
+            static_cast<OJson::object_t::Container&>(entry["query_sets"].get_ref<OJson::object_t&>())
+                .emplace_back(q.id, DummyQuerySet());
           }
         }
       }
@@ -271,7 +349,9 @@ Result<SubmissionBuild> BuildSubmission(const std::vector<NamedJson>& files, con
   OJson submission = serialize(ordered);
   // ---- 3. version from the test file, then validate -----------------------------------------------
   if (submission.is_object()) submission["version"] = gt.version;
+  // The output is checked as `vq2d eval` reads it: the official rules, then every valid prediction.
   build.validation = ValidatePredictionsJson(submission, "submission", gt);
+  if (build.validation.ok()) build.validation = ValidatePredictionContents(submission, "submission", gt);
   build.submission_json = submission.dump();
   return build;
 }

@@ -1,5 +1,7 @@
 #include "vq2d/io/clip_output.h"
 
+#include "vq2d/base/json_parse.h"
+
 namespace vq2d {
 
 std::string SerializeClipOutput(const ClipOutput& out) {
@@ -22,8 +24,10 @@ std::string SerializeClipOutput(const ClipOutput& out) {
 }
 
 Result<ClipOutput> ParseClipOutput(const std::string& text, const std::string& source_name) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Status::Corruption(source_name + ": not a JSON object");
+  auto parsed = ParseJson(text, source_name);  // depth-limited, linear
+  if (!parsed.ok()) return Status::Corruption(StrCat(parsed.status().message(), " (not a JSON object)"));
+  const nlohmann::json& j = *parsed;
+  if (!j.is_object()) return Status::Corruption(source_name + ": not a JSON object");
   if (j.value("schema", "") != "vq2d.clip_output/1")
     return Status::Corruption(StrCat(source_name, ": key 'schema': expected \"vq2d.clip_output/1\""));
   ClipOutput out;

@@ -1,0 +1,80 @@
+// Hostile JSON in every io entry that reads JSON (annotations: eval, submit, merge, prepare, run;
+// predictions: eval, submit; clip outputs: merge): deep nesting anywhere is an error naming the
+// file and path (no stack overflow), and objects with very many keys parse in linear time.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "vq2d/io/annotations.h"
+#include "vq2d/io/clip_output.h"
+#include "vq2d/io/evaluate.h"
+#include "vq2d/io/submission.h"
+
+namespace vq2d {
+namespace {
+
+bool Has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+std::string Deep(int n) { return std::string(n, '[') + std::string(n, ']'); }
+
+const char kOneClip[] = R"({"version": "1.0.5", "videos": [{"video_uid": "v", "split": "val", "clips": [
+  {"clip_uid": "c", "clip_fps": 5.0, "annotations": [{"annotation_uid": "a", "query_sets": {
+    "1": {"is_valid": true, "query_frame": 9, "visual_crop": {"frame_number": 3, "x": 1, "y": 1, "width": 4,
+          "height": 4, "original_width": 64, "original_height": 48},
+          "response_track": [{"frame_number": 2, "x": 1, "y": 1, "width": 4, "height": 4}]}}}]}]}]})";
+
+TEST(JsonHostile, DeepNestingInAnUnusedAnnotationFieldNamesThePath) {
+  const std::string text = R"({"version": "1.0.5", "videos": [{"video_uid": "v", "unused": )" + Deep(100000) +
+                           R"(, "clips": []}]})";
+  auto r = ParseAnnotations(text, "vq_val.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(Has(r.status().message(), "vq_val.json: malformed JSON: nested deeper than")) << r.status().message();
+  EXPECT_TRUE(Has(r.status().message(), "at videos[0].unused[0]")) << r.status().message();
+}
+
+TEST(JsonHostile, DeepNestingInPredictionsAndClipOutputsIsAnError) {
+  auto gt = ParseAnnotations(kOneClip, "gt.json");
+  ASSERT_TRUE(gt.ok()) << gt.status().ToString();
+  const std::string pred = R"({"version": "1.0.5", "challenge": "ego4d_vq2d_challenge", "x": )" + Deep(100000) + "}";
+  auto e = EvaluatePredictions(pred, "pred.json", *gt);
+  ASSERT_FALSE(e.ok());
+  EXPECT_TRUE(Has(e.status().message(), "pred.json: malformed JSON: nested deeper than")) << e.status().message();
+  auto s = BuildSubmission({{"1-c.json", pred}}, *gt);
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(Has(s.status().message(), "nested deeper than")) << s.status().message();
+  auto l = EvaluateRenLocal(pred, "collated.json");
+  ASSERT_FALSE(l.ok());
+  EXPECT_TRUE(Has(l.status().message(), "nested deeper than")) << l.status().message();
+  auto c = ParseClipOutput(R"({"schema": "vq2d.clip_output/1", "extra": )" + Deep(100000) + "}", "out/c.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_TRUE(Has(c.status().message(), "out/c.json: malformed JSON: nested deeper than")) << c.status().message();
+}
+
+TEST(JsonHostile, AnnotationWithManyQuerySetsParsesAndValidatesLinearly) {
+  // 100,000 query sets (96 s in eval before); no timing assertion, a quadratic regression makes this
+  // test take minutes.
+  const int n = 100000;
+  std::string ann = R"({"version": "1.0.5", "videos": [{"video_uid": "v", "split": "val", "clips": [)"
+                    R"({"clip_uid": "c", "clip_fps": 5.0, "annotations": [{"query_sets": {)";
+  std::string pred = R"({"version": "1.0.5", "challenge": "ego4d_vq2d_challenge", "results": {"videos": [)"
+                     R"({"video_uid": "v", "clips": [{"clip_uid": "c", "predictions": [{"query_sets": {)";
+  for (int i = 1; i <= n; ++i) {
+    const std::string id = std::to_string(i);
+    ann += (i > 1 ? "," : "") + ("\"" + id + "\"") +
+           R"(: {"is_valid": false, "query_frame": 1, "visual_crop": {"frame_number": 0, "x": 0, "y": 0, "width": 1, "height": 1}})";
+    pred += (i > 1 ? "," : "") + ("\"" + id + "\"") + R"(: {"bboxes": [], "score": 0})";
+  }
+  ann += "}}]}]}]}";
+  pred += "}}]}]}]}}";
+  auto gt = ParseAnnotations(ann, "many.json");
+  ASSERT_TRUE(gt.ok()) << gt.status().ToString();
+  const auto& qs = gt->videos[0].clips[0].annotations[0].query_sets;
+  ASSERT_EQ(qs.size(), static_cast<size_t>(n));
+  EXPECT_EQ(qs.front().id, "1");
+  EXPECT_EQ(qs.back().id, std::to_string(n));
+  Status v = ValidatePredictions(pred, "pred.json", *gt);
+  EXPECT_TRUE(v.ok()) << v.ToString();
+}
+
+}  // namespace
+}  // namespace vq2d
