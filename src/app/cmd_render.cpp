@@ -6,15 +6,20 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#ifndef VQ2D_NO_VIDEO
 #include <opencv2/videoio.hpp>
+#endif
 
 #include "app/args.h"
 #include "app/commands.h"
 #include "vq2d/base/filesystem.h"
 #include "vq2d/io/clip_output.h"
 #include "vq2d/io/record.h"
+#include "vq2d/io/video_decode.h"
 
 namespace vq2d::app {
+
+using io::VideoNotBuilt;
 
 using io::ClipOutput;
 using io::ClipRecord;
@@ -231,6 +236,10 @@ int RunRenderImpl(const Args& args) {
   // Video.
   FileSystem* fs = FileSystem::Default();
   if (Status s = fs->CreateDirs(DirName(out)); !s.ok()) return fail(s);
+#ifdef VQ2D_NO_VIDEO
+  std::fprintf(stderr, "vq2d render: %s; writing only the contact sheet\n",
+               VideoNotBuilt(StrCat("the mp4 '", out, "'")).message().c_str());
+#else
   const std::string tmp = out + ".tmp.render.mp4";
   cv::VideoWriter writer;
   const double fps = rec->meta().clip_fps > 0 ? rec->meta().clip_fps : 5.0;
@@ -243,6 +252,7 @@ int RunRenderImpl(const Args& args) {
   for (int t = 0; t < T; ++t) writer.write(draw(t));
   writer.release();
   if (Status s = fs->Rename(tmp, out); !s.ok()) return fail(s);
+#endif
   // Contact sheet: visual crop, up to 8 response-track frames, up to 8 predicted frames.
   std::vector<std::pair<std::string, cv::Mat>> tiles;
   const int tw = rec->width() * 3 / 4, th = (rec->height() + bar_h / static_cast<int>(scale)) * 3 / 4;
