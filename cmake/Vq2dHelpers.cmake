@@ -19,15 +19,18 @@ function(vq2d_add_library)
   target_link_libraries(${A_NAME} PUBLIC ${A_DEPS})
 endfunction()
 
-# vq2d_add_test_suite(NAME <exe> DIR <folder> DEPS <targets...> [PATTERN <glob>])
-# One GoogleTest executable per layer, built from every *_test.cpp (or PATTERN) in DIR; each TEST
-# is a CTest test.
+# vq2d_add_test_suite(NAME <exe> DIR <folder> DEPS <targets...> [PATTERN <glob>] [EXCLUDE <file names...>])
+# One GoogleTest executable per layer, built from every *_test.cpp (or PATTERN) in DIR except the
+# EXCLUDE'd file names; each TEST is a CTest test.
 function(vq2d_add_test_suite)
-  cmake_parse_arguments(A "" "NAME;DIR;PATTERN" "DEPS" ${ARGN})
+  cmake_parse_arguments(A "" "NAME;DIR;PATTERN" "DEPS;EXCLUDE" ${ARGN})
   if(NOT A_PATTERN)
     set(A_PATTERN "*_test.cpp")
   endif()
   file(GLOB_RECURSE _srcs CONFIGURE_DEPENDS ${A_DIR}/${A_PATTERN})
+  foreach(_x IN LISTS A_EXCLUDE)
+    list(FILTER _srcs EXCLUDE REGEX "/${_x}$")
+  endforeach()
   if(NOT _srcs)
     return()
   endif()

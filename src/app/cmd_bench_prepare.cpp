@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
+#ifndef VQ2D_NO_VIDEO
 #include <opencv2/videoio.hpp>
+#endif
 
 #include "app/args.h"
 #include "app/commands.h"
@@ -15,6 +17,8 @@
 #include "vq2d/io/video_decode.h"
 
 namespace vq2d::app {
+
+using io::VideoNotBuilt;
 
 using io::Clip;
 using io::ClipFrameTimes;
@@ -36,6 +40,9 @@ Result<std::string> WriteBenchVideo(const std::string& path, int seconds, int wi
     cv::rectangle(tex, cv::Rect(rng.uniform(0, tex.cols), rng.uniform(0, tex.rows), rng.uniform(10, 200), rng.uniform(10, 200)),
                   cv::Scalar(rng.uniform(40, 220), rng.uniform(40, 220), rng.uniform(40, 220)), cv::FILLED);
   }
+#ifdef VQ2D_NO_VIDEO
+  return VideoNotBuilt(StrCat("writing the benchmark video '", path, "'"));
+#else
   for (const char* codec : {"avc1", "mp4v"}) {
     cv::VideoWriter w;
     try {
@@ -55,6 +62,7 @@ Result<std::string> WriteBenchVideo(const std::string& path, int seconds, int wi
     if (FileSystem::Default()->Exists(path)) return std::string(codec);
   }
   return Status::Internal(StrCat("no video writer (avc1, mp4v) could write '", path, "'"));
+#endif
 }
 
 }  // namespace

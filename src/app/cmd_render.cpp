@@ -6,7 +6,9 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#ifndef VQ2D_NO_VIDEO
 #include <opencv2/videoio.hpp>
+#endif
 
 #include "app/args.h"
 #include "app/commands.h"
@@ -14,8 +16,11 @@
 #include "vq2d/base/filesystem.h"
 #include "vq2d/io/clip_output.h"
 #include "vq2d/io/record.h"
+#include "vq2d/io/video_decode.h"
 
 namespace vq2d::app {
+
+using io::VideoNotBuilt;
 
 using io::ClipOutput;
 using io::ClipRecord;
@@ -109,6 +114,10 @@ int RunRenderImpl(const Args& args) {
   // Video.
   FileSystem* fs = FileSystem::Default();
   if (Status s = fs->CreateDirs(DirName(out)); !s.ok()) return fail(s);
+#ifdef VQ2D_NO_VIDEO
+  std::fprintf(stderr, "vq2d render: %s; writing only the contact sheet\n",
+               VideoNotBuilt(StrCat("the mp4 '", out, "'")).message().c_str());
+#else
   const std::string tmp = out + ".tmp.render.mp4";
   cv::VideoWriter writer;
   const double fps = rec->meta().clip_fps > 0 ? rec->meta().clip_fps : 5.0;
@@ -127,6 +136,7 @@ int RunRenderImpl(const Args& args) {
   }
   writer.release();
   if (Status s = fs->Rename(tmp, out); !s.ok()) return fail(s);
+#endif
   // Contact sheet: visual crop, up to 8 response-track frames, up to 8 predicted frames, the query
   // frame; frames drawn at the tile size (3/4 of the record) so labels keep their size.
   const double tile_scale = 0.75;

@@ -11,6 +11,7 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"run", "run the VQ2D pipeline over a split (resumable; MPI: one rank per GPU)", RunRun},
       {"status", "show done / failed / pending clips, throughput and ETA of a run", RunStatus},
+      {"plan", "work, GPU-hours and wall time a split implies (before submitting it)", RunPlan},
       {"merge", "merge per-clip outputs into the official predictions file", RunMerge},
       {"prepare", "build the HDF5 clip records of a split from the videos and annotations", RunPrepare},
       {"synth", "write the synthetic Ego4D-format dataset (videos, annotations, config.yaml)", RunSynth},

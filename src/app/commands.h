@@ -23,6 +23,7 @@ int RunCommandLine(int argc, char** argv);
 // Subcommands (src/app/cmd_<name>.cpp).
 int RunRun(const Args& args);
 int RunStatus(const Args& args);
+int RunPlan(const Args& args);
 int RunMerge(const Args& args);
 int RunPrepare(const Args& args);
 int RunSynth(const Args& args);

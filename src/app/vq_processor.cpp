@@ -41,6 +41,12 @@ std::string Sam2CheckpointPath(const Config& c) { return c.models.sam2.empty() ?
 
 }  // namespace
 
+nlohmann::json ModelWorkJson(const pipeline::ModelWork& w) {
+  return {{"ren_images", w.ren_images},   {"ren_s", w.ren_s},     {"sam2_encodes", w.sam2_encodes},
+          {"sam2_s", w.sam2_s},           {"track_steps", w.track_steps}, {"track_s", w.track_s},
+          {"dino_images", w.dino_images}, {"dino_s", w.dino_s}};
+}
+
 Result<std::string> Sam2VariantFromConfigName(const std::string& tracker_param) {
   static const std::regex kName(R"(hiera_(t|s|b\+|l)\.yaml$)");
   std::smatch m;
@@ -207,6 +213,7 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
   const bool dump = !debug_.dir.empty() && debug_.clip_uid == task.clip_uid;
   nlohmann::json debug;
   std::vector<pipeline::QueryResult> results;
+  const pipeline::ModelWork work_before = engine_->model_work();
   if (!inputs.empty()) {
     pipeline::ClipFrames cf{frames.data.data(), frames.count, frames.height, frames.width};
     if (dump) VQ2D_RETURN_IF_ERROR(FileSystem::Default()->CreateDirs(debug_.dir));
@@ -214,6 +221,7 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
     VQ2D_ASSIGN_OR_RETURN(results, engine_->RunClip(cf, inputs, dump ? &debug : nullptr, tensors_file));
   }
 
+  const pipeline::ModelWork work = engine_->model_work() - work_before;
   ClipResult r;
   pipeline::StageStats sum;
   int64_t errors = 0;
@@ -251,6 +259,7 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
              {"queries_with_upstream_errors", errors},
              {"frames", frames.count},
              {"ren_images", sum.ren_images},
+             {"model_work", ModelWorkJson(work)},
              {"per_query", per_query}};
   if (dump) {
     debug["clip_uid"] = task.clip_uid;

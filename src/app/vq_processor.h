@@ -32,6 +32,9 @@ std::vector<std::pair<std::string, std::string>> ModelFingerprintFiles(const io:
 // SAM 2.1 variant named by a hydra config path ("configs/sam2.1/sam2.1_hiera_l.yaml" -> "l").
 Result<std::string> Sam2VariantFromConfigName(const std::string& tracker_param);
 
+// stats["model_work"] of a clip: counts and seconds per model (pipeline::ModelWork).
+nlohmann::json ModelWorkJson(const pipeline::ModelWork& work);
+
 struct DebugDump {
   std::string dir;       // empty: off
   std::string clip_uid;  // the clip to dump
@@ -42,6 +45,7 @@ class VqClipProcessor : public runner::ClipProcessor {
   VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug = {},
                   io::RecordReadOptions record_options = {});
   Result<runner::ClipResult> Process(const runner::ClipTask& task, const runner::StopToken& stop) override;
+  const std::string& device() const { return engine_->device(); }
 
  private:
   std::unique_ptr<pipeline::VqEngine> engine_;

@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
+#ifndef VQ2D_NO_VIDEO
 #include <opencv2/videoio.hpp>
+#endif
 
 #include "vq2d/base/filesystem.h"
 #include "vq2d/io/prepare_math.h"
@@ -157,7 +159,7 @@ cv::Mat MakeBackground(Rng& rng, int w, int h) {
   return bg;
 }
 
-cv::Point CameraOffset(const VideoPlan& v, double t) {
+[[maybe_unused]] cv::Point CameraOffset(const VideoPlan& v, double t) {
   return {kPad + static_cast<int>(std::lround(kPad * 0.8 * std::sin(2 * kPi * t / 13.0 + v.cam_phase_x))),
           kPad + static_cast<int>(std::lround(kPad * 0.5 * std::sin(2 * kPi * t / 17.0 + v.cam_phase_y)))};
 }
@@ -173,7 +175,7 @@ bool IsVisible(const Mover& m, double t, int w, int h, int bar) {
   return r.area() * 2 >= m.sprite.size * m.sprite.size && (r.x2 - r.x1) >= 8 && (r.y2 - r.y1) >= 8;
 }
 
-void DrawSprite(cv::Mat& frame, const Mover& m, double t, int bar) {
+[[maybe_unused]] void DrawSprite(cv::Mat& frame, const Mover& m, double t, int bar) {
   const cv::Point tl = m.TopLeft(t, frame.cols);
   const cv::Rect target(tl.x, tl.y, m.sprite.size, m.sprite.size);
   const cv::Rect clipped = target & cv::Rect(0, bar, frame.cols, frame.rows - 2 * bar);
@@ -183,6 +185,9 @@ void DrawSprite(cv::Mat& frame, const Mover& m, double t, int bar) {
 }
 
 Status RenderVideo(const VideoPlan& v, const SynthOptions& o, const std::string& path, int64_t* frames) {
+#ifdef VQ2D_NO_VIDEO
+  return VideoNotBuilt(StrCat("writing the synthetic video '", path, "'"));
+#else
   const std::string tmp = path + ".tmp.synth.mp4";
   cv::VideoWriter writer;
   try {
@@ -208,6 +213,7 @@ Status RenderVideo(const VideoPlan& v, const SynthOptions& o, const std::string&
   writer.release();
   *frames += n;
   return FileSystem::Default()->Rename(tmp, path);
+#endif
 }
 
 OJ BoxJson(const Rect& r, int frame_number, int64_t video_frame, int w, int h) {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
+#ifndef VQ2D_NO_VIDEO
 #include <opencv2/videoio.hpp>
 
 extern "C" {
@@ -12,14 +13,33 @@ extern "C" {
 #include <libavutil/error.h>
 #include <libavutil/mathematics.h>
 }
+#endif
 
 #include "vq2d/base/filesystem.h"
 #include "vq2d/io/prepare_math.h"
 
 namespace vq2d::io {
+
+bool VideoIoBuilt() {
+#ifdef VQ2D_NO_VIDEO
+  return false;
+#else
+  return true;
+#endif
+}
+
+Status VideoNotBuilt(const std::string& what) {
+  return Status::FailedPrecondition(StrCat(what, ": this vq2d was built without video I/O (-DVQ2D_WITH_VIDEO=OFF, no "
+                                           "OpenCV videoio / FFmpeg); run it with a binary built with "
+                                           "-DVQ2D_WITH_VIDEO=ON (the default), e.g. on the CPU machine that prepares "
+                                           "the records"));
+}
+
 namespace {
 
 constexpr double kTimeEpsSec = 1e-6;
+
+#ifndef VQ2D_NO_VIDEO
 // Largest accepted difference between OpenCV's CAP_PROP_POS_MSEC and the demuxer's pts (ms): both
 // are the same integer pts converted to milliseconds, so only float rounding separates them.
 constexpr double kPosTolMs = 1e-3;
@@ -67,6 +87,7 @@ int64_t FrameAtPosMsec(const VideoStreamTiming& t, double pos_ms) {
   return it - t.frame_pts.begin();
 }
 
+#endif  // VQ2D_NO_VIDEO
 }  // namespace
 
 std::vector<int64_t> SelectFramesForSeekTimes(const std::vector<double>& frame_times_sec,
@@ -79,15 +100,6 @@ std::vector<int64_t> SelectFramesForSeekTimes(const std::vector<double>& frame_t
   return out;
 }
 
-int64_t SeekThresholdPts(int64_t seek_ms, int64_t container_start_us, int tb_num, int tb_den) {
-  // ffmpeg 5.1 open_input_file: timestamp = -ss + ic->start_time; ts_offset = -timestamp is added to
-  // every packet's pts after av_rescale_q into the stream time base; the trim filter then drops
-  // frames with (shifted) pts < 0. av_rescale_q rounds to nearest, halves away from zero, and is
-  // symmetric in the sign, so "pts - rescale(timestamp) >= 0" is "pts >= rescale(timestamp)".
-  const AVRational tb{tb_num, tb_den};
-  return av_rescale_q(seek_ms * 1000 + container_start_us, AV_TIME_BASE_Q, tb);
-}
-
 std::vector<int64_t> SelectFramesForSeekPts(const std::vector<int64_t>& frame_pts,
                                             const std::vector<int64_t>& threshold_pts) {
   std::vector<int64_t> out(threshold_pts.size(), -1);
@@ -96,6 +108,16 @@ std::vector<int64_t> SelectFramesForSeekPts(const std::vector<int64_t>& frame_pt
     while (j < threshold_pts.size() && frame_pts[k] >= threshold_pts[j]) out[j++] = static_cast<int64_t>(k);
   }
   return out;
+}
+
+#ifndef VQ2D_NO_VIDEO
+int64_t SeekThresholdPts(int64_t seek_ms, int64_t container_start_us, int tb_num, int tb_den) {
+  // ffmpeg 5.1 open_input_file: timestamp = -ss + ic->start_time; ts_offset = -timestamp is added to
+  // every packet's pts after av_rescale_q into the stream time base; the trim filter then drops
+  // frames with (shifted) pts < 0. av_rescale_q rounds to nearest, halves away from zero, and is
+  // symmetric in the sign, so "pts - rescale(timestamp) >= 0" is "pts >= rescale(timestamp)".
+  const AVRational tb{tb_num, tb_den};
+  return av_rescale_q(seek_ms * 1000 + container_start_us, AV_TIME_BASE_Q, tb);
 }
 
 Result<VideoStreamTiming> ReadVideoStreamTiming(const std::string& path, int64_t until_seek_ms) {
@@ -302,5 +324,20 @@ Result<DecodedVideoInfo> DecodeFramesAtTimes(const std::string& video_path, cons
   }
   return info;
 }
+
+#else  // VQ2D_NO_VIDEO
+
+Result<VideoStreamTiming> ReadVideoStreamTiming(const std::string& video_path, int64_t) {
+  return VideoNotBuilt(StrCat("reading the timestamps of video '", video_path, "'"));
+}
+
+Result<VideoProbe> ProbeVideo(const std::string& video_path) { return VideoNotBuilt(StrCat("probing video '", video_path, "'")); }
+
+Result<DecodedVideoInfo> DecodeFramesAtTimes(const std::string& video_path, const std::vector<double>&,
+                                             const FrameCallback&, const DecodeOptions&) {
+  return VideoNotBuilt(StrCat("decoding video '", video_path, "'"));
+}
+
+#endif  // VQ2D_NO_VIDEO
 
 }  // namespace vq2d::io

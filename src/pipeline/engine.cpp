@@ -13,6 +13,7 @@
 #include "vq2d/core/sam2_image_predictor.h"
 #include "vq2d/core/sam2_video_predictor.h"
 #include "vq2d/pipeline/clip_pipeline.h"
+#include "vq2d/pipeline/device.h"
 #include "vq2d/pipeline/model_adapters.h"
 
 namespace vq2d::pipeline {
@@ -109,28 +110,13 @@ void SetCpuThreads(int n) {
 }
 
 Result<torch::Device> ResolveDevice(const std::string& device, int local_rank) {
-  const bool cuda = torch::cuda::is_available();
-  if (device == "cpu") return torch::Device(torch::kCPU);
-  if (device == "auto") {
-    if (!cuda) return torch::Device(torch::kCPU);
-    const int n = static_cast<int>(torch::cuda::device_count());
-    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % std::max(1, n)));
-  }
-  if (device.rfind("cuda", 0) == 0) {
-    if (!cuda) {
-      return Status::FailedPrecondition(StrCat("models.device ", device,
-                                               ": this vq2d was built with a LibTorch without CUDA, or no GPU is visible"));
-    }
-    if (device == "cuda") {
-      const int n = static_cast<int>(torch::cuda::device_count());
-      return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % std::max(1, n)));
-    }
-    try {
-      return torch::Device(device);
-    } catch (const c10::Error&) {
-    }
-  }
-  return Status::InvalidArgument(StrCat("models.device '", device, "': expected auto, cpu, cuda or cuda:N"));
+  CudaInfo info;
+  info.compiled = at::hasCUDA();
+  info.available = torch::cuda::is_available();
+  info.devices = info.available ? static_cast<int>(torch::cuda::device_count()) : 0;
+  VQ2D_ASSIGN_OR_RETURN(DeviceChoice d, ChooseDevice(device, local_rank, info, ProcessEnv()));
+  if (!d.cuda) return torch::Device(torch::kCPU);
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(d.index));
 }
 
 std::string DeviceString(const torch::Device& d) {
@@ -178,6 +164,7 @@ struct VqEngine::Impl {
   DinoV2VisionTransformer dinov2_features{nullptr};
   std::unique_ptr<DenseFeatureExtractor> dino_adapter;
   std::unique_ptr<Sam2VideoAdapter> video_adapter;
+  ModelWork work;  // summed by the four adapters
 
   Models models() const { return {ren_adapter.get(), sam_adapter.get(), dino_adapter.get(), video_adapter.get()}; }
 
@@ -196,7 +183,7 @@ Status VqEngine::Impl::BuildRen() {
   VQ2D_RETURN_IF_ERROR(ren->LoadDinoV2File(m.dinov2_file));
   if (m.ren_file.empty()) return Status::InvalidArgument("REN checkpoint: no file configured (models.ren)");
   VQ2D_RETURN_IF_ERROR(ren->LoadRegionEncoderFile(m.ren_file));
-  ren_adapter = std::make_unique<RenTokenAdapter>(ren.get());
+  ren_adapter = std::make_unique<RenTokenAdapter>(ren.get(), &work);
   return Status::OK();
 }
 
@@ -209,13 +196,13 @@ Status VqEngine::Impl::BuildFeatures() {
     VQ2D_RETURN_IF_ERROR(LoadStrict(*dino, m.dino_file, "", "DINO"));
     dino->to(device, feature_dtype);
     dino->eval();
-    dino_adapter = std::make_unique<DinoFeatureAdapter>(dino, m.dino_input_height, m.dino_input_width);
+    dino_adapter = std::make_unique<DinoFeatureAdapter>(dino, m.dino_input_height, m.dino_input_width, &work);
   } else if (m.feature_extractor == "dinov2") {
     dinov2_features = DinoV2VisionTransformer(arch.ren.dinov2);
     VQ2D_RETURN_IF_ERROR(LoadStrict(*dinov2_features, m.dinov2_file, "", "DINOv2"));
     dinov2_features->to(device, feature_dtype);
     dinov2_features->eval();
-    dino_adapter = std::make_unique<DinoV2FeatureAdapter>(dinov2_features, arch.ren.dinov2.depth - 1);
+    dino_adapter = std::make_unique<DinoV2FeatureAdapter>(dinov2_features, arch.ren.dinov2.depth - 1, &work);
   } else {
     return Status::InvalidArgument(StrCat("visual_query.feature_extractor '", m.feature_extractor,
                                           "': expected dino or dinov2"));
@@ -238,14 +225,15 @@ Status VqEngine::Impl::BuildSam2() {
   vo.fill_hole_area = 0;
   vo.prompt_index_as_tensor = !options.params.fixes.sam2_prompt_frame_int_index;  // upstream models.py:622
   video_predictor = std::make_unique<sam2::VideoPredictor>(sam, vo);
-  sam_adapter = std::make_unique<Sam2ImageAdapter>(image_predictor.get());
-  video_adapter = std::make_unique<Sam2VideoAdapter>(video_predictor.get(), arch.sam2.image_size);
+  sam_adapter = std::make_unique<Sam2ImageAdapter>(image_predictor.get(), &work);
+  video_adapter = std::make_unique<Sam2VideoAdapter>(video_predictor.get(), arch.sam2.image_size, &work);
   return Status::OK();
 }
 
 VqEngine::VqEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 VqEngine::~VqEngine() = default;
 const std::string& VqEngine::device() const { return impl_->device_name; }
+ModelWork VqEngine::model_work() const { return impl_->work; }
 
 Status ValidateEngineOptions(const EngineOptions& options) {
   return GuardTorch("checking the VQ2D model options", [&]() -> Status {

@@ -2,6 +2,7 @@
 
 #include <opencv2/core.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -47,9 +48,24 @@ Status CheckFinite(const torch::Tensor& t, const char* what) {
                                  t.numel(), " values (check the model's weights)"));
 }
 
+// Adds the wall time of its scope to *seconds (when `seconds` is set).
+class ScopedSeconds {
+ public:
+  explicit ScopedSeconds(double* seconds) : s_(seconds), t0_(std::chrono::steady_clock::now()) {}
+  ~ScopedSeconds() {
+    if (s_) *s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  }
+
+ private:
+  double* s_;
+  std::chrono::steady_clock::time_point t0_;
+};
+
 }  // namespace
 
 Result<RenTokens> RenTokenAdapter::Encode(const torch::Tensor& images) {
+  ScopedSeconds timer(work_ ? &work_->ren_s : nullptr);
+  if (work_) work_->ren_images += images.dim() == 4 ? images.size(0) : 0;
   return Guard("REN", [&]() -> Result<RenTokens> {
     VQ2D_ASSIGN_OR_RETURN(RenOutput o, ren_->Encode(images));
     RenTokens r;
@@ -57,6 +73,12 @@ Result<RenTokens> RenTokenAdapter::Encode(const torch::Tensor& images) {
     r.points = o.points.to(torch::kCPU).to(torch::kFloat32);
     VQ2D_RETURN_IF_ERROR(CheckFinite(r.tokens, "REN tokens"));
     return r;
+  });
+}
+
+Result<torch::Tensor> RenTokenAdapter::GridPoints(int64_t height, int64_t width) {
+  return Guard("REN grid points", [&]() -> Result<torch::Tensor> {
+    return ren_->FramePoints(height, width).to(torch::kCPU).to(torch::kFloat32);
   });
 }
 
@@ -68,15 +90,18 @@ Status Sam2ImageAdapter::SetImage(const cv::Mat& rgb) {
     return Status::OK();
   }
   last_.release();
+  ScopedSeconds timer(work_ ? &work_->sam2_s : nullptr);
   return Guard("SAM 2 set_image", [&]() -> Status {
     VQ2D_RETURN_IF_ERROR(p_->SetImage(MatToTensor(rgb)));
     last_ = rgb.clone();
     ++encoded_;
+    if (work_) ++work_->sam2_encodes;
     return Status::OK();
   });
 }
 
 Result<cv::Mat> Sam2ImageAdapter::PredictBox(const std::array<double, 4>& b) {
+  ScopedSeconds timer(work_ ? &work_->sam2_s : nullptr);
   return Guard("SAM 2 box prompt", [&]() -> Result<cv::Mat> {
     sam2::ImagePrompt prompt;
     prompt.box = torch::tensor({static_cast<float>(b[0]), static_cast<float>(b[1]), static_cast<float>(b[2]),
@@ -89,6 +114,7 @@ Result<cv::Mat> Sam2ImageAdapter::PredictBox(const std::array<double, 4>& b) {
 }
 
 Result<std::vector<cv::Mat>> Sam2ImageAdapter::PredictPoint(double x, double y) {
+  ScopedSeconds timer(work_ ? &work_->sam2_s : nullptr);
   return Guard("SAM 2 point prompt", [&]() -> Result<std::vector<cv::Mat>> {
     sam2::ImagePrompt prompt;
     prompt.point_coords = torch::tensor({static_cast<float>(x), static_cast<float>(y)}).reshape({1, 2});
@@ -103,6 +129,8 @@ Result<std::vector<cv::Mat>> Sam2ImageAdapter::PredictPoint(double x, double y) 
 }
 
 Result<torch::Tensor> DinoFeatureAdapter::Extract(const torch::Tensor& images) {
+  ScopedSeconds timer(work_ ? &work_->dino_s : nullptr);
+  if (work_) work_->dino_images += images.dim() == 4 ? images.size(0) : 0;
   return Guard("DINO features", [&]() -> Result<torch::Tensor> {
     torch::NoGradGuard no_grad;
     const auto param = model_->parameters().front();
@@ -124,6 +152,8 @@ Result<torch::Tensor> DinoFeatureAdapter::Extract(const torch::Tensor& images) {
 }
 
 Result<torch::Tensor> DinoV2FeatureAdapter::Extract(const torch::Tensor& images) {
+  ScopedSeconds timer(work_ ? &work_->dino_s : nullptr);
+  if (work_) work_->dino_images += images.dim() == 4 ? images.size(0) : 0;
   return Guard("DINOv2 features", [&]() -> Result<torch::Tensor> {
     torch::NoGradGuard no_grad;
     const auto param = model_->parameters().front();
@@ -144,6 +174,7 @@ Result<torch::Tensor> DinoV2FeatureAdapter::Extract(const torch::Tensor& images)
 
 Status Sam2VideoAdapter::Track(const FrameSource& frames, int64_t prompt_index, const std::array<double, 4>& box,
                                const TrackerFrameCallback& on_frame) {
+  ScopedSeconds timer(work_ ? &work_->track_s : nullptr);
   return Guard("SAM 2 video", [&]() -> Status {
     sam2::VideoFrames vf;
     vf.num_frames = frames.num_frames;
@@ -162,6 +193,7 @@ Status Sam2VideoAdapter::Track(const FrameSource& frames, int64_t prompt_index, 
       VQ2D_ASSIGN_OR_RETURN(auto next, p_->Next());
       if (!next) break;
       VQ2D_RETURN_IF_ERROR(CheckFinite(next->video_res_masks, "SAM 2 video mask logits"));
+      if (work_) ++work_->track_steps;
       const cv::Mat m = MaskToMat(next->video_res_masks[0][0] > 0);
       const sam2::FrameOutput* o = p_->Output(next->frame_idx);  // what produced the yielded mask
       const float score = o ? o->object_score_logits.to(torch::kCPU).item<float>() : std::nanf("");

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "vq2d/pipeline/tracked_tokens.h"
+
 namespace vq2d::pipeline {
 
 namespace {
@@ -56,6 +58,7 @@ TrackingParams Tracking(const PipelineParams& p) {
   t.query_cropping_factors = p.query_cropping_factors;
   t.keep_token_alignment = p.fixes.tracked_token_alignment;
   t.crop_interpolation = p.crop_interpolation;
+  t.lazy_tokens = p.lazy_tracked_tokens;
   return t;
 }
 
@@ -132,13 +135,17 @@ Result<QueryOutcome> RunQueryRounds(const torch::Tensor& frames, const QuerySet&
   st.track_s += Since(t0);
   if (!tp1.upstream_error.empty()) out.upstream_errors.push_back("TrackPrediction: " + tp1.upstream_error);
   if (trace) {
+    int64_t n_tokens = tp1.tokens.defined() ? tp1.tokens.size(0) : 0;
+    if (tp1.lazy) {
+      VQ2D_ASSIGN_OR_RETURN(n_tokens, tp1.lazy->Rows());  // the trace needs the count: all masks
+    }
     trace->push_back({{"stage", "TrackPrediction"},
                       {"to_track", "max"},
                       {"selected_frame_ids_in", ref.frame_ids},
                       {"selected_object_scores_in", ref.scores},
                       {"predicted_track", TrackJson(tp1.track)},
                       {"predicted_track_score", tp1.score},
-                      {"n_tracked_object_tokens", tp1.tokens.defined() ? tp1.tokens.size(0) : 0},
+                      {"n_tracked_object_tokens", n_tokens},
                       {"sam2_passes", PassesJson(tp1.passes, params.fixes)}});
   }
   out.track = tp1.track;
@@ -157,7 +164,12 @@ Result<QueryOutcome> RunQueryRounds(const torch::Tensor& frames, const QuerySet&
   ep.blur_threshold = params.blur_threshold;
   ep.fix_token_index = params.fixes.expansion_token_index;
   ep.fix_blur_gray = params.fixes.blur_gray_conversion;
-  ExpansionResult ex = ExpandQueries(frames, queries, objects, tp1.track, tp1.tokens, ep);
+  ExpansionResult ex;
+  if (tp1.lazy) {
+    VQ2D_ASSIGN_OR_RETURN(ex, ExpandQueries(frames, queries, objects, tp1.track, *tp1.lazy, ep));
+  } else {
+    ex = ExpandQueries(frames, queries, objects, tp1.track, tp1.tokens, ep);
+  }
   st.expansion_s += Since(t0);
   if (!ex.upstream_error.empty()) out.upstream_errors.push_back("QueryExpansion: " + ex.upstream_error);
   if (trace) {

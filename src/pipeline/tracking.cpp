@@ -1,25 +1,38 @@
 #include "vq2d/pipeline/tracking.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+
+#include "vq2d/base/check.h"
 
 #include "vq2d/pipeline/geometry.h"
 #include "vq2d/pipeline/query_tokens.h"
+#include "vq2d/pipeline/tracked_tokens.h"
 
 namespace vq2d::pipeline {
 
 namespace F = torch::nn::functional;
 
-Result<CropTokens> ModelBoxTokenGenerator::Generate(const torch::Tensor& crops,
-                                                    const std::vector<std::array<double, 4>>& boxes_xywh) {
+Result<CropSelection> BoxTokenGenerator::SelectCrops(const torch::Tensor&, const std::vector<std::array<double, 4>>&,
+                                                     int64_t) {
+  return Status::Internal("this token generator computes tokens only through Generate (SupportsOnDemand is false)");
+}
+
+Result<torch::Tensor> BoxTokenGenerator::CropTokenRows(const torch::Tensor&, const CropSelection&, int64_t) {
+  return Status::Internal("this token generator computes tokens only through Generate (SupportsOnDemand is false)");
+}
+
+Result<CropSelection> ModelBoxTokenGenerator::SelectCrops(const torch::Tensor& crops,
+                                                          const std::vector<std::array<double, 4>>& boxes_xywh,
+                                                          int64_t /*frame_pos*/) {
   if (crops.dim() != 4 || crops.size(0) != static_cast<int64_t>(boxes_xywh.size())) {
     return Status::InvalidArgument("generate_token_from_bbox: crops must be [N,H,W,3] with one box per crop");
   }
-  CropTokens out;
+  CropSelection out;
   if (crops.size(0) == 0) return out;
-  VQ2D_ASSIGN_OR_RETURN(RenTokens rt, ren_->Encode(crops));
-  const torch::Tensor pts = rt.points.to(torch::kFloat32).contiguous();
-  out.tokens = torch::zeros({crops.size(0), rt.tokens.size(2)}, torch::kFloat32);
+  VQ2D_ASSIGN_OR_RETURN(torch::Tensor points, ren_->GridPoints(crops.size(1), crops.size(2)));
+  const torch::Tensor pts = points.to(torch::kFloat32).contiguous();
   for (int64_t i = 0; i < crops.size(0); ++i) {
     VQ2D_RETURN_IF_ERROR(sam_->SetImage(SamBlur(TensorToMat(crops[i]), ops_.sam_blur_kernel)));
     const auto& b = boxes_xywh[i];
@@ -27,12 +40,36 @@ Result<CropTokens> ModelBoxTokenGenerator::Generate(const torch::Tensor& crops,
     const cv::Mat refined = RefineMask(m);
     if (cv::countNonZero(refined) == 0) {
       out.kind.push_back(-1);
+      out.token.push_back(-1);
       continue;
     }
     const int k = ChooseTokenByDistance(refined, pts.data_ptr<float>(), pts.size(0), ops_.token_distance_mask_size);
     out.kind.push_back(k >= 0 ? 1 : 0);
-    if (k >= 0) out.tokens[i].copy_(rt.tokens[i][k].to(torch::kFloat32));
+    out.token.push_back(k);
   }
+  return out;
+}
+
+Result<torch::Tensor> ModelBoxTokenGenerator::CropTokenRows(const torch::Tensor& crops, const CropSelection& sel,
+                                                            int64_t /*frame_pos*/) {
+  if (crops.dim() != 4 || crops.size(0) != static_cast<int64_t>(sel.kind.size())) {
+    return Status::InvalidArgument("generate_token_from_bbox: one crop selection per crop");
+  }
+  // REN on all N crops as one call (the batching of the eager path, so the values are the same bits).
+  VQ2D_ASSIGN_OR_RETURN(RenTokens rt, ren_->Encode(crops));
+  torch::Tensor rows = torch::zeros({crops.size(0), rt.tokens.size(2)}, torch::kFloat32);
+  for (int64_t i = 0; i < crops.size(0); ++i)
+    if (sel.kind[i] == 1) rows[i].copy_(rt.tokens[i][sel.token[i]].to(torch::kFloat32));
+  return rows;
+}
+
+Result<CropTokens> ModelBoxTokenGenerator::Generate(const torch::Tensor& crops,
+                                                    const std::vector<std::array<double, 4>>& boxes_xywh) {
+  VQ2D_ASSIGN_OR_RETURN(CropSelection sel, SelectCrops(crops, boxes_xywh, 0));
+  CropTokens out;
+  if (crops.size(0) == 0) return out;
+  VQ2D_ASSIGN_OR_RETURN(out.tokens, CropTokenRows(crops, sel, 0));
+  out.kind = std::move(sel.kind);
   return out;
 }
 
@@ -152,7 +189,13 @@ Result<TrackPredictionResult> PredictTrack(const torch::Tensor& frames, const Ca
   VQ2D_ASSIGN_OR_RETURN(r.track, TrackCandidate(frames, c.frame_ids[idx], c.boxes[idx], query_timestep, tracker, params,
                                                 &r.passes));
   r.score = static_cast<double>(c.scores[idx]);
-  if (get_tokens) {
+  if (get_tokens && params.lazy_tokens && mode == TrackMode::kMax && tokens && tokens->SupportsOnDemand()) {
+    VQ2D_ASSIGN_OR_RETURN(r.lazy, TrackedTokens::Create(frames, r.track, tokens, params));
+    if (!r.track.empty()) {
+      VQ2D_ASSIGN_OR_RETURN(std::string err, r.lazy->UpstreamError());
+      if (!err.empty() && r.upstream_error.empty()) r.upstream_error = err;
+    }
+  } else if (get_tokens) {
     if (!tokens) return Status::InvalidArgument("PredictTrack: get_tokens needs a token generator");
     std::vector<CropTokens> parts;
     for (const TrackBox& tb : r.track) {
@@ -190,8 +233,36 @@ Result<TrackPredictionResult> PredictTrack(const torch::Tensor& frames, const Ca
   return r;
 }
 
-ExpansionResult ExpandQueries(const torch::Tensor& frames, const QuerySet& queries, const VideoObjects& objects,
-                              const Track& track, const torch::Tensor& tracked_tokens, const ExpansionParams& p) {
+namespace {
+
+// The tracked tokens as ExpandQueries reads them: a tensor (eager) or TrackedTokens (on demand).
+struct TokenRows {
+  const torch::Tensor* tensor = nullptr;
+  TrackedTokens* lazy = nullptr;
+  Result<int64_t> Rows() const {
+    if (tensor) return tensor->defined() ? tensor->size(0) : int64_t{0};
+    return lazy->Rows();
+  }
+  Result<torch::Tensor> All() const {
+    if (tensor) return tensor->to(torch::kFloat32);
+    return lazy->All();
+  }
+  Result<torch::Tensor> Gather(const std::vector<int64_t>& idx, int64_t dim) const {
+    if (tensor) return tensor->index_select(0, torch::tensor(idx, torch::kInt64)).to(torch::kFloat32);
+    return lazy->Gather(idx, dim);
+  }
+};
+
+// max over the queries of upstream's float32 cosine, per row of `rows` (MaxCosine: each row's value
+// depends on that row and the queries only, so a subset of rows gets the same bits as all rows).
+torch::Tensor MaxSimilarity(const torch::Tensor& rows, const torch::Tensor& query_tokens) {
+  torch::Tensor s;
+  MaxCosine(rows, query_tokens, &s, nullptr);
+  return s;
+}
+
+Result<ExpansionResult> Expand(const torch::Tensor& frames, const QuerySet& queries, const VideoObjects& objects,
+                               const Track& track, const TokenRows& tokens, const ExpansionParams& p) {
   ExpansionResult r;
   r.queries = queries;
   r.objects = objects;
@@ -224,7 +295,7 @@ ExpansionResult ExpandQueries(const torch::Tensor& frames, const QuerySet& queri
   r.object_start_index = start;
   r.objects = objects.From(fid[start]);
   r.expanded = true;
-  const int64_t m = tracked_tokens.defined() ? tracked_tokens.size(0) : 0;
+  VQ2D_ASSIGN_OR_RETURN(const int64_t m, tokens.Rows());
   const int64_t L = static_cast<int64_t>(track.size());
   if (m == 0) return r;
   const int64_t ntpf = m / L;
@@ -232,16 +303,14 @@ ExpansionResult ExpandQueries(const torch::Tensor& frames, const QuerySet& queri
     r.upstream_error = "ZeroDivisionError";
     return r;
   }
-  torch::Tensor sims;  // upstream's float32 cosines (F.normalize + mm + max)
-  MaxCosine(tracked_tokens, queries.tokens, &sims, nullptr);
-  const float thr = static_cast<float>(p.query_selection_threshold);
-  const float* s = sims.data_ptr<float>();
+  // The rows whose similarity upstream compares: frame t = i / ntpf passes the box-size and blur checks.
   std::map<int64_t, bool> blurry;
-  std::vector<torch::Tensor> add;
+  std::vector<int64_t> read;
+  bool index_error = false;
   for (int64_t i = 0; i < m; ++i) {
     const int64_t t = i / ntpf;
     if (t >= L) {
-      r.upstream_error = "IndexError";  // tokens not a multiple of the track length (quirk #2)
+      index_error = true;  // tokens not a multiple of the track length (quirk #2)
       break;
     }
     const TrackBox& tb = track[t];
@@ -251,16 +320,63 @@ ExpansionResult ExpandQueries(const torch::Tensor& frames, const QuerySet& queri
       it = blurry.emplace(t, IsBlurry(TensorToMat(frames[tb.frame]), p.blur_threshold, p.fix_blur_gray).blurry).first;
     }
     if (it->second) continue;
-    if (!(s[i] > thr)) continue;
+    read.push_back(i);
+  }
+  const float thr = static_cast<float>(p.query_selection_threshold);
+  const int64_t D = queries.tokens.size(1);
+  std::vector<float> sim(read.size());
+  torch::Tensor all;  // every row (the eager source holds them all already)
+  if (tokens.tensor) {
+    VQ2D_ASSIGN_OR_RETURN(all, tokens.All());
+    if (!read.empty()) {
+      const torch::Tensor s = MaxSimilarity(all, queries.tokens);
+      const float* sp = s.data_ptr<float>();
+      for (size_t j = 0; j < read.size(); ++j) sim[j] = sp[read[j]];
+    }
+  } else if (!read.empty()) {
+    VQ2D_ASSIGN_OR_RETURN(torch::Tensor rows, tokens.Gather(read, D));
+    const torch::Tensor s = MaxSimilarity(rows, queries.tokens);
+    const float* sp = s.data_ptr<float>();
+    for (size_t j = 0; j < read.size(); ++j) sim[j] = sp[j];
+  }
+  std::vector<torch::Tensor> add;
+  for (size_t j = 0; j < read.size(); ++j) {
+    if (!(sim[j] > thr)) continue;
+    const int64_t i = read[j], t = i / ntpf;
+    const TrackBox& tb = track[t];
     const int64_t src = p.fix_token_index ? i : t;
-    add.push_back(tracked_tokens[src].to(torch::kFloat32));
+    if (all.defined()) {
+      add.push_back(all[src]);
+    } else {
+      VQ2D_ASSIGN_OR_RETURN(torch::Tensor row, tokens.Gather({src}, D));
+      add.push_back(row[0]);
+    }
     r.appended_token_source_index.push_back(src);
     r.queries.frame_numbers.push_back(tb.frame);
     r.queries.boxes.push_back({static_cast<double>(tb.x), static_cast<double>(tb.y), static_cast<double>(tb.w),
                                static_cast<double>(tb.h)});
   }
+  if (index_error) r.upstream_error = "IndexError";
   if (!add.empty()) r.queries.tokens = torch::cat({queries.tokens.to(torch::kFloat32), torch::stack(add)});
   return r;
+}
+
+}  // namespace
+
+ExpansionResult ExpandQueries(const torch::Tensor& frames, const QuerySet& queries, const VideoObjects& objects,
+                              const Track& track, const torch::Tensor& tracked_tokens, const ExpansionParams& p) {
+  TokenRows rows;
+  rows.tensor = &tracked_tokens;
+  auto r = Expand(frames, queries, objects, track, rows, p);
+  VQ2D_CHECK(r.ok()) << r.status().ToString();  // a tensor source cannot fail
+  return std::move(r).value();
+}
+
+Result<ExpansionResult> ExpandQueries(const torch::Tensor& frames, const QuerySet& queries, const VideoObjects& objects,
+                                      const Track& track, TrackedTokens& tracked_tokens, const ExpansionParams& p) {
+  TokenRows rows;
+  rows.lazy = &tracked_tokens;
+  return Expand(frames, queries, objects, track, rows, p);
 }
 
 }  // namespace vq2d::pipeline

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "core/device_under_test.h"
 #include "vq2d/core/ren.h"
 
 namespace vq2d {
@@ -83,6 +84,7 @@ TEST(RenEncoder, FilterKeepsStrictlyAboveElseFirstArgmax) {
 TEST(RenEncoder, Bfloat16RunsAndStaysClose) {
   torch::manual_seed(1);
   RenConfig c = SmallConfig();
+  c.device = vq2d::testing::TestDevice();  // tools/gpu_check.sh: the same bound on CUDA
   auto f32 = RenEncoder::Create(c);
   ASSERT_TRUE(f32.ok());
   c.dtype = torch::kBFloat16;

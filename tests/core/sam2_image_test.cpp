@@ -25,7 +25,7 @@ TEST(Sam2ImageEncoder, MatchesFixtures) {
     const auto c = testing::ReadCaseJson(dir);
     auto model = testing::BuildCaseModel(dir, c, /*strict=*/true);
     const TensorMap m = testing::LoadCaseTensors(dir);
-    auto x = T(m, "input").to(torch::kFloat32);
+    auto x = T(m, "input").to(vq2d::testing::TestDevice(), torch::kFloat32);
     auto trunk = model->image_encoder->trunk->forward(x);
     ExpectCloseCase(c, "trunk_out.3", trunk[3], m);
     auto raw = model->image_encoder->forward(x);
@@ -81,7 +81,7 @@ TEST(Sam2ImagePredictor, MatchesFixtures) {
       ASSERT_EQ(r->masks.sizes().vec(), ref_masks.sizes().vec());
       const double atol = testing::ToleranceFor(c, p + ".low_res_masks").atol;
       auto ref_up = PostprocessMasks(T(m, p + ".low_res_masks").unsqueeze(0), img.size(0), img.size(1), 0, 0)[0];
-      auto mismatch = (r->masks != ref_masks) & (ref_up.abs() > atol);
+      auto mismatch = (r->masks.cpu() != ref_masks) & (ref_up.abs() > atol);
       EXPECT_EQ(mismatch.sum().item<int64_t>(), 0) << p << ".masks differ outside the near-zero band";
     }
   }
@@ -95,7 +95,7 @@ TEST(Sam2ImagePredictor, MatchesFixtures) {
 // 18-52% of the pixels here), while the few hundred pixels near 0 that flip are left out; relative L2
 // distance of each mask's logits < 0.1 (bf16: 0.009-0.014).
 TEST(Sam2ImagePredictor, Bf16AutocastStaysCloseToFp32) {
-  if (!CpuBf16UsesOneDnn()) {
+  if (vq2d::testing::TestOnCpu() && !CpuBf16UsesOneDnn()) {
     GTEST_SKIP() << "this CPU has no oneDNN bf16 (AVX512 BW/VL/DQ): LibTorch's fallback bf16 kernels are not a "
                     "usable SAM 2 precision (the product warns), so there is no bf16 behaviour to check";
   }

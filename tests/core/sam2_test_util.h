@@ -8,6 +8,7 @@
 #include <string>
 
 #include "nlohmann/json.hpp"
+#include "core/device_under_test.h"
 #include "support/test_support.h"
 #include "vq2d/core/checkpoint.h"
 #include "vq2d/core/sam2.h"
@@ -95,6 +96,7 @@ inline Sam2Model BuildCaseModel(const std::string& dir, const nlohmann::json& c,
   auto st = LoadStateDict(*model, SubMap(*w, "model."), opt);
   EXPECT_TRUE(st.ok()) << st.ToString();
   model->eval();
+  model->to(vq2d::testing::TestDevice());
   return model;
 }
 

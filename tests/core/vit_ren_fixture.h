@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 
+#include "core/device_under_test.h"
 #include "support/test_support.h"
 #include "vq2d/core/checkpoint.h"
 

@@ -42,6 +42,16 @@ class ColourRen : public TokenExtractor {
     images_ += n;
     return r;
   }
+  Result<torch::Tensor> GridPoints(int64_t H, int64_t W) override {
+    const auto grid = RenGridPoints(4);
+    torch::Tensor points = torch::empty({16, 2});
+    for (size_t g = 0; g < grid.size(); ++g) {
+      const auto p = TranslatePoint(grid[g], static_cast<int>(H), static_cast<int>(W));
+      points[g][0] = p[0];
+      points[g][1] = p[1];
+    }
+    return points;
+  }
   int calls = 0;
   int64_t images_ = 0;
 };

@@ -1,6 +1,7 @@
 // Test doubles: model stand-ins that replay outputs recorded in the logic fixtures, in call order.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <string>
 #include <vector>
@@ -31,15 +32,19 @@ class ReplayRen : public TokenExtractor {
       r.tokens = recorded_.slice(0, next_, next_ + n).clone();
     }
     next_ += n;
-    r.points = torch::empty({static_cast<int64_t>(grid_.size()), 2}, torch::kFloat32);
-    auto a = r.points.accessor<float, 2>();
+    r.points = *GridPoints(images.size(1), images.size(2));
+    calls_.push_back(n);
+    return r;
+  }
+  Result<torch::Tensor> GridPoints(int64_t H, int64_t W) override {
+    torch::Tensor points = torch::empty({static_cast<int64_t>(grid_.size()), 2}, torch::kFloat32);
+    auto a = points.accessor<float, 2>();
     for (size_t i = 0; i < grid_.size(); ++i) {
-      const auto p = TranslatePoint(grid_[i], static_cast<int>(images.size(1)), static_cast<int>(images.size(2)));
+      const auto p = TranslatePoint(grid_[i], static_cast<int>(H), static_cast<int>(W));
       a[i][0] = p[0];
       a[i][1] = p[1];
     }
-    calls_.push_back(n);
-    return r;
+    return points;
   }
   int64_t consumed() const { return next_; }
   const std::vector<int64_t>& calls() const { return calls_; }
@@ -111,10 +116,36 @@ class ScriptedTracker : public VideoTracker {
 };
 
 // generate_token_from_bbox stand-in: `rows` [M,D] are the outputs for the crops listed in `kept`
-// (global crop counter over all calls, in call order); other crops are skipped (empty mask).
+// (global crop counter over all calls, in call order); other crops are skipped (empty mask). On
+// demand (SupportsOnDemand), the crop counter is frame_pos * crops per frame + crop, so any order
+// of frames replays the same rows.
 class ReplayTokenGenerator : public BoxTokenGenerator {
  public:
   ReplayTokenGenerator(torch::Tensor rows, std::vector<int64_t> kept) : rows_(std::move(rows)), kept_(std::move(kept)) {}
+  bool SupportsOnDemand() const override { return on_demand; }
+  Result<CropSelection> SelectCrops(const torch::Tensor& crops, const std::vector<std::array<double, 4>>& boxes,
+                                    int64_t frame_pos) override {
+    CropSelection s;
+    ++frames_selected;
+    for (int64_t i = 0; i < crops.size(0); ++i) {
+      const int64_t crop = frame_pos * crops.size(0) + i;
+      boxes_by_crop[crop] = boxes[i];
+      auto it = std::find(kept_.begin(), kept_.end(), crop);
+      s.kind.push_back(it == kept_.end() ? -1 : 1);
+      s.token.push_back(it == kept_.end() ? -1 : it - kept_.begin());
+    }
+    return s;
+  }
+  Result<torch::Tensor> CropTokenRows(const torch::Tensor& crops, const CropSelection& s, int64_t) override {
+    ++frames_encoded;
+    torch::Tensor out = torch::zeros({crops.size(0), rows_.size(1)}, torch::kFloat32);
+    for (int64_t i = 0; i < crops.size(0); ++i)
+      if (s.kind[i] == 1) out[i].copy_(rows_[s.token[i]]);
+    return out;
+  }
+  bool on_demand = false;
+  int64_t frames_selected = 0, frames_encoded = 0;
+  std::map<int64_t, std::array<double, 4>> boxes_by_crop;  // on demand: crop counter -> box
   Result<CropTokens> Generate(const torch::Tensor& crops, const std::vector<std::array<double, 4>>& boxes) override {
     CropTokens out;
     out.tokens = torch::zeros({crops.size(0), rows_.size(1)}, torch::kFloat32);

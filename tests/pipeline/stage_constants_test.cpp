@@ -170,6 +170,7 @@ class OneTokenRen : public TokenExtractor {
     r.points = points;
     return r;
   }
+  Result<torch::Tensor> GridPoints(int64_t, int64_t) override { return points; }
   torch::Tensor points = torch::tensor({0.f, 0.f, 74.f, 50.f}).view({2, 2});
   int64_t images_ = 0;
 };

@@ -38,7 +38,10 @@ std::vector<int64_t> SelectFramesForSeekTimes(const std::vector<double>& frame_t
 // tb_num / tb_den: av_rescale_q(seek_ms * 1000 + container_start_us, AV_TIME_BASE_Q, tb), i.e.
 // rounded to the nearest tick, halves away from zero. Frames with pts >= the threshold are kept.
 // container_start_us: the container's start time (AVFormatContext::start_time; 0 when unknown).
+// Only in builds with video I/O (it is libavutil's rounding).
+#ifndef VQ2D_NO_VIDEO
 int64_t SeekThresholdPts(int64_t seek_ms, int64_t container_start_us, int tb_num, int tb_den);
+#endif
 
 // Exact selection rule: frame_pts in presentation order (non-decreasing), threshold_pts
 // non-decreasing (SeekThresholdPts); per threshold the index of the first frame with
@@ -51,7 +54,8 @@ std::vector<int64_t> SelectFramesForSeekPts(const std::vector<int64_t>& frame_pt
 // "-ss until_seek_ms" selects and every frame before it are known (a packet whose dts is 2 s past that
 // frame's pts: later packets are presented later), so a clip early in a long video does not read the
 // whole file; `complete` says whether the stream was read to its end. NotFound: missing file;
-// Corruption: unreadable file, no video stream, or a packet without any timestamp.
+// Corruption: unreadable file, no video stream, or a packet without any timestamp;
+// FailedPrecondition (VideoNotBuilt) without video I/O.
 struct VideoStreamTiming {
   int tb_num = 0, tb_den = 1;          // stream time base
   int64_t stream_start_pts = 0;        // AVStream::start_time (0 when unknown), stream ticks
@@ -103,5 +107,11 @@ struct VideoProbe {
   int64_t frame_count = 0;
 };
 Result<VideoProbe> ProbeVideo(const std::string& video_path);
+
+// Whether this binary has video I/O (CMake VQ2D_WITH_VIDEO, default ON). Without it, DecodeFramesAtTimes,
+// ProbeVideo and every video writer (synth, render, bench prepare) return VideoNotBuilt(what).
+bool VideoIoBuilt();
+// FailedPrecondition: "<what>: this vq2d was built without video I/O (-DVQ2D_WITH_VIDEO=OFF) ...".
+Status VideoNotBuilt(const std::string& what);
 
 }  // namespace vq2d::io

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "vq2d/base/status.h"
+#include "vq2d/pipeline/model_work.h"
 #include "vq2d/pipeline/params.h"
 
 namespace vq2d::pipeline {
@@ -40,7 +41,8 @@ struct ModelOptions {
   // Weight files (PyTorch zip or safetensors, detected by content): DINOv2 state dict; REN
   // checkpoint.pth (region_encoder_state.*); DINO state dict; SAM 2.1 checkpoint (model.*).
   std::string dinov2_file, ren_file, dino_file, sam2_file;
-  // "cpu", "cuda", "cuda:N", or "auto" (cuda:<local_rank % GPUs> when LibTorch has CUDA, else cpu).
+  // "cpu", "cuda", "cuda:N", or "auto" (cuda:<local_rank % GPUs> when LibTorch has CUDA, else cpu;
+  // auto with GPUs allocated and no CUDA fails: ChooseDevice in device.h).
   std::string device = "cpu";
   int local_rank = 0;
   bool bf16 = false;       // REN weights/activations and SAM 2 autocast in bf16 (upstream on CUDA)
@@ -104,6 +106,8 @@ class VqEngine {
                                            nlohmann::json* debug = nullptr, const std::string& debug_tensors_file = "");
 
   const std::string& device() const;  // resolved, e.g. "cpu" or "cuda:0"
+  // Model work of every RunClip so far (counts and seconds per model; per clip: the difference).
+  ModelWork model_work() const;
   // Human-readable one-liner of the architectures (for logs).
   std::string Describe() const;
 

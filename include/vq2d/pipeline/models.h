@@ -27,6 +27,8 @@ class TokenExtractor {
   virtual ~TokenExtractor() = default;
   // images [N,H,W,3] uint8 RGB (N >= 1).
   virtual Result<RenTokens> Encode(const torch::Tensor& images) = 0;
+  // The `points` Encode returns for images of height x width, without encoding any.
+  virtual Result<torch::Tensor> GridPoints(int64_t height, int64_t width) = 0;
 };
 
 // SAM 2 image predictor. The caller passes the image exactly as SAM must see it (the pipeline

@@ -52,6 +52,9 @@ struct PipelineParams {
   int64_t sam_blur_kernel = defaults::kSamBlurKernel;  // GaussianBlur k x k before SAM image calls, 1 = none
   int64_t token_distance_mask_size = defaults::kTokenDistanceMaskSize;  // distanceTransform maskSize: 3, 5, 0
   CropInterpolation crop_interpolation = defaults::kCropInterpolation;
+  // Round-1 tracked-object tokens computed on demand (TrackedTokens) instead of for every tracked
+  // frame as upstream does: identical results, less work. false = eager (equivalence tests).
+  bool lazy_tracked_tokens = true;
   PipelineFixes fixes;
 };
 

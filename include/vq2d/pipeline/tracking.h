@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,12 +44,31 @@ struct CropTokens {
   std::vector<int> kind;
   torch::Tensor tokens;  // [N,D] float32, one row per crop (rows with kind != 1 are ignored)
 };
+// The mask half of generate_token_from_bbox for the crops of one frame: per crop the kind (as
+// CropTokens::kind, decided by the SAM box mask and the REN grid points alone) and, for kind 1, the
+// index of the chosen token (generator-defined: the REN grid index for the model generator).
+struct CropSelection {
+  std::vector<int> kind;
+  std::vector<int64_t> token;
+};
+
 // generate_token_from_bbox: REN on crops [N,H,W,3] uint8 + a SAM box mask per crop (box xywh in
 // crop pixels).
 class BoxTokenGenerator {
  public:
   virtual ~BoxTokenGenerator() = default;
   virtual Result<CropTokens> Generate(const torch::Tensor& crops, const std::vector<std::array<double, 4>>& boxes_xywh) = 0;
+
+  // The two halves separately, for tokens computed on demand (TrackedTokens). A generator that
+  // returns false here is only ever called through Generate. `frame_pos` is the position of the
+  // crops' frame in the current track; BeginTrack() starts a new track (once per TrackedTokens).
+  virtual bool SupportsOnDemand() const { return false; }
+  virtual void BeginTrack() {}
+  // The masks: kind and chosen token per crop, no token values.
+  virtual Result<CropSelection> SelectCrops(const torch::Tensor& crops,
+                                            const std::vector<std::array<double, 4>>& boxes_xywh, int64_t frame_pos);
+  // The tokens: [N,D] float32, row i = the chosen token of crop i where sel.kind[i] == 1, zeros elsewhere.
+  virtual Result<torch::Tensor> CropTokenRows(const torch::Tensor& crops, const CropSelection& sel, int64_t frame_pos);
 };
 // The model-backed generator (REN + SAM 2 on the crop blurred with SamBlur(ops.sam_blur_kernel) +
 // distance-transform rule with ops.token_distance_mask_size).
@@ -56,7 +76,15 @@ class ModelBoxTokenGenerator : public BoxTokenGenerator {
  public:
   ModelBoxTokenGenerator(TokenExtractor* ren, ImageSegmenter* sam, const ImageOps& ops = {})
       : ren_(ren), sam_(sam), ops_(ops) {}
+  // SelectCrops then CropTokenRows (the same model calls as upstream's one function: REN on the N
+  // crops as one batch, SAM on each blurred crop).
   Result<CropTokens> Generate(const torch::Tensor& crops, const std::vector<std::array<double, 4>>& boxes_xywh) override;
+  bool SupportsOnDemand() const override { return true; }
+  // SAM only (the REN grid points come from TokenExtractor::GridPoints, no encoding).
+  Result<CropSelection> SelectCrops(const torch::Tensor& crops, const std::vector<std::array<double, 4>>& boxes_xywh,
+                                    int64_t frame_pos) override;
+  // REN only.
+  Result<torch::Tensor> CropTokenRows(const torch::Tensor& crops, const CropSelection& sel, int64_t frame_pos) override;
 
  private:
   TokenExtractor* ren_;
@@ -71,6 +99,9 @@ struct TrackingParams {
   int64_t half_span = defaults::kTrackingHalfSpan;      // ±500-frame SAM 2 window
   std::vector<double> query_cropping_factors = defaults::ToVector(defaults::kQueryCroppingFactors);
   bool keep_token_alignment = false;                    // fixes.tracked_token_alignment
+  // get_tokens: compute the tracked tokens on demand (TrackPredictionResult::lazy) instead of for
+  // every tracked frame (TrackPredictionResult::tokens). Same results; less work.
+  bool lazy_tokens = false;
   CropInterpolation crop_interpolation = defaults::kCropInterpolation;  // tracked-token crops
 };
 
@@ -98,10 +129,14 @@ Result<Track> TrackCandidate(const torch::Tensor& frames, int64_t fid, const std
                              int64_t query_timestep, VideoTracker& tracker, const TrackingParams& params,
                              std::vector<TrackPass>* passes = nullptr);
 
+class TrackedTokens;
 struct TrackPredictionResult {
   Track track;
   double score = 0.0;
-  torch::Tensor tokens;        // tracked-object tokens [M,D] (get_tokens), else undefined
+  torch::Tensor tokens;        // tracked-object tokens [M,D] (get_tokens, eager), else undefined
+  // get_tokens with params.lazy_tokens and a generator that SupportsOnDemand (kMax only): the same
+  // tokens, computed when read (borrows `frames` and the generator: use it while they live).
+  std::shared_ptr<TrackedTokens> lazy;
   std::string upstream_error;  // set where upstream would have raised (e.g. empty candidates)
   std::vector<TrackPass> passes;  // the tracked candidate's SAM 2 passes (forward, reverse)
 };
@@ -139,5 +174,12 @@ struct ExpansionResult {
 // QueryExpansion.run. frames [T,H,W,3] uint8 (indexed by the track's frame numbers).
 ExpansionResult ExpandQueries(const torch::Tensor& frames, const QuerySet& queries, const VideoObjects& objects,
                               const Track& track, const torch::Tensor& tracked_tokens, const ExpansionParams& params);
+// The same on tokens computed on demand: nothing is computed when upstream returns before reading
+// them, and then only the masks that decide the row count and mapping and the REN tokens of the rows
+// read (those of frames passing the box-size and blur checks, and the appended ones). Identical
+// results: MaxCosine's value for a row depends on that row only, so the rows read get the eager
+// overload's bits. Model failures are returned as errors.
+Result<ExpansionResult> ExpandQueries(const torch::Tensor& frames, const QuerySet& queries, const VideoObjects& objects,
+                                      const Track& track, TrackedTokens& tracked_tokens, const ExpansionParams& params);
 
 }  // namespace vq2d::pipeline
