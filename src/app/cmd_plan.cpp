@@ -13,6 +13,8 @@
 
 namespace vq2d::app {
 
+using runner::kExitError;
+using runner::kExitOk;
 using io::LoadConfig;
 using runner::DoneRecord;
 using runner::Plan;
