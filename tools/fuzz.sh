@@ -110,7 +110,7 @@ for t in "${targets[@]}"; do
     # The outer timeout only guards against a fuzzer that never returns (e.g. stuck on exit).
     timeout -k 10 $(( left + 300 )) \
       "$build_dir/tests/fuzz/fuzz_$t" "$corpus" "${seeds[@]}" \
-      -dict="$here/tests/fuzz/dict/$(dict_of "$t").dict" -max_total_time="$left" -timeout=2 \
+      -dict="$here/tests/fuzz/dict/$(dict_of "$t").dict" -seed="${VQ2D_FUZZ_SEED:-1}" -max_total_time="$left" -timeout=2 \
       -rss_limit_mb="$rss_mb" -malloc_limit_mb="$rss_mb" -max_len=65536 -print_final_stats=1 \
       -artifact_prefix="$artifacts/" >"$log.run" 2>&1 || rc=$?
     cat "$log.run" >>"$log"

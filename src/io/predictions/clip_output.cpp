@@ -2,6 +2,10 @@
 
 #include "vq2d/base/json_parse.h"
 
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+
 namespace vq2d::io {
 
 std::string SerializeClipOutput(const ClipOutput& out) {
@@ -23,6 +27,22 @@ std::string SerializeClipOutput(const ClipOutput& out) {
   return j.dump() + "\n";
 }
 
+namespace {
+
+// An int field: an integer JSON number within int's range. json's get<int>() converts any number,
+// and a float outside int's range (e.g. 1e25) is undefined behaviour there (found by fuzzing).
+int IntField(const nlohmann::json& v) {
+  if (!v.is_number_integer()) throw std::invalid_argument(StrCat("expected an integer, got ", v.dump().substr(0, 40)));
+  const bool in_range = v.is_number_unsigned()
+                            ? v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int>::max())
+                            : v.get<int64_t>() >= std::numeric_limits<int>::min() &&
+                                  v.get<int64_t>() <= std::numeric_limits<int>::max();
+  if (!in_range) throw std::out_of_range(StrCat(v.dump(), " is outside the range of int"));
+  return static_cast<int>(v.get<int64_t>());
+}
+
+}  // namespace
+
 Result<ClipOutput> ParseClipOutput(const std::string& text, const std::string& source_name) {
   auto parsed = ParseJson(text, source_name);  // depth-limited, linear
   if (!parsed.ok()) return Status::Corruption(StrCat(parsed.status().message(), " (not a JSON object)"));
@@ -37,28 +57,30 @@ Result<ClipOutput> ParseClipOutput(const std::string& text, const std::string& s
     where = "video_uid";
     out.video_uid = j.at("video_uid").get<std::string>();
     where = "frame_width";
-    out.frame_width = j.at("frame_width").get<int>();
+    out.frame_width = IntField(j.at("frame_width"));
     where = "frame_height";
-    out.frame_height = j.at("frame_height").get<int>();
+    out.frame_height = IntField(j.at("frame_height"));
     where = "original_width";
-    out.original_width = j.at("original_width").get<int>();
+    out.original_width = IntField(j.at("original_width"));
     where = "original_height";
-    out.original_height = j.at("original_height").get<int>();
+    out.original_height = IntField(j.at("original_height"));
     where = "queries";
     const auto& qs = j.at("queries");
     for (size_t i = 0; i < qs.size(); ++i) {
       where = StrCat("queries[", i, "]");
       QueryPrediction p;
-      p.annotation_index = qs[i].at("annotation_index").get<int>();
+      p.annotation_index = IntField(qs[i].at("annotation_index"));
       p.query_set = qs[i].at("query_set").get<std::string>();
       p.score = qs[i].at("score").get<double>();
       for (const auto& b : qs[i].at("bboxes"))
-        p.bboxes.push_back({b.at("fno").get<int>(), b.at("x1").get<double>(), b.at("y1").get<double>(),
+        p.bboxes.push_back({IntField(b.at("fno")), b.at("x1").get<double>(), b.at("y1").get<double>(),
                             b.at("x2").get<double>(), b.at("y2").get<double>()});
       out.queries.push_back(std::move(p));
     }
     if (j.contains("extra")) out.extra = j["extra"];
   } catch (const nlohmann::json::exception& e) {
+    return Status::Corruption(StrCat(source_name, ": key '", where, "': ", e.what()));
+  } catch (const std::logic_error& e) {  // IntField
     return Status::Corruption(StrCat(source_name, ": key '", where, "': ", e.what()));
   }
   if (out.frame_width <= 0 || out.frame_height <= 0)
