@@ -47,6 +47,26 @@ TEST(ConfigTest, SecondYamlDocumentIsAnErrorNamingTheLine) {
   EXPECT_EQ(one->visual_query.split, "test");
 }
 
+// yaml-cpp 0.7 consumes nothing at a document that starts with ',' (YAML::LoadAll looped forever on
+// these, found by fuzzing; YAML::Load read them as an empty config).
+TEST(ConfigTest, CommaStartingADocumentIsAnErrorNotAHang) {
+  for (const std::string yaml : {",\n", ", runner: {max_attempts: 2}\n", "# comment\n  ,\n", "&a ,\n", "!t ,\n"}) {
+    const std::string e = ErrorOf(yaml);
+    EXPECT_TRUE(Has(e, "c.yaml:")) << yaml << " -> " << e;
+    EXPECT_TRUE(Has(e, "not valid YAML")) << yaml << " -> " << e;
+  }
+  EXPECT_TRUE(Has(ErrorOf("# comment\n  ,\n"), "c.yaml:2:3: not valid YAML: unexpected ','"));
+  const std::string second = ErrorOf("visual_query:\n  split: val\n---\n,\n");
+  EXPECT_TRUE(Has(second, "c.yaml:4: a second YAML document")) << second;
+  const std::string set = ErrorOf("", {"models.ren=,"});
+  EXPECT_TRUE(Has(set, "--set models.ren=,")) << set;
+  EXPECT_TRUE(Has(set, "not valid YAML")) << set;
+  // ',' inside a value is ordinary text.
+  auto ok = ParseConfig("models:\n  ren: /a,b/ren.pth\n", "c.yaml", {"visual_query.split=te,st"});
+  EXPECT_FALSE(ok.ok());  // the split is not an allowed value, but it parsed
+  EXPECT_TRUE(Has(ok.status().message(), "te,st")) << ok.status().ToString();
+}
+
 TEST(ConfigTest, DeepYamlNamesFileLineAndColumn) {
   const std::string deep = std::string(5000, '[') + std::string(5000, ']');
   const std::string e = ErrorOf("visual_query:\n  query_cropping_factors: " + deep + "\nprepare: {}\n");

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -514,6 +515,70 @@ Status YamlError(const std::string& source, const YAML::Exception& e) {
       StrCat(source, ":", e.mark.line + 1, ":", e.mark.column + 1, ": not valid YAML: ", what));
 }
 
+// Where each YAML document of a stream starts, and where its first node is (the parser's events,
+// nothing built).
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  std::vector<YAML::Mark> first_nodes;  // the document's start when it has no node
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    starts.push_back(mark);
+    first_nodes.push_back(mark);
+    node_seen_ = false;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+    Node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    Node(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Node(const YAML::Mark& mark) {
+    if (node_seen_ || first_nodes.empty()) return;
+    node_seen_ = true;
+    if (!mark.is_null()) first_nodes.back() = mark;
+  }
+  bool node_seen_ = false;
+};
+
+// The one YAML document of `text` (a null node when there is none). yaml-cpp 0.7 consumes nothing
+// when a document starts with a token that cannot begin a node (a ',' outside a flow collection,
+// possibly after an anchor or tag): YAML::LoadAll then loops forever and YAML::Load returns null as
+// if the text were empty. So the parser is driven here one document at a time, at most two, and
+// anything after the first document is an error at its position: a second document after '---',
+// or text the parser could not place. Throws YAML::Exception on a parse error.
+Result<YAML::Node> LoadOneDocument(const std::string& text, const std::string& source) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts events;
+  for (int i = 0; i < 2 && parser.HandleNextDocument(events); ++i) {
+  }
+  if (events.starts.size() > 1) {
+    const YAML::Mark& m = events.starts[1];
+    const size_t pos = m.pos < 0 ? text.size() : static_cast<size_t>(m.pos);
+    if (text.compare(pos, 3, "---") == 0) {
+      return Status::InvalidArgument(StrCat(AtLine(source, events.first_nodes[1]),
+                                            ": a second YAML document (after '---') is not allowed: a config is one "
+                                            "document"));
+    }
+    const std::string token = pos < text.size() ? std::string(1, text[pos]) : std::string("end of input");
+    return Status::InvalidArgument(StrCat(source, ":", m.line + 1, ":", m.column + 1, ": not valid YAML: unexpected '",
+                                          token, "' (it cannot start a value here)"));
+  }
+  if (events.starts.empty()) return YAML::Node();
+  return YAML::Load(text);
+}
+
 Status ApplyOverride(const std::string& text, Config& c) {
   const std::string source = "--set " + text;
   size_t eq = text.find('=');
@@ -528,7 +593,9 @@ Status ApplyOverride(const std::string& text, Config& c) {
   if (!f) return UnknownKey("--set", key);
   YAML::Node value;
   try {
-    value = YAML::Load(text.substr(eq + 1));
+    auto loaded = LoadOneDocument(text.substr(eq + 1), source);
+    if (!loaded.ok()) return loaded.status();
+    value = *loaded;
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(StrCat(source, ": value is not valid YAML: ", e.what()));
   }
@@ -591,13 +658,9 @@ Result<Config> ParseConfig(const std::string& yaml_text, const std::string& sour
                            const std::vector<std::string>& overrides) {
   Config config;
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(yaml_text);
-    if (docs.size() > 1) {
-      return Status::InvalidArgument(StrCat(AtLine(source_name, docs[1].Mark()),
-                                            ": a second YAML document (after '---') is not allowed: a config is one "
-                                            "document"));
-    }
-    VQ2D_RETURN_IF_ERROR(ApplyRoot(source_name, docs.empty() ? YAML::Node() : docs[0], config));
+    auto root = LoadOneDocument(yaml_text, source_name);
+    if (!root.ok()) return root.status();
+    VQ2D_RETURN_IF_ERROR(ApplyRoot(source_name, *root, config));
     for (const auto& o : overrides) VQ2D_RETURN_IF_ERROR(ApplyOverride(o, config));
   } catch (const YAML::Exception& e) {  // parse errors; nothing below the parser throws by design
     return YamlError(source_name, e);
