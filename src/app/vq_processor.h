@@ -34,6 +34,9 @@ class VqClipProcessor : public ClipProcessor {
  public:
   VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug = {});
   Result<ClipResult> Process(const ClipTask& task, const StopToken& stop) override;
+  // "missing_record" when the clip's record does not exist: retried once it does.
+  std::string FailureCause(const ClipTask& task, const Status& status) const override;
+  bool FailureCauseHolds(const std::string& clip_uid, const std::string& cause) const override;
 
  private:
   std::unique_ptr<pipeline::VqEngine> engine_;
