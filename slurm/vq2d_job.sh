@@ -71,7 +71,23 @@ on_usr1() {
   if [ -n "$RUN_PID" ]; then kill -USR1 "$RUN_PID" 2>/dev/null || true; fi
 }
 trap on_usr1 USR1
+# SIGTERM / SIGINT to this shell (scancel --batch, preemption, an operator): the same clean stop,
+# without asking for a requeue (Slurm requeues preempted jobs itself; a cancelled job stays so).
+# shellcheck disable=SC2317  # invoked by the trap
+on_term() {
+  echo "[slurm] stop signal: asking the ranks to stop"
+  if [ -n "$RUN_PID" ]; then kill -USR1 "$RUN_PID" 2>/dev/null || true; fi
+}
+trap on_term TERM INT
+# mpirun on its own SIGTERM SIGTERMs the ranks and SIGKILLs them odls_base_sigkill_timeout seconds
+# later (default 1): leave them runner.grace_period_s (default 120; raise this with it).
+export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-150}
 
+JOB_BEFORE=
+if [ "$COMMAND" = "run" ]; then
+  JOB_BEFORE=$("$BIN" status --config "$CONFIG" --set "visual_query.split=$SPLIT" "${MERGE_SETS[@]}" \
+    --last-job-stopped 2>/dev/null || true)
+fi
 run_cmd=("$BIN" "$COMMAND" --config "$CONFIG" --split "$SPLIT" "${ARGS[@]}")
 if [ "$LAUNCHER" = "srun" ]; then
   # Since Slurm 22.05 srun does not inherit the batch job's --cpus-per-task: pass it on.
@@ -89,6 +105,12 @@ while true; do
   if kill -0 "$RUN_PID" 2>/dev/null; then continue; fi
   break
 done
+# mpirun exits 1 when it was SIGTERMed itself, even if every rank stopped cleanly (exit 4 each).
+if [ "$COMMAND" = "run" ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 4 ] &&
+  JOB_AFTER=$("$BIN" status --config "$CONFIG" --set "visual_query.split=$SPLIT" "${MERGE_SETS[@]}" \
+    --last-job-stopped 2>/dev/null) && [ "$JOB_AFTER" != "$JOB_BEFORE" ]; then
+  rc=4
+fi
 echo "[slurm] $COMMAND exited with code $rc"
 
 stopped=0

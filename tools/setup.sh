@@ -16,6 +16,7 @@ packages=(
   libopencv-dev libavformat-dev libhdf5-dev libyaml-cpp-dev nlohmann-json3-dev
   libopenmpi-dev openmpi-bin
   libgtest-dev shellcheck ffmpeg
+  clang-14 libclang-rt-14-dev  # tools/fuzz.sh (libFuzzer + sanitizers)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -4,6 +4,8 @@
 # the fixture tests again on a bare clone (tools/check_standalone.sh), then the checkpoint reader's
 # tests under ASan + UBSan (tools/sanitize_core.sh; VQ2D_SKIP_SANITIZE=1 skips it).
 # Fixtures are read from $VQ2D_FIXTURES (default: tests/fixtures, carried by the repo).
+# The same suites under ATEN_CPU_CAPABILITY=avx2/default and 1/2 threads: tools/test_variants.sh
+# (not run here: about six times as long).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${VQ2D_BUILD_DIR:-$here/build}

@@ -20,6 +20,7 @@ const BenchTarget kTargets[] = {
     {"sam2", "SAM 2.1 image encoder and tracking throughput (random weights, 1024²)", RunBenchSam2},
     {"prepare", "frames decoded + written per second by vq2d prepare on a 1080p video", RunBenchPrepare},
     {"pipeline", "VQ2D pipeline per-clip wall time by stage; REN images shared pass vs upstream", RunBenchPipeline},
+    {"parse", "parse time vs size: safetensors tensors, JSON keys (10^3..10^6; linear)", RunBenchParse},
 };
 
 void PrintHelp() {

@@ -95,6 +95,7 @@ int RunBenchPrepare(const Args& args) {
   c.video_start_sec = 0;
   c.video_end_sec = static_cast<double>(seconds);
   c.clip_fps = 5.0;
+  c.has_clip_fps = true;
   ClipPrepareOptions o;
   o.gzip_level = gzip ? 4 : -1;
   // Decode-only pass (select by timestamp, BGR->RGB of kept frames) to separate decoding from the rest.

@@ -109,6 +109,19 @@ int RunRunWith(const Args& args, const ProcessorFactory& factory) {
     std::printf("[run] --debug-dump: clip %s -> %s/ (only if it is processed in this run, not when already done)\n",
                 extras.debug_clip.c_str(), extras.debug_dump_dir.c_str());
   }
+  // The output directory must take writes (and have runner.min_free_mb available) before any model
+  // is loaded: a full disk is found in seconds, not after the first clip. Every rank checks and votes.
+  Status writable = CheckOutputWritable(FileSystem::Default(), config->OutputDir(),
+                                        static_cast<uint64_t>(config->runner.min_free_mb) << 20);
+  auto all_writable = coll->AllTrue(writable.ok());
+  if (!all_writable.ok()) {
+    std::fprintf(stderr, "vq2d run [rank %d]: %s\n", coll->rank(), all_writable.status().ToString().c_str());
+    coll->Abort(kExitError);
+  }
+  if (!writable.ok() || !*all_writable) {
+    if (!writable.ok()) std::fprintf(stderr, "vq2d run [rank %d]: %s\n", coll->rank(), writable.ToString().c_str());
+    return IsNoSpaceError(writable) || writable.ok() ? kExitNoSpace : kExitError;
+  }
   auto processor = factory.make(*config, *coll, extras);
   // Every rank votes, so a failure on some ranks (device, memory) never leaves the others waiting.
   auto all_ok = coll->AllTrue(processor.ok());

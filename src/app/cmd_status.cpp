@@ -11,6 +11,7 @@ namespace vq2d::app {
 int RunStatus(const Args& args) {
   std::string dir, config_path = "config.yaml";
   std::vector<std::string> sets;
+  bool last_job_stopped = false;
   ArgParser p("vq2d status",
               "Shows the state of a run from its output directory alone (no MPI needed): done / failed / "
               "quarantined / interrupted / pending clips, per-rank throughput, ETA and the failures with their "
@@ -21,6 +22,9 @@ int RunStatus(const Args& args) {
   p.AddList("--set", &sets, "override a config key: a.b.c=value");
   std::string split;
   p.AddString("--split", &split, "split of the run (overrides visual_query.split)");
+  p.AddBool("--last-job-stopped", &last_job_stopped,
+            "print only the id of the latest launch; exit 0 if it stopped cleanly on every rank (each exited 4), "
+            "else 1 (the launch scripts use it to report a SIGTERMed mpirun as the clean stop)");
   if (int rc = p.Parse(args); rc >= 0) return rc;
   if (dir.empty()) {
     if (!split.empty()) sets.push_back("visual_query.split=" + split);
@@ -35,6 +39,10 @@ int RunStatus(const Args& args) {
   if (!report.ok()) {
     std::fprintf(stderr, "vq2d status: %s\n", report.status().ToString().c_str());
     return kExitError;
+  }
+  if (last_job_stopped) {
+    std::printf("%s\n", report->last_job.c_str());
+    return report->last_job_stopped ? kExitOk : kExitError;
   }
   std::printf("%s", report->ToText().c_str());
   return kExitOk;

@@ -38,5 +38,6 @@ int RunBenchRen(const Args& args);      // vq2d bench ren
 int RunBenchSam2(const Args& args);     // vq2d bench sam2
 int RunBenchPrepare(const Args& args);  // vq2d bench prepare
 int RunBenchPipeline(const Args& args);  // vq2d bench pipeline
+int RunBenchParse(const Args& args);     // vq2d bench parse
 
 }  // namespace vq2d::app

@@ -18,6 +18,7 @@ RunOptions RunOptionsFromConfig(const Config& config, const std::string& out_dir
   o.max_attempts = static_cast<int>(config.runner.max_attempts);
   o.progress_interval_s = config.runner.progress_interval_s;
   o.grace_period_s = config.runner.grace_period_s;
+  o.min_free_bytes = static_cast<uint64_t>(config.runner.min_free_mb) << 20;
   o.retry_failed = retry_failed;
   o.new_fingerprint_ok = new_fingerprint_ok;
   return o;

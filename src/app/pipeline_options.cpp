@@ -40,6 +40,7 @@ pipeline::PipelineParams PipelineParamsFromConfig(const Config& config) {
   p.fixes.suppression_frame_index = config.fixes.suppression_frame_index;
   p.fixes.blur_gray_conversion = config.fixes.blur_gray_conversion;
   p.fixes.apply_trim_offset = config.fixes.apply_trim_offset;
+  p.fixes.sam2_prompt_frame_int_index = config.fixes.sam2_prompt_frame_int_index;
   return p;
 }
 

@@ -13,6 +13,7 @@ ProcessorFactory PipelineProcessorFactory() {
   ProcessorFactory f;
   f.make = [](const Config& config, const Collective& coll,
               const ProcessorExtras& extras) -> Result<std::unique_ptr<ClipProcessor>> {
+    VQ2D_RETURN_IF_ERROR(ValidateRunConfig(config));  // the checks `vq2d config` makes too
     VQ2D_ASSIGN_OR_RETURN(pipeline::EngineOptions options, EngineOptionsFromConfig(config, coll.local_rank()));
     auto engine = pipeline::VqEngine::Create(options);
     if (!engine.ok()) return engine.status();
@@ -25,7 +26,8 @@ ProcessorFactory PipelineProcessorFactory() {
       std::fflush(stdout);
     }
     return std::unique_ptr<ClipProcessor>(std::make_unique<VqClipProcessor>(
-        std::move(engine).value(), config.RecordsDir(config.visual_query.split), DebugDump{extras.debug_dump_dir, extras.debug_clip}));
+        std::move(engine).value(), config.RecordsDir(config.visual_query.split), DebugDump{extras.debug_dump_dir, extras.debug_clip},
+        RecordReadOptions{config.data.verify_record_checksums}));
   };
   f.fingerprint_files = [](const Config& config) { return ModelFingerprintFiles(config); };
   f.missing_inputs = [](const Config& config, const std::vector<WorkItem>& work) {

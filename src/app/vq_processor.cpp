@@ -6,6 +6,7 @@
 
 #include "app/pipeline_options.h"
 #include "vq2d/base/filesystem.h"
+#include "vq2d/base/json_parse.h"
 #include "vq2d/io/clip_output.h"
 #include "vq2d/io/prepare.h"
 #include "vq2d/io/record.h"
@@ -55,7 +56,9 @@ Result<pipeline::EngineOptions> EngineOptionsFromConfig(const Config& c, int loc
   if (!c.models.architecture.empty()) {
     auto text = FileSystem::Default()->ReadFile(c.models.architecture);
     if (!text.ok()) return text.status().WithContext("models.architecture");
-    nlohmann::json j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    auto parsed = ParseJson(*text, "models.architecture " + c.models.architecture);
+    if (!parsed.ok()) return parsed.status();
+    const nlohmann::json& j = *parsed;
     if (!j.is_object()) {
       return Status::InvalidArgument(StrCat("models.architecture ", c.models.architecture,
                                             ": expected a JSON object with optional keys dinov2, dino, sam2"));
@@ -70,9 +73,9 @@ Result<pipeline::EngineOptions> EngineOptionsFromConfig(const Config& c, int loc
                                               "' must be an object"));
       }
     }
-    if (j.contains("dinov2")) m.dinov2_arch = j["dinov2"];
-    if (j.contains("dino")) m.dino_arch = j["dino"];
-    if (j.contains("sam2")) m.sam2_arch = j["sam2"], sam2_from_file = true;
+    if (j.contains("dinov2")) m.dinov2_arch = j.at("dinov2");
+    if (j.contains("dino")) m.dino_arch = j.at("dino");
+    if (j.contains("sam2")) m.sam2_arch = j.at("sam2"), sam2_from_file = true;
   }
   if (!sam2_from_file) {
     VQ2D_ASSIGN_OR_RETURN(m.sam2_variant, Sam2VariantFromConfigName(c.visual_query.tracker_param));
@@ -97,6 +100,26 @@ Result<pipeline::EngineOptions> EngineOptionsFromConfig(const Config& c, int loc
   return o;
 }
 
+Status ValidateRunConfig(const Config& c) {
+  VQ2D_ASSIGN_OR_RETURN(pipeline::EngineOptions options, EngineOptionsFromConfig(c, /*local_rank=*/0));
+  VQ2D_RETURN_IF_ERROR(pipeline::ValidateEngineOptions(options));
+  VQ2D_RETURN_IF_ERROR(RequireExistingPath(c, "data." + c.visual_query.split + "_annotations"));
+  for (const auto& [key, path] : ModelFingerprintFiles(c)) {
+    std::string what = "config key " + key;
+    if (key == "models.ren" && c.models.ren.empty()) {
+      what = "config key models.ren is empty, so the REN checkpoint is <ren.logging.save_dir>/<ren.logging.exp_name>/"
+             "checkpoint.pth from ren.logging.save_dir and ren.logging.exp_name";
+    } else if (key == "models.sam2" && c.models.sam2.empty()) {
+      what = "config key models.sam2 is empty, so the SAM 2.1 checkpoint is data.sam2_ckpt";
+    }
+    if (path.empty()) return Status::InvalidArgument(StrCat(what, ": no file given (expected a checkpoint path)"));
+    if (!FileSystem::Default()->Exists(path)) {
+      return Status::NotFound(StrCat(what, ": '", path, "' does not exist"));
+    }
+  }
+  return Status::OK();
+}
+
 std::vector<std::pair<std::string, std::string>> ModelFingerprintFiles(const Config& c) {
   std::vector<std::pair<std::string, std::string>> f = {{"models.dinov2", c.models.dinov2},
                                                         {"models.ren", RenCheckpointPath(c)},
@@ -106,8 +129,12 @@ std::vector<std::pair<std::string, std::string>> ModelFingerprintFiles(const Con
   return f;
 }
 
-VqClipProcessor::VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug)
-    : engine_(std::move(engine)), records_dir_(std::move(records_dir)), debug_(std::move(debug)) {}
+VqClipProcessor::VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug,
+                                 RecordReadOptions record_options)
+    : engine_(std::move(engine)),
+      records_dir_(std::move(records_dir)),
+      debug_(std::move(debug)),
+      record_options_(record_options) {}
 
 std::string VqClipProcessor::FailureCause(const ClipTask& task, const Status& status) const {
   if (status.code() != StatusCode::kNotFound) return "";
@@ -121,7 +148,7 @@ bool VqClipProcessor::FailureCauseHolds(const std::string& clip_uid, const std::
 Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToken& stop) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string path = RecordPathFor(records_dir_, task.clip_uid);
-  auto record = OpenClipRecord(path);
+  auto record = OpenClipRecord(path, record_options_);
   if (!record.ok()) {
     if (record.status().code() == StatusCode::kNotFound) {
       return Status::NotFound(StrCat("clip ", task.clip_uid, ": no record at ", path,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "vq2d/io/config.h"
+#include "vq2d/io/record.h"
 #include "vq2d/pipeline/engine.h"
 #include "vq2d/runner/runner.h"
 
@@ -17,6 +18,12 @@ namespace vq2d::app {
 // Config -> engine options: pipeline parameters (PipelineParamsFromConfig), model architectures
 // (ren.*, visual_query.tracker_param, models.architecture), weight files, device, precision.
 Result<pipeline::EngineOptions> EngineOptionsFromConfig(const Config& config, int local_rank);
+
+// What `vq2d run` checks before it loads anything, and `vq2d config` too (one validation): the
+// engine options (EngineOptionsFromConfig + pipeline::ValidateEngineOptions), the split's
+// annotation file, and every model file, each missing one named by the config key that points at
+// it (models.ren empty: the ren.logging.* path it stands for).
+Status ValidateRunConfig(const Config& config);
 
 // (name, path) of every file whose content defines the results: the four checkpoints and the
 // architecture file when one is set.
@@ -32,7 +39,8 @@ struct DebugDump {
 
 class VqClipProcessor : public ClipProcessor {
  public:
-  VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug = {});
+  VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug = {},
+                  RecordReadOptions record_options = {});
   Result<ClipResult> Process(const ClipTask& task, const StopToken& stop) override;
   // "missing_record" when the clip's record does not exist: retried once it does.
   std::string FailureCause(const ClipTask& task, const Status& status) const override;
@@ -42,6 +50,7 @@ class VqClipProcessor : public ClipProcessor {
   std::unique_ptr<pipeline::VqEngine> engine_;
   std::string records_dir_;
   DebugDump debug_;
+  RecordReadOptions record_options_;
 };
 
 }  // namespace vq2d::app

@@ -1,3 +1,4 @@
+#include <ATen/Context.h>
 #include <torch/version.h>
 
 #include <string>
@@ -7,5 +8,18 @@
 namespace vq2d {
 
 std::string TorchVersionString() { return TORCH_VERSION; }
+
+bool CpuBf16UsesOneDnn() {
+  static const bool yes = [] {
+#if defined(__x86_64__) || defined(__i386__)
+    const bool isa = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                     __builtin_cpu_supports("avx512dq");
+#else
+    const bool isa = false;
+#endif
+    return isa && at::globalContext().userEnabledMkldnn();
+  }();
+  return yes;
+}
 
 }  // namespace vq2d

@@ -103,6 +103,7 @@ Result<Clip> ParseClip(const JsonRef& j) {
   VQ2D_RETURN_IF_ERROR(OptNumber(j, "video_end_sec", &c.video_end_sec));
   VQ2D_RETURN_IF_ERROR(OptInt64(j, "video_start_frame", &c.video_start_frame));
   VQ2D_RETURN_IF_ERROR(OptInt64(j, "video_end_frame", &c.video_end_frame));
+  c.has_clip_fps = j.Has("clip_fps") && !j.value->at("clip_fps").is_null();
   VQ2D_RETURN_IF_ERROR(OptNumber(j, "clip_fps", &c.clip_fps));
   VQ2D_ASSIGN_OR_RETURN(JsonRef anns, j.Get("annotations"));
   VQ2D_RETURN_IF_ERROR(anns.RequireArray());

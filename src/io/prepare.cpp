@@ -121,6 +121,12 @@ Status ValidateClipForPrepare(const Video& video, const Clip& clip) {
   if (!clip.has_video_span) {
     return Status::InvalidArgument(StrCat(name, ": video_start_sec / video_end_sec missing"));
   }
+  if (!clip.has_clip_fps) {
+    // No default: upstream prepare.py reads item['clip_fps'] (a KeyError when absent), and a guessed
+    // rate would silently change every frame time of the record.
+    return Status::InvalidArgument(StrCat(name, ": clip_fps is missing (or null); prepare needs the clip's sampling "
+                                          "rate (the Ego4D VQ2D files give 5.0)"));
+  }
   if (!(clip.clip_fps > 0) || !std::isfinite(clip.clip_fps)) {
     return Status::InvalidArgument(StrCat(name, ": clip_fps must be > 0, got ", clip.clip_fps));
   }

@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "vq2d/base/filesystem.h"
+#include "vq2d/base/sha256.h"
 #include "vq2d/version.h"
 
 namespace vq2d {
@@ -150,7 +153,7 @@ std::string SingleClipAnnotationJson(const std::string& version, const Video& vi
   }
   c["video_start_frame"] = clip.video_start_frame;
   c["video_end_frame"] = clip.video_end_frame;
-  c["clip_fps"] = clip.clip_fps;
+  if (clip.has_clip_fps) c["clip_fps"] = clip.clip_fps;
   OJ anns = OJ::array();
   for (const auto& a : clip.annotations) {
     OJ aj;
@@ -182,6 +185,28 @@ std::string SingleClipAnnotationJson(const std::string& version, const Video& vi
   root["videos"] = OJ::array({v});
   return root.dump();
 }
+
+namespace {
+// The checksum of the small datasets: SHA-256 over frame_times and source_frame_index (little-endian
+// float64 / int64, as stored) followed by the annotations_json text.
+std::string MetaDigest(const std::vector<double>& frame_times, const std::vector<int64_t>& source_frame_index,
+                       const std::string& annotations_json) {
+  Sha256 h;
+  h.Update(frame_times.data(), frame_times.size() * sizeof(double));
+  h.Update(source_frame_index.data(), source_frame_index.size() * sizeof(int64_t));
+  h.Update(annotations_json);
+  return h.HexDigest();
+}
+
+std::string FrameDigest(const uint8_t* rgb, size_t bytes) {
+  Sha256 h;
+  h.Update(rgb, bytes);
+  return h.HexDigest();
+}
+
+std::atomic<bool> g_warned_unchecked{false};
+
+}  // namespace
 
 // ---- Writer ------------------------------------------------------------------------------------
 
@@ -228,6 +253,7 @@ Status ClipRecordWriter::AppendFrame(const uint8_t* rgb) {
   if (H5Dwrite(frames_, H5T_NATIVE_UINT8, space_, fspace.id, H5P_DEFAULT, rgb) < 0) {
     return Status::IOError(StrCat("record '", path_, "': cannot write frame ", written_));
   }
+  frame_sha256_.push_back(FrameDigest(rgb, static_cast<size_t>(height_) * width_ * 3));
   ++written_;
   return Status::OK();
 }
@@ -257,9 +283,25 @@ Status ClipRecordWriter::Finish(const ClipRecordMeta& meta, const std::vector<do
       return Status::IOError(StrCat("record '", path_, "': cannot write annotations_json"));
     }
   }
+  {
+    // /frame_sha256: one 64-hex-character digest per frame (fixed-length strings [T]).
+    std::string flat;
+    flat.reserve(frame_sha256_.size() * 64);
+    for (const auto& d : frame_sha256_) flat += d;
+    Hid type(H5Tcopy(H5T_C_S1));
+    H5Tset_size(type.id, 64);
+    H5Tset_strpad(type.id, H5T_STR_NULLPAD);
+    hsize_t n = frame_sha256_.size();
+    Hid space(H5Screate_simple(1, &n, nullptr));
+    Hid ds(H5Dcreate2(f, "frame_sha256", type.id, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    if (!ds.ok() || H5Dwrite(ds.id, type.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, flat.data()) < 0) {
+      return Status::IOError(StrCat("record '", path_, "': cannot write frame_sha256"));
+    }
+  }
   Hid root(H5Gopen2(f, "/", H5P_DEFAULT));
   const hid_t r = root.id;
   const auto& g = meta.geometry;
+  VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "meta_sha256", MetaDigest(frame_times, source_frame_index, annotations_json)));
   VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "format", kClipRecordFormat));
   VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "record_version", H5T_NATIVE_INT64, {kClipRecordVersion}));
   VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "clip_uid", meta.clip_uid));
@@ -311,12 +353,13 @@ struct ClipRecord::Handle {
   }
 };
 
-Result<ClipRecord> OpenClipRecord(const std::string& path) {
+Result<ClipRecord> OpenClipRecord(const std::string& path, const RecordReadOptions& options) {
   QuietHdf5();
   if (!FileSystem::Default()->Exists(path)) return Status::NotFound(StrCat("record '", path, "' does not exist"));
   auto fail = [&](const Status& s) { return Status(s.code(), StrCat("record '", path, "': ", s.message())); };
   ClipRecord rec;
   rec.path_ = path;
+  rec.verify_ = options.verify_checksums;
   rec.h_ = std::make_shared<ClipRecord::Handle>();
   rec.h_->file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (rec.h_->file < 0) return Status::Corruption(StrCat("record '", path, "' is not a readable HDF5 file"));
@@ -419,6 +462,7 @@ Result<ClipRecord> OpenClipRecord(const std::string& path) {
       return fail(Status::Corruption("cannot read /annotations_json"));
     }
     text.resize(std::strlen(text.c_str()));
+    if (Status s = rec.LoadChecksums(text); !s.ok()) return fail(s);
     auto af = ParseAnnotations(text, path + ":/annotations_json");
     if (!af.ok()) return af.status();
     if (af->videos.size() != 1 || af->videos[0].clips.size() != 1) {
@@ -449,7 +493,64 @@ Result<FrameBuffer> ClipRecord::ReadFrames(int64_t begin, int64_t end) const {
   if (H5Dread(h_->frames, H5T_NATIVE_UINT8, mspace.id, fspace.id, H5P_DEFAULT, fb.data.data()) < 0) {
     return Status::Corruption(StrCat("record '", path_, "': cannot read frames [", begin, ", ", end, ")"));
   }
+  if (!frame_sha256_.empty()) {
+    const size_t bytes = static_cast<size_t>(fb.height) * fb.width * 3;
+    for (int64_t i = 0; i < fb.count; ++i) {
+      if (FrameDigest(fb.frame(i), bytes) != frame_sha256_[static_cast<size_t>(begin + i)]) {
+        return Status::Corruption(StrCat("record '", path_, "': frame ", begin + i,
+                                         " does not match its checksum (/frame_sha256): the file is damaged; rerun "
+                                         "`vq2d prepare --force` for clip ", meta_.clip_uid,
+                                         " (data.verify_record_checksums: false skips the check)"));
+      }
+    }
+  }
   return fb;
+}
+
+Status ClipRecord::LoadChecksums(const std::string& annotations_json) {
+  if (!verify_) return Status::OK();
+  const hid_t f = h_->file;
+  Hid root(H5Gopen2(f, "/", H5P_DEFAULT));
+  const bool has_meta = H5Aexists(root.id, "meta_sha256") > 0;
+  const bool has_frames = H5Lexists(f, "frame_sha256", H5P_DEFAULT) > 0;
+  if (!has_meta && !has_frames) {
+    // Written before checksums existed: accepted unverified, with one warning per process.
+    if (!g_warned_unchecked.exchange(true)) {
+      std::fprintf(stderr,
+                   "[warn] record '%s' (and maybe others) has no checksums (written by an older vq2d prepare); it is "
+                   "read unverified. Rerun `vq2d prepare --force` to add them.\n",
+                   path_.c_str());
+    }
+    return Status::OK();
+  }
+  if (!has_meta || !has_frames) return Status::Corruption("only one of meta_sha256 / frame_sha256 is present");
+  VQ2D_ASSIGN_OR_RETURN(std::string want, ReadStringAttr(root.id, "meta_sha256"));
+  const std::string got = MetaDigest(frame_times_, source_frame_index_, annotations_json);
+  if (want != got) {
+    return Status::Corruption(StrCat("checksum mismatch in frame_times / source_frame_index / annotations_json (stored ",
+                                     want.substr(0, 16), "..., computed ", got.substr(0, 16), "...)"));
+  }
+  Hid ds(H5Dopen2(f, "frame_sha256", H5P_DEFAULT));
+  Hid space(H5Dget_space(ds.id));
+  Hid ftype(H5Dget_type(ds.id));
+  hsize_t n = 0;
+  if (!ds.ok() || H5Sget_simple_extent_ndims(space.id) != 1 || H5Tget_size(ftype.id) != 64) {
+    return Status::Corruption("/frame_sha256 is not a [T] array of 64-character digests");
+  }
+  H5Sget_simple_extent_dims(space.id, &n, nullptr);
+  if (static_cast<int64_t>(n) != meta_.num_frames) {
+    return Status::Corruption(StrCat("/frame_sha256 has ", n, " entries, expected ", meta_.num_frames));
+  }
+  Hid mtype(H5Tcopy(H5T_C_S1));
+  H5Tset_size(mtype.id, 64);
+  H5Tset_strpad(mtype.id, H5T_STR_NULLPAD);
+  std::string flat(static_cast<size_t>(n) * 64, '\0');
+  if (H5Dread(ds.id, mtype.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, flat.data()) < 0) {
+    return Status::Corruption("cannot read /frame_sha256");
+  }
+  frame_sha256_.resize(static_cast<size_t>(n));
+  for (size_t i = 0; i < n; ++i) frame_sha256_[i] = flat.substr(i * 64, 64);
+  return Status::OK();
 }
 
 std::array<int64_t, 4> ClipRecord::ToRecordPixels(const AnnotationBox& b) const {

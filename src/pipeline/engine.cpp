@@ -203,6 +203,18 @@ VqEngine::VqEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 VqEngine::~VqEngine() = default;
 const std::string& VqEngine::device() const { return impl_->device_name; }
 
+Status ValidateEngineOptions(const EngineOptions& options) {
+  return GuardTorch("checking the VQ2D model options", [&]() -> Status {
+    VQ2D_RETURN_IF_ERROR(ValidatePipelineParams(options.params));
+    const ModelOptions& m = options.models;
+    if (m.feature_extractor != "dino" && m.feature_extractor != "dinov2") {
+      return Status::InvalidArgument(
+          StrCat("visual_query.feature_extractor '", m.feature_extractor, "': expected dino or dinov2"));
+    }
+    return ResolveArchitectures(m).status();
+  });
+}
+
 Result<std::unique_ptr<VqEngine>> VqEngine::Create(const EngineOptions& options) {
   return GuardTorch("building the VQ2D models", [&]() -> Result<std::unique_ptr<VqEngine>> {
     torch::NoGradGuard no_grad;
@@ -251,6 +263,7 @@ Result<std::unique_ptr<VqEngine>> VqEngine::Create(const EngineOptions& options)
     sam2::VideoPredictorOptions vo;
     vo.bf16 = m.bf16;
     vo.fill_hole_area = 0;
+    vo.prompt_index_as_tensor = !options.params.fixes.sam2_prompt_frame_int_index;  // upstream models.py:622
     impl->video_predictor = std::make_unique<sam2::VideoPredictor>(impl->sam, vo);
     impl->ren_adapter = std::make_unique<RenTokenAdapter>(impl->ren.get());
     impl->sam_adapter = std::make_unique<Sam2ImageAdapter>(impl->image_predictor.get());

@@ -2,6 +2,7 @@
 
 #include <opencv2/core.hpp>
 
+#include <cmath>
 #include <cstring>
 #include <utility>
 
@@ -35,6 +36,17 @@ auto Guard(const char* what, F&& f) -> decltype(f()) {
   return r;
 }
 
+// A model output with NaN/Inf (e.g. from corrupted weights) fails the call as a model failure
+// (Internal: the clip fails with this message) instead of silently becoming empty masks/tracks.
+Status CheckFinite(const torch::Tensor& t, const char* what) {
+  if (!t.defined() || !t.is_floating_point()) return Status::OK();
+  if (torch::isfinite(t).all().item<bool>()) return Status::OK();
+  const int64_t n_nan = t.isnan().sum().item<int64_t>();
+  const int64_t n_inf = t.isinf().sum().item<int64_t>();
+  return Status::Internal(StrCat("non-finite model output: ", what, " has ", n_nan, " NaN and ", n_inf, " Inf of ",
+                                 t.numel(), " values (check the model's weights)"));
+}
+
 }  // namespace
 
 Result<RenTokens> RenTokenAdapter::Encode(const torch::Tensor& images) {
@@ -43,6 +55,7 @@ Result<RenTokens> RenTokenAdapter::Encode(const torch::Tensor& images) {
     RenTokens r;
     r.tokens = o.tokens.to(torch::kCPU).to(torch::kFloat32);
     r.points = o.points.to(torch::kCPU).to(torch::kFloat32);
+    VQ2D_RETURN_IF_ERROR(CheckFinite(r.tokens, "REN tokens"));
     return r;
   });
 }
@@ -70,6 +83,7 @@ Result<cv::Mat> Sam2ImageAdapter::PredictBox(const std::array<double, 4>& b) {
                                 static_cast<float>(b[3])});
     prompt.multimask_output = false;
     VQ2D_ASSIGN_OR_RETURN(sam2::ImagePrediction pred, p_->Predict(prompt));
+    VQ2D_RETURN_IF_ERROR(CheckFinite(pred.low_res_masks, "SAM 2 box-prompt mask logits"));
     return MaskToMat(pred.masks[0]);
   });
 }
@@ -81,6 +95,7 @@ Result<std::vector<cv::Mat>> Sam2ImageAdapter::PredictPoint(double x, double y) 
     prompt.point_labels = torch::tensor(std::vector<int64_t>{1}).to(torch::kInt32);
     prompt.multimask_output = true;
     VQ2D_ASSIGN_OR_RETURN(sam2::ImagePrediction pred, p_->Predict(prompt));
+    VQ2D_RETURN_IF_ERROR(CheckFinite(pred.low_res_masks, "SAM 2 point-prompt mask logits"));
     std::vector<cv::Mat> out;
     for (int64_t i = 0; i < pred.masks.size(0); ++i) out.push_back(MaskToMat(pred.masks[i]));
     return out;
@@ -103,6 +118,7 @@ Result<torch::Tensor> DinoFeatureAdapter::Extract(const torch::Tensor& images) {
     torch::Tensor t = model_->GetIntermediateLayers(x, 1).back();  // [N, 1+hw, D]
     const int64_t p = model_->config().patch_size;
     t = t.slice(1, 1).to(torch::kFloat32);
+    VQ2D_RETURN_IF_ERROR(CheckFinite(t, "DINO features"));
     return t.transpose(1, 2).reshape({t.size(0), t.size(2), h_ / p, w_ / p}).to(torch::kCPU).contiguous();
   });
 }
@@ -121,12 +137,13 @@ Result<torch::Tensor> DinoV2FeatureAdapter::Extract(const torch::Tensor& images)
     x = ((x - mean) / std).to(param.scalar_type());
     torch::Tensor t = model_->GetIntermediateLayers(x, {block_}, /*norm=*/true)[0].patch_tokens;
     const int64_t gh = x.size(2) / p, gw = x.size(3) / p;
+    VQ2D_RETURN_IF_ERROR(CheckFinite(t, "DINOv2 features"));
     return TokensToFeatureMap(t, gh, gw).to(torch::kFloat32).to(torch::kCPU).contiguous();
   });
 }
 
 Status Sam2VideoAdapter::Track(const FrameSource& frames, int64_t prompt_index, const std::array<double, 4>& box,
-                               const std::function<bool(int64_t, const cv::Mat&)>& on_frame) {
+                               const TrackerFrameCallback& on_frame) {
   return Guard("SAM 2 video", [&]() -> Status {
     sam2::VideoFrames vf;
     vf.num_frames = frames.num_frames;
@@ -144,8 +161,11 @@ Status Sam2VideoAdapter::Track(const FrameSource& frames, int64_t prompt_index, 
     while (true) {
       VQ2D_ASSIGN_OR_RETURN(auto next, p_->Next());
       if (!next) break;
+      VQ2D_RETURN_IF_ERROR(CheckFinite(next->video_res_masks, "SAM 2 video mask logits"));
       const cv::Mat m = MaskToMat(next->video_res_masks[0][0] > 0);
-      if (!on_frame(next->frame_idx, m)) break;
+      const sam2::FrameOutput* o = p_->Output(next->frame_idx);  // what produced the yielded mask
+      const float score = o ? o->object_score_logits.to(torch::kCPU).item<float>() : std::nanf("");
+      if (!on_frame(next->frame_idx, m, score)) break;
     }
     return Status::OK();
   });

@@ -16,6 +16,29 @@ nlohmann::json TrackJson(const Track& t) {
   return j;
 }
 
+// What SAM 2 saw and did in each pass of the tracked candidate: prompt, window, and per yielded
+// frame [frame, x, y, w, h, object_score_logit] (an empty mask, where the pass stopped: [frame, null]).
+nlohmann::json PassesJson(const std::vector<TrackPass>& passes, const PipelineFixes& fixes) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const TrackPass& p : passes) {
+    nlohmann::json frames = nlohmann::json::array();
+    for (const TrackPassFrame& f : p.frames) {
+      if (f.empty) {
+        frames.push_back({f.frame, nullptr, f.object_score_logit});
+      } else {
+        frames.push_back({f.frame, f.box[0], f.box[1], f.box[2], f.box[3], f.object_score_logit});
+      }
+    }
+    j.push_back({{"direction", p.reverse ? "reverse" : "forward"},
+                 {"prompt_frame", p.prompt_frame},
+                 {"prompt_box_xyxy", p.prompt_box_xyxy},
+                 {"window_frames", {p.window_first, p.window_last}},
+                 {"prompt_frame_output", fixes.sam2_prompt_frame_int_index ? "box-prompted mask" : "re-inferred with memory"},
+                 {"frames_xywh_score", frames}});
+  }
+  return j;
+}
+
 SelectorParams Selector(const PipelineParams& p) {
   SelectorParams s;
   s.top_k = p.selection_top_k;
@@ -115,7 +138,8 @@ Result<QueryOutcome> RunQueryRounds(const torch::Tensor& frames, const QuerySet&
                       {"selected_object_scores_in", ref.scores},
                       {"predicted_track", TrackJson(tp1.track)},
                       {"predicted_track_score", tp1.score},
-                      {"n_tracked_object_tokens", tp1.tokens.defined() ? tp1.tokens.size(0) : 0}});
+                      {"n_tracked_object_tokens", tp1.tokens.defined() ? tp1.tokens.size(0) : 0},
+                      {"sam2_passes", PassesJson(tp1.passes, params.fixes)}});
   }
   out.track = tp1.track;
   out.score = tp1.track.empty() ? 0.0 : tp1.score;
@@ -187,7 +211,8 @@ Result<QueryOutcome> RunQueryRounds(const torch::Tensor& frames, const QuerySet&
                           {"selected_frame_ids_in", kept.frame_ids},
                           {"selected_object_scores_in", kept.scores},
                           {"predicted_track", TrackJson(tp2.track)},
-                          {"predicted_track_score", tp2.score}};
+                          {"predicted_track_score", tp2.score},
+                          {"sam2_passes", PassesJson(tp2.passes, params.fixes)}};
     if (m >= 0 && m < static_cast<int64_t>(ex.queries.frame_numbers.size())) {
       rec["query_frame_numbers_in"] = {ex.queries.frame_numbers[m]};
       rec["query_bboxes_in"] = {ex.queries.boxes[m]};

@@ -6,6 +6,7 @@
 
 #include "vq2d/pipeline/geometry.h"
 #include "vq2d/pipeline/query_tokens.h"
+#include "vq2d/pipeline/selection.h"
 
 namespace vq2d::pipeline {
 
@@ -65,14 +66,14 @@ Result<std::optional<std::array<int64_t, 4>>> PointToBox(const torch::Tensor& im
   VQ2D_ASSIGN_OR_RETURN(std::vector<cv::Mat> raw, sam.PredictPoint(point_yx[1], point_yx[0]));
   VQ2D_ASSIGN_OR_RETURN(torch::Tensor feat, features.Extract(image.unsqueeze(0)));
   const torch::Tensor up = UpsampleFeature(feat, image.size(0), image.size(1), patch_size)[0];
-  const auto opts = F::NormalizeFuncOptions().p(2).dim(1).eps(1e-12);
-  const torch::Tensor q = F::normalize(query_tokens.to(torch::kFloat32), opts);
   std::vector<cv::Mat> masks;
   std::vector<double> sims;
   for (const cv::Mat& r : raw) {
     masks.push_back(RefineMask(r));
     const torch::Tensor tok = MaskPooled(up, masks.back()).unsqueeze(0);
-    sims.push_back(std::get<0>(torch::max(torch::mm(F::normalize(tok, opts), q.t()), 1)).item<double>());
+    torch::Tensor s;  // a NaN query row (empty pooled mask) makes the similarity NaN, as upstream
+    MaxCosine(tok, query_tokens, &s, nullptr);
+    sims.push_back(static_cast<double>(s.data_ptr<float>()[0]));
   }
   if (similarities) *similarities = sims;
   if (masks.empty()) return std::optional<std::array<int64_t, 4>>();
@@ -92,13 +93,6 @@ Result<std::optional<std::array<int64_t, 4>>> PointToBox(const torch::Tensor& im
   if (best < 0) return std::optional<std::array<int64_t, 4>>();
   return std::optional<std::array<int64_t, 4>>(*MaskToBox(masks[best]));
 }
-
-namespace {
-torch::Tensor DropNanRows(const torch::Tensor& t) {
-  const torch::Tensor ok = ~torch::isnan(t).any(1);
-  return t.index({ok});
-}
-}  // namespace
 
 Result<Candidates> ModelCandidateRefiner::Refine(const torch::Tensor& frames, const Candidates& sel,
                                                  const QuerySet& queries, double top_p) {
@@ -123,18 +117,14 @@ Result<Candidates> ModelCandidateRefiner::Refine(const torch::Tensor& frames, co
     qboxes.push_back(b);
     cboxes.push_back(w.box);
   }
-  int64_t nan1 = 0, nan2 = 0;
   VQ2D_ASSIGN_OR_RETURN(torch::Tensor pooled, SamPooledTokens(torch::stack(qframes), qboxes, *m_.sam, *m_.features,
-                                                              p_.patch_size, p_.sam_pooled_chunk, &nan1,
+                                                              p_.patch_size, p_.sam_pooled_chunk, nullptr,
                                                               ops.sam_blur_kernel));
   VQ2D_ASSIGN_OR_RETURN(torch::Tensor pooled_crop, SamPooledTokens(torch::stack(qcrops), cboxes, *m_.sam, *m_.features,
-                                                                   p_.patch_size, p_.sam_pooled_chunk, &nan2,
+                                                                   p_.patch_size, p_.sam_pooled_chunk, nullptr,
                                                                    ops.sam_blur_kernel));
-  if (nan1 + nan2 > 0) {
-    errors_.push_back("NaN pooled query descriptor (empty SAM mask)");
-    pooled = DropNanRows(pooled);
-    pooled_crop = DropNanRows(pooled_crop);
-  }
+  // A NaN row (empty SAM mask) stays, as upstream: it makes every point_to_bbox similarity against
+  // that set NaN, so the first mask is taken (upstream raises nothing unless that mask is empty).
   // (2) point -> box per candidate; (3) 8 crops around each box.
   std::vector<size_t> alive;
   std::vector<torch::Tensor> crops;
@@ -157,8 +147,6 @@ Result<Candidates> ModelCandidateRefiner::Refine(const torch::Tensor& frames, co
   if (alive.empty()) return out;
   VQ2D_ASSIGN_OR_RETURN(RenTokens rt, m_.ren->Encode(torch::stack(crops)));
   const int64_t ncf = static_cast<int64_t>(p_.query_cropping_factors.size());
-  const auto opts = F::NormalizeFuncOptions().p(2).dim(-1).eps(1e-12);
-  const torch::Tensor qn = F::normalize(queries.tokens.to(torch::kFloat32), opts);
   const torch::Tensor pts = rt.points.to(torch::kFloat32).contiguous();
   std::vector<float> refined_scores;
   std::vector<std::array<float, 4>> refined_boxes;
@@ -168,8 +156,8 @@ Result<Candidates> ModelCandidateRefiner::Refine(const torch::Tensor& frames, co
     float best = 0.f;
     for (int64_t c = 0; c < ncf; ++c) {
       const int64_t gi = static_cast<int64_t>(a) * ncf + c;
-      const torch::Tensor s = std::get<0>(torch::max(torch::mm(F::normalize(rt.tokens[gi].to(torch::kFloat32), opts), qn.t()), 1))
-                                  .contiguous();
+      torch::Tensor s;
+      MaxCosine(rt.tokens[gi], queries.tokens, &s, nullptr);
       const float* sp = s.data_ptr<float>();
       int64_t am = 0;
       for (int64_t t = 1; t < s.size(0); ++t)

@@ -10,30 +10,86 @@ namespace vq2d::pipeline {
 
 namespace F = torch::nn::functional;
 
-void MaxCosine(const torch::Tensor& lhs, const torch::Tensor& rhs, torch::Tensor* max_out, torch::Tensor* argmax_out) {
-  const auto opts = F::NormalizeFuncOptions().p(2).dim(1).eps(1e-12);
-  torch::Tensor x = F::normalize(lhs.to(torch::kFloat32), opts);
-  torch::Tensor y = F::normalize(rhs.to(torch::kFloat32), opts);
-  // Row max with the FIRST argmax on ties (what upstream's torch returned; a vectorised
-  // torch::max may pick another index).
-  // Dot products accumulated in double and rounded once: identical query rows give identical
-  // columns, so duplicated queries tie exactly and the first wins (as upstream observed); values
-  // agree with a float32 GEMM to ~1e-7.
-  x = x.contiguous();
-  y = y.contiguous();
-  const int64_t n = x.size(0), k = y.size(0), d = x.size(1);
-  torch::Tensor cos = torch::empty({n, k}, torch::kFloat32);
-  {
-    const float* xp = x.data_ptr<float>();
-    const float* yp = y.data_ptr<float>();
-    float* cp = cos.data_ptr<float>();
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t j = 0; j < k; ++j) {
-        double acc = 0.0;
-        for (int64_t t = 0; t < d; ++t) acc += static_cast<double>(xp[i * d + t]) * yp[j * d + t];
-        cp[i * k + j] = static_cast<float>(acc);
-      }
+namespace {
+
+// F.normalize(t, p=2, dim=1) as torch 1.13's CPU kernel computes it: the L2 norm of a contiguous
+// row is reduced in 8 float32 lanes (lane j accumulates x[j], x[j+8], ... with fused multiply-add),
+// the lanes are summed left to right, the remaining d % 8 squares are added one by one, sqrt,
+// clamp_min(1e-12), then a float32 division.
+torch::Tensor UpstreamNormalize(const torch::Tensor& t) {
+  torch::Tensor x = t.to(torch::kFloat32).contiguous();
+  torch::Tensor o = torch::empty_like(x);
+  const int64_t n = x.size(0), d = x.size(1);
+  const float* xp = x.data_ptr<float>();
+  float* op = o.data_ptr<float>();
+  constexpr int64_t kLanes = 8;
+  const float eps = static_cast<float>(1e-12);
+  for (int64_t i = 0; i < n; ++i) {
+    const float* r = xp + i * d;
+    float lane[kLanes] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+    int64_t k = 0;
+    for (; k + kLanes <= d; k += kLanes)
+      for (int64_t j = 0; j < kLanes; ++j) lane[j] = std::fma(r[k + j], r[k + j], lane[j]);
+    float sum = lane[0];
+    for (int64_t j = 1; j < kLanes; ++j) sum = sum + lane[j];
+    for (; k < d; ++k) sum = std::fma(r[k], r[k], sum);  // the kernel is compiled with FMA contraction
+    const float norm = std::max(std::sqrt(sum), eps);
+    for (int64_t c = 0; c < d; ++c) op[i * d + c] = r[c] / norm;
   }
+  return o;
+}
+
+// c[i][j] = dot(x_i, y_j) as the float32 GEMM behind torch.mm computes it: one accumulator per
+// element, k = 0..d-1 in order, each step a fused multiply-add. yt is y transposed [d, k].
+void DotsPortable(const float* xp, const float* yt, int64_t n, int64_t k, int64_t d, float* cp) {
+  for (int64_t i = 0; i < n; ++i) {
+    float* acc = cp + i * k;
+    for (int64_t j = 0; j < k; ++j) acc[j] = 0.f;
+    for (int64_t t = 0; t < d; ++t) {
+      const float xv = xp[i * d + t];
+      const float* yr = yt + t * k;
+      for (int64_t j = 0; j < k; ++j) acc[j] = std::fma(xv, yr[j], acc[j]);
+    }
+  }
+}
+#if defined(__GNUC__) && defined(__x86_64__)
+// Same operations, compiled with hardware FMA so the j loop vectorises (each element still gets
+// exactly the fused steps above).
+__attribute__((target("avx2,fma"))) void DotsFma(const float* xp, const float* yt, int64_t n, int64_t k, int64_t d,
+                                                float* cp) {
+  for (int64_t i = 0; i < n; ++i) {
+    float* acc = cp + i * k;
+    for (int64_t j = 0; j < k; ++j) acc[j] = 0.f;
+    for (int64_t t = 0; t < d; ++t) {
+      const float xv = xp[i * d + t];
+      const float* yr = yt + t * k;
+      for (int64_t j = 0; j < k; ++j) acc[j] = __builtin_fmaf(xv, yr[j], acc[j]);
+    }
+  }
+}
+#endif
+
+void Dots(const float* xp, const float* yt, int64_t n, int64_t k, int64_t d, float* cp) {
+#if defined(__GNUC__) && defined(__x86_64__)
+  static const bool fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (fma) return DotsFma(xp, yt, n, k, d, cp);
+#endif
+  DotsPortable(xp, yt, n, k, d, cp);
+}
+
+}  // namespace
+
+void MaxCosine(const torch::Tensor& lhs, const torch::Tensor& rhs, torch::Tensor* max_out, torch::Tensor* argmax_out) {
+  // Upstream: torch.max(torch.mm(F.normalize(a), F.normalize(b).T), dim=1) in float32. The
+  // arithmetic is spelled out (UpstreamNormalize, Dots) so every machine gets upstream's bits:
+  // a double-accumulated dot product differs from it in the last bit for ~60% of the scores, and
+  // a BLAS or torch kernel chosen at run time may sum in another order.
+  const torch::Tensor x = UpstreamNormalize(lhs);
+  const torch::Tensor yt = UpstreamNormalize(rhs).t().contiguous();
+  const int64_t n = x.size(0), k = yt.size(1), d = x.size(1);
+  torch::Tensor cos = torch::empty({n, k}, torch::kFloat32);
+  if (n > 0 && k > 0) Dots(x.data_ptr<float>(), yt.data_ptr<float>(), n, k, d, cos.data_ptr<float>());
+  // Row max with the first argmax; a NaN wins (the first NaN), as torch.max(dim) does.
   torch::Tensor mx = torch::empty({n}, torch::kFloat32);
   torch::Tensor am = torch::zeros({n}, torch::kInt64);
   const float* c = cos.data_ptr<float>();
@@ -54,12 +110,9 @@ void MaxCosine(const torch::Tensor& lhs, const torch::Tensor& rhs, torch::Tensor
 }
 
 std::vector<int64_t> RenMatchingFilter(const torch::Tensor& tokens, const torch::Tensor& matching, double threshold) {
-  // float32 GEMM like upstream's torch.mm (boundary cases score exactly float32(threshold)).
-  const auto opts = F::NormalizeFuncOptions().p(2).dim(1).eps(1e-12);
-  torch::Tensor s = std::get<0>(torch::max(torch::mm(F::normalize(tokens.to(torch::kFloat32), opts),
-                                                     F::normalize(matching.to(torch::kFloat32), opts).t()),
-                                           1))
-                        .contiguous();
+  // Upstream's float32 cosines (boundary cases score exactly float32(threshold)).
+  torch::Tensor s;
+  MaxCosine(tokens, matching, &s, nullptr);
   const float thr = static_cast<float>(threshold);
   const float* p = s.data_ptr<float>();
   const int64_t n = s.size(0);

@@ -65,24 +65,38 @@ torch::Tensor AssembleCropTokens(const std::vector<CropTokens>& parts, bool keep
 namespace {
 
 // One SAM 2 pass: window [s, e) of the sequence seq(i) (i in [0, n)), prompt at `prompt`.
-// Returns (sequence index, box) per yielded frame until the first empty mask.
+// Returns (sequence index, box) per yielded frame until the first empty mask; `record` (optional)
+// gets what the pass saw and did.
 Result<std::vector<std::pair<int64_t, std::array<int64_t, 4>>>> Pass(
     const torch::Tensor& frames, int64_t n, const std::function<int64_t(int64_t)>& seq, int64_t prompt,
-    const std::array<float, 4>& box, VideoTracker& tracker, int64_t half_span) {
+    const std::array<float, 4>& box, VideoTracker& tracker, int64_t half_span, TrackPass* record) {
   const int64_t s = std::max<int64_t>(0, prompt - half_span);
   const int64_t e = std::min<int64_t>(n, prompt + half_span);
   std::vector<std::pair<int64_t, std::array<int64_t, 4>>> out;
+  const std::array<double, 4> xyxy = {box[0], box[1], static_cast<double>(box[0] + box[2]),
+                                      static_cast<double>(box[1] + box[3])};
+  if (record) {
+    record->prompt_frame = seq(prompt);
+    record->window_first = s < e ? seq(s) : seq(prompt);
+    record->window_last = s < e ? seq(e - 1) : seq(prompt);
+    record->prompt_box_xyxy = xyxy;
+  }
   if (prompt < s || prompt >= e) return out;
   FrameSource src;
   src.num_frames = e - s;
   src.height = frames.size(1);
   src.width = frames.size(2);
   src.get = [&frames, seq, s](int64_t i) { return frames[seq(s + i)]; };
-  const std::array<double, 4> xyxy = {box[0], box[1], static_cast<double>(box[0] + box[2]),
-                                      static_cast<double>(box[1] + box[3])};
-  Status inner;
-  VQ2D_RETURN_IF_ERROR(tracker.Track(src, prompt - s, xyxy, [&](int64_t idx, const cv::Mat& mask) {
+  VQ2D_RETURN_IF_ERROR(tracker.Track(src, prompt - s, xyxy, [&](int64_t idx, const cv::Mat& mask, float score) {
     auto b = MaskToBox(mask);
+    if (record) {
+      TrackPassFrame f;
+      f.frame = seq(s + idx);
+      f.empty = !b.ok();
+      if (b.ok()) f.box = *b;
+      f.object_score_logit = score;
+      record->frames.push_back(f);
+    }
     if (!b.ok()) return false;  // stop before the first empty mask
     out.emplace_back(s + idx, *b);
     return true;
@@ -93,15 +107,23 @@ Result<std::vector<std::pair<int64_t, std::array<int64_t, 4>>>> Pass(
 }  // namespace
 
 Result<Track> TrackCandidate(const torch::Tensor& frames, int64_t fid, const std::array<float, 4>& box_xywh,
-                             int64_t query_timestep, VideoTracker& tracker, const TrackingParams& params) {
+                             int64_t query_timestep, VideoTracker& tracker, const TrackingParams& params,
+                             std::vector<TrackPass>* passes) {
   const int64_t qt = query_timestep;
   if (frames.dim() != 4 || qt < 0 || qt >= frames.size(0)) {
     return Status::InvalidArgument(StrCat("track: query_timestep ", qt, " outside the clip's ", frames.size(0), " frames"));
   }
   const int64_t n = qt + 1;
-  VQ2D_ASSIGN_OR_RETURN(auto fwd, Pass(frames, n, [](int64_t i) { return i; }, fid, box_xywh, tracker, params.half_span));
+  TrackPass fwd_rec, bwd_rec;
+  bwd_rec.reverse = true;
+  VQ2D_ASSIGN_OR_RETURN(auto fwd, Pass(frames, n, [](int64_t i) { return i; }, fid, box_xywh, tracker, params.half_span,
+                                       passes ? &fwd_rec : nullptr));
   VQ2D_ASSIGN_OR_RETURN(auto bwd, Pass(frames, n, [qt](int64_t i) { return qt - i; }, qt - fid, box_xywh, tracker,
-                                      params.half_span));
+                                      params.half_span, passes ? &bwd_rec : nullptr));
+  if (passes) {
+    passes->push_back(std::move(fwd_rec));
+    passes->push_back(std::move(bwd_rec));
+  }
   Track track;
   // reverse(backward)[:-1]: the backward pass's first element (its prompt frame) is dropped.
   for (size_t k = bwd.size(); k-- > 1;) {
@@ -127,7 +149,8 @@ Result<TrackPredictionResult> PredictTrack(const torch::Tensor& frames, const Ca
     for (size_t i = 1; i < c.size(); ++i)
       if (c.scores[i] > c.scores[idx]) idx = i;
   }
-  VQ2D_ASSIGN_OR_RETURN(r.track, TrackCandidate(frames, c.frame_ids[idx], c.boxes[idx], query_timestep, tracker, params));
+  VQ2D_ASSIGN_OR_RETURN(r.track, TrackCandidate(frames, c.frame_ids[idx], c.boxes[idx], query_timestep, tracker, params,
+                                                &r.passes));
   r.score = static_cast<double>(c.scores[idx]);
   if (get_tokens) {
     if (!tokens) return Status::InvalidArgument("PredictTrack: get_tokens needs a token generator");
@@ -209,12 +232,8 @@ ExpansionResult ExpandQueries(const torch::Tensor& frames, const QuerySet& queri
     r.upstream_error = "ZeroDivisionError";
     return r;
   }
-  const auto opts = F::NormalizeFuncOptions().p(2).dim(-1).eps(1e-12);
-  const torch::Tensor sims =
-      std::get<0>(torch::max(torch::mm(F::normalize(tracked_tokens.to(torch::kFloat32), opts),
-                                       F::normalize(queries.tokens.to(torch::kFloat32), opts).t()),
-                             1))
-          .contiguous();
+  torch::Tensor sims;  // upstream's float32 cosines (F.normalize + mm + max)
+  MaxCosine(tracked_tokens, queries.tokens, &sims, nullptr);
   const float thr = static_cast<float>(p.query_selection_threshold);
   const float* s = sims.data_ptr<float>();
   std::map<int64_t, bool> blurry;

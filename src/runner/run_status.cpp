@@ -37,6 +37,8 @@ Result<RunStatusReport> ReadRunStatus(FileSystem* fs, const std::string& out_dir
   auto done = store.ScanDone(r.fingerprint, &r.rejected_done);
   JournalSummary js = ReadJournals(fs, out_dir);
   r.torn_journal_lines = js.torn_lines;
+  r.last_job = js.last_job;
+  r.last_job_stopped = js.last_job_stopped;
   for (const auto& c : manifest["clips"]) {
     const std::string uid = c.value("clip_uid", "");
     const double cost = c.value("cost", 0.0);

@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
+#include <set>
 
 #include "vq2d/base/sha256.h"
 
@@ -161,17 +163,17 @@ Result<int> RunStore::CleanTempFiles() const {
 }
 
 Result<std::unique_ptr<Journal>> Journal::Open(FileSystem* fs, const std::string& path) {
-  bool needs_newline = false;
   if (fs->Exists(path)) {
     auto text = fs->ReadFile(path);
     if (!text.ok()) return text.status();
-    needs_newline = !text->empty() && text->back() != '\n';
+    if (!text->empty() && text->back() != '\n') {
+      // A torn last line (crash mid-append) was never a complete event: drop it so that the file
+      // stays strict JSONL (every line a JSON object) and the next line starts at a line start.
+      const size_t keep = text->rfind('\n') == std::string::npos ? 0 : text->rfind('\n') + 1;
+      VQ2D_RETURN_IF_ERROR(WriteFileAtomic(fs, path, text->substr(0, keep), "journal-repair"));
+    }
   }
   VQ2D_ASSIGN_OR_RETURN(auto file, fs->NewAppendableFile(path));
-  if (needs_newline) {
-    VQ2D_RETURN_IF_ERROR(file->Append("\n"));
-    VQ2D_RETURN_IF_ERROR(file->Sync());
-  }
   return std::unique_ptr<Journal>(new Journal(std::move(file)));
 }
 
@@ -186,13 +188,30 @@ JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir) {
   const std::string dir = JoinPath(out_dir, "journal");
   auto names = fs->ListDir(dir);
   if (!names.ok()) return summary;
-  // Per clip: attempt id -> ended?; its start event; its latest stage event.
-  std::map<std::string, std::map<std::string, bool>> attempts;
-  std::map<std::string, std::map<std::string, nlohmann::json>> starts, stages;
+  // One job instance (one launch): its world size and, per rank, whether the rank showed it was
+  // alive when the job ended (a record its signal handler wrote).
+  struct Job {
+    int world = 1;
+    std::string started;           // latest run_start time of its ranks (ISO 8601, sortable)
+    std::set<int> stopped_ranks;   // ranks whose run_end says stopped
+    std::map<int, bool> lived;  // rank -> its signal handler recorded the teardown (it was alive)
+  };
+  struct Attempt {
+    std::string clip, job;  // job "" when no run_start with a job id precedes it (old journals)
+    int rank = -1;
+    bool ended = false;
+  };
+  std::map<std::string, Job> jobs;
+  std::map<std::string, Attempt> attempts;  // by attempt id
+  std::vector<std::string> attempt_order;
+  // Per attempt id: its start event and its latest stage event (open attempts: `vq2d status`).
+  std::map<std::string, nlohmann::json> starts, stages;
   for (const auto& name : *names) {
     if (name.rfind("rank-", 0) != 0 || name.size() < 7 || name.substr(name.size() - 6) != ".jsonl") continue;
     auto text = fs->ReadFile(JoinPath(dir, name));
     if (!text.ok()) continue;
+    std::string job;  // the job of the events that follow (journals are appended in order)
+    int job_rank = -1;
     size_t pos = 0;
     while (pos < text->size()) {
       size_t end = text->find('\n', pos);
@@ -201,24 +220,46 @@ JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir) {
       pos = end + 1;
       if (line.empty()) continue;
       nlohmann::json ev = nlohmann::json::parse(line, nullptr, false);
-      if (ev.is_discarded() || !ev.is_object() || !ev.contains("event")) {
+      if (ev.is_discarded() || !ev.is_object() || !ev.contains("event") || !ev["event"].is_string()) {
         ++summary.torn_lines;
         continue;
       }
       summary.events.push_back(ev);
+      const std::string kind = ev["event"].get<std::string>();
+      if (kind == "run_start") {
+        job = ev.contains("job") && ev["job"].is_string() ? ev["job"].get<std::string>() : std::string();
+        job_rank = ev.contains("rank") && ev["rank"].is_number_integer() ? ev["rank"].get<int>() : -1;
+        if (!job.empty()) {
+          Job& j = jobs[job];
+          if (ev.contains("world") && ev["world"].is_number_integer()) j.world = ev["world"].get<int>();
+          j.started = std::max(j.started, ev.value("time", std::string()));
+          j.lived.emplace(job_rank, false);
+        }
+        continue;
+      }
+      const bool signal_record = kind == "signal" || (kind == "abandon" && ev.value("reason", "") == "signal");
+      if (!job.empty() && signal_record) jobs[job].lived[job_rank] = true;
+      if (!job.empty() && kind == "run_end" && ev.value("stopped", false)) jobs[job].stopped_ranks.insert(job_rank);
       if (!ev.contains("clip") || !ev["clip"].is_string()) continue;
       const std::string clip = ev["clip"].get<std::string>();
-      const std::string kind = ev["event"].get<std::string>();
-      const std::string attempt_id = ev.value("attempt_id", "");
+      const std::string attempt_id = ev.contains("attempt_id") && ev["attempt_id"].is_string()
+                                         ? ev["attempt_id"].get<std::string>()
+                                         : std::string();
       ClipHistory& h = summary.clips[clip];
       if (kind == "start") {
         ++h.starts;
-        attempts[clip].emplace(attempt_id, false);
-        starts[clip][attempt_id] = ev;
+        if (!attempts.count(attempt_id)) attempt_order.push_back(attempt_id);
+        attempts.emplace(attempt_id, Attempt{clip, job, job_rank, false});
+        starts[attempt_id] = ev;
       } else if (kind == "stage") {
-        stages[clip][attempt_id] = ev;
+        stages[attempt_id] = ev;
       } else if (kind == "finish" || kind == "fail" || kind == "abandon") {
-        attempts[clip][attempt_id] = true;
+        auto it = attempts.find(attempt_id);
+        if (it != attempts.end()) {
+          it->second.ended = true;
+        } else {
+          attempts.emplace(attempt_id, Attempt{clip, job, job_rank, true});
+        }
         const std::string t = ev.value("time", "");
         if (t > h.last_end_time) h.last_end_time = t;
         if (kind == "finish") {
@@ -235,15 +276,32 @@ JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir) {
       }
     }
   }
-  for (auto& [clip, ids] : attempts) {
-    int crashes = 0;
-    ClipHistory& h = summary.clips[clip];
-    for (const auto& [id, ended] : ids) {
-      if (ended) continue;
-      ++crashes;
-      const nlohmann::json& st = starts[clip][id];
-      const std::string since = st.value("time", "");
-      if (h.has_open && since <= h.open.since) continue;
+  // A started attempt without an end is a death during the clip. It counts against the clip only
+  // when the clip is to blame: every other rank of that job was alive when it ended (mpirun and
+  // Slurm SIGTERM the survivors when one rank dies; their handlers, armed until the rank returns
+  // from the run, record it). A whole-job kill (mpirun or the allocation SIGKILLed: every rank
+  // dies at once, nobody records anything) blames no clip.
+  // A job of one rank has no witness: its deaths count (as do deaths in journals without job ids).
+  for (const auto& id : attempt_order) {
+    const Attempt& a = attempts[id];
+    if (a.ended) continue;
+    ClipHistory& h = summary.clips[a.clip];
+    bool attributable = true;
+    auto jt = a.job.empty() ? jobs.end() : jobs.find(a.job);
+    if (jt != jobs.end() && jt->second.world > 1) {
+      const Job& j = jt->second;
+      int witnesses = 0;
+      for (const auto& [r, lived] : j.lived) {
+        if (r == a.rank) continue;
+        if (!lived) attributable = false;
+        ++witnesses;
+      }
+      if (witnesses < j.world - 1) attributable = false;  // a rank that never started tells nothing
+    }
+    // The latest open attempt of the clip (in flight, or its process died).
+    const nlohmann::json& st = starts[id];
+    const std::string since = st.value("time", "");
+    if (!h.has_open || since > h.open.since) {
       h.has_open = true;
       h.open = {};
       h.open.attempt_id = id;
@@ -251,15 +309,27 @@ JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir) {
       h.open.since = since;
       h.open.rank = st.value("rank", -1);
       h.open.pid = st.value("pid", 0LL);
-      auto sg = stages[clip].find(id);
-      if (sg != stages[clip].end()) {
+      auto sg = stages.find(id);
+      if (sg != stages.end()) {
         h.open.stage = sg->second.value("stage", "");
         h.open.stage_since = sg->second.value("time", "");
         h.open.done_fraction = sg->second.value("done_fraction", 0.0);
       }
     }
-    h.crashes = crashes;
+    if (attributable) {
+      ++h.crashes;
+    } else {
+      ++h.job_deaths;
+    }
   }
+  const Job* last = nullptr;
+  for (const auto& [id, j] : jobs) {
+    if (!last || j.started > last->started) {
+      last = &j;
+      summary.last_job = id;
+    }
+  }
+  summary.last_job_stopped = last && static_cast<int>(last->stopped_ranks.size()) == last->world;
   return summary;
 }
 
@@ -281,7 +351,7 @@ ClipState ClassifyClip(bool done, const ClipHistory* h, int max_attempts) {
   if (!h) return ClipState::kPending;
   if (h->crashes >= max_attempts) return ClipState::kQuarantined;
   if (h->last_is_fail) return ClipState::kFailed;
-  if (h->crashes > 0) return ClipState::kInterrupted;
+  if (h->crashes > 0 || h->job_deaths > 0) return ClipState::kInterrupted;
   return ClipState::kPending;
 }
 

@@ -1,6 +1,9 @@
 #include "vq2d/runner/runner.h"
 
 #include <signal.h>
+#include <cerrno>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <fcntl.h>
@@ -29,10 +32,14 @@ std::atomic<bool> g_stop_flag{false};
 // rank killed right after SIGTERM (mpirun tearing the job down because another rank crashed, or
 // Slurm's KillWait) records the clip as abandoned instead of as a crash of its own: only the clip
 // that really kills the process moves towards quarantine. Only async-signal-safe calls (write).
+// Between clips the handler writes the rank's "signal" record instead, so that the rank still
+// witnesses, for quarantine, that it was alive when another rank died (run_store.h).
 struct SignalJournal {
   std::atomic<int> fd{-1};
   std::atomic<size_t> len{0};
   char line[1024];
+  std::atomic<size_t> idle_len{0};
+  char idle_line[512];
 };
 SignalJournal g_signal_journal;
 
@@ -43,7 +50,20 @@ extern "C" void HandleStopSignal(int) {
   if (fd >= 0 && n > 0) {
     ssize_t ignored = write(fd, g_signal_journal.line, n);
     (void)ignored;
+    return;
   }
+  const size_t m = g_signal_journal.idle_len.exchange(0);
+  if (fd >= 0 && m > 0) {
+    ssize_t ignored = write(fd, g_signal_journal.idle_line, m);
+    (void)ignored;
+  }
+}
+
+void ArmIdleSignalJournal(const std::string& line) {
+  g_signal_journal.idle_len.store(0);
+  if (line.size() > sizeof g_signal_journal.idle_line) return;
+  std::memcpy(g_signal_journal.idle_line, line.data(), line.size());
+  g_signal_journal.idle_len.store(line.size());
 }
 
 void ArmSignalJournal(const std::string& line) {
@@ -54,6 +74,17 @@ void ArmSignalJournal(const std::string& line) {
 }
 
 void DisarmSignalJournal() { g_signal_journal.len.store(0); }
+
+// Keeps 64 KiB of disk allocated past the end of the journal (FALLOC_FL_KEEP_SIZE: the file's size
+// is unchanged), so the journal lines of a clip that hits a full disk (its "abandon", run_end) still
+// have room. Best effort: filesystems without fallocate just do not get the reserve.
+void ReserveJournalSpace() {
+  const int fd = g_signal_journal.fd.load();
+  if (fd < 0) return;
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return;
+  (void)::fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, 64 << 10);
+}
 
 std::string HostName() {
   char buf[256] = {0};
@@ -152,6 +183,7 @@ Status MoveAside(FileSystem* fs, const RunStore& store, const std::string& old_f
 struct StartState {
   Status status;
   std::string fingerprint;
+  std::string job;  // id of this launch, shared by its ranks (groups the journals' deaths, run_store.h)
   std::vector<size_t> todo;   // indices into work, LPT order
   std::vector<int> attempts;  // attempt number for each todo entry
   int done = 0, failed = 0, quarantined = 0;
@@ -162,6 +194,7 @@ std::string EncodeStart(const StartState& s) {
                    {"code", static_cast<int>(s.status.code())},
                    {"error", s.status.message()},
                    {"fingerprint", s.fingerprint},
+                   {"job", s.job},
                    {"todo", s.todo},
                    {"attempts", s.attempts},
                    {"done", s.done},
@@ -180,6 +213,7 @@ StartState DecodeStart(const std::string& text) {
   if (!j.value("ok", false))
     s.status = Status(static_cast<StatusCode>(j.value("code", static_cast<int>(StatusCode::kInternal))), j.value("error", ""));
   s.fingerprint = j.value("fingerprint", "");
+  s.job = j.value("job", "");
   s.todo = j.value("todo", std::vector<size_t>{});
   s.attempts = j.value("attempts", std::vector<int>{});
   s.done = j.value("done", 0);
@@ -192,6 +226,7 @@ StartState DecodeStart(const std::string& text) {
 StartState PrepareStart(const RunOptions& o, const std::vector<WorkItem>& work, const ClipProcessor& processor,
                         FileSystem* fs, Clock* clock, const std::string& host) {
   StartState st;
+  st.job = StrCat(host, ":", getpid(), ":", clock->NowIso8601());
   RunStore store(fs, o.out_dir);
   st.status = store.Init();
   if (!st.status.ok()) return st;
@@ -295,6 +330,41 @@ std::atomic<bool>* InstallStopSignalHandlers() {
   return &g_stop_flag;
 }
 
+bool IsNoSpaceError(const Status& s) {
+  if (s.ok() || s.code() != StatusCode::kIOError) return false;
+  // base/filesystem.cpp words errno with strerror.
+  const std::string& m = s.message();
+  return m.find(std::strerror(ENOSPC)) != std::string::npos || m.find(std::strerror(EDQUOT)) != std::string::npos;
+}
+
+namespace {
+
+// IOError (worded as ENOSPC) when the filesystem of `dir` has less than `min_free_bytes` available.
+Status CheckFreeSpace(FileSystem* fs, const std::string& out_dir, uint64_t min_free_bytes) {
+  if (min_free_bytes > 0 && fs == FileSystem::Default()) {
+    struct statvfs v;
+    if (::statvfs(out_dir.c_str(), &v) == 0) {
+      const uint64_t avail = static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
+      if (avail < min_free_bytes) {
+        return Status::IOError(StrCat("output directory ", out_dir, ": ", std::strerror(ENOSPC), " (", avail >> 20,
+                                      " MiB available, runner.min_free_mb asks for ", min_free_bytes >> 20, ")"));
+      }
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status CheckOutputWritable(FileSystem* fs, const std::string& out_dir, uint64_t min_free_bytes) {
+  VQ2D_RETURN_IF_ERROR(fs->CreateDirs(out_dir).WithContext("output directory"));
+  const std::string probe = JoinPath(out_dir, StrCat(".write-probe.", getpid()));
+  Status w = WriteFileAtomic(fs, probe, "vq2d write probe\n", StrCat(getpid()));
+  if (!w.ok()) return w.WithContext(StrCat("output directory ", out_dir, " is not writable"));
+  VQ2D_RETURN_IF_ERROR(fs->Remove(probe));
+  return CheckFreeSpace(fs, out_dir, min_free_bytes);
+}
+
 Result<Fingerprint> ComputeFingerprint(const std::string& canonical_config,
                                        const std::vector<std::pair<std::string, std::string>>& files) {
   Fingerprint fp;
@@ -345,6 +415,7 @@ struct RankRun {
     log.Warn(StrCat("journal ", store.JournalPath(rank), ": cannot record '", event.value("event", ""), "': ",
                     s.ToString(), "; this rank takes no more clips"));
     if (journal_error.ok()) journal_error = s.WithContext(StrCat("journal ", store.JournalPath(rank)));
+    if (IsNoSpaceError(s) && no_space.ok()) no_space = journal_error;
     return false;
   }
 
@@ -361,6 +432,7 @@ struct RankRun {
   std::unique_ptr<Journal> journal;
   RankLog log;
   Status journal_error;  // work loop thread only
+  Status no_space;       // the output filesystem is full (work loop thread only): no more clips
 
   // Shared with the helper threads.
   std::mutex mu;
@@ -475,11 +547,13 @@ void RunOneClip(RankRun& r, ClipProcessor& processor, const ClipTask& task, cons
     r.inflight_clip = task.clip_uid;
     r.inflight_attempt_id = attempt_id;
   }
-  ArmSignalJournal("\n" +
-                   nlohmann::json{{"event", "abandon"}, {"clip", task.clip_uid}, {"attempt_id", attempt_id},
+  // No leading newline (strict JSONL): every append writes a whole line and Journal::Open drops a
+  // torn tail, so the journal ends with '\n' whenever the handler writes.
+  ArmSignalJournal(nlohmann::json{{"event", "abandon"}, {"clip", task.clip_uid}, {"attempt_id", attempt_id},
                                   {"rank", r.rank}, {"reason", "signal"}}
                        .dump() +
                    "\n");
+  ReserveJournalSpace();
   auto end_attempt = [&] {
     DisarmSignalJournal();
     std::lock_guard<std::mutex> lock(r.mu);
@@ -529,6 +603,13 @@ void RunOneClip(RankRun& r, ClipProcessor& processor, const ClipTask& task, cons
               {"stats", rec.stats}, {"time", r.clock->NowIso8601()}});
     r.log.Info(StrCat("clip ", task.clip_uid, " done in ", wall, " s"));
     ++summary->processed_here;
+  } else if (IsNoSpaceError(s)) {
+    // Not the clip's fault: journaled as abandoned, so a plain rerun redoes it once there is space.
+    r.Record({{"event", "abandon"}, {"clip", task.clip_uid}, {"attempt_id", attempt_id}, {"rank", r.rank},
+              {"time", r.clock->NowIso8601()}, {"reason", "no space"}, {"error", s.ToString()}});
+    r.log.Warn(StrCat("clip ", task.clip_uid, ": output not written: ", s.ToString(),
+                      "; this rank takes no more clips (free space, then rerun the same command)"));
+    if (r.no_space.ok()) r.no_space = s;
   } else if (s.code() == StatusCode::kCancelled && r.stop.stop_requested()) {
     r.Record({{"event", "abandon"}, {"clip", task.clip_uid}, {"attempt_id", attempt_id}, {"rank", r.rank},
               {"time", r.clock->NowIso8601()}, {"reason", "stop requested"}});
@@ -565,12 +646,18 @@ void WorkLoop(RankRun& r, ClipProcessor& processor, RunSummary* summary) {
     return *t < static_cast<int64_t>(r.start.todo.size()) ? static_cast<long long>(*t) : -1;
   };
   int seq = 0;
-  while (r.journal_error.ok() && !r.stop.stop_requested()) {
+  while (r.journal_error.ok() && r.no_space.ok() && !r.stop.stop_requested()) {
+    if (Status s = CheckFreeSpace(r.fs, r.o.out_dir, r.o.min_free_bytes); !s.ok()) {
+      r.log.Warn(StrCat(s.ToString(), "; this rank takes no more clips (free space, then rerun the same command)"));
+      r.no_space = s;
+      break;
+    }
     const long long pos = next();
     if (pos < 0) break;
     const WorkItem& item = todo_items[static_cast<size_t>(pos)];
     ClipTask task{item.id, item.video_uid, item.cost, r.start.attempts[static_cast<size_t>(pos)], {}};
-    RunOneClip(r, processor, task, StrCat(r.host, ":", getpid(), ":", r.rank, ":", seq++), summary);
+    // Unique across runs, also of one process (in-process tests): the job id names the run.
+    RunOneClip(r, processor, task, StrCat(r.start.job, ":", r.rank, ":", seq++), summary);
   }
 }
 
@@ -643,11 +730,23 @@ Result<RunSummary> RunJob(const RunOptions& o, const std::vector<WorkItem>& work
     signal_fd = ::open(r.store.JournalPath(r.rank).c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
     g_signal_journal.fd.store(signal_fd);
   }
+  // The handler stays armed until RunJob returns (past the final collectives), so a rank that has
+  // finished its clips still records the teardown when another rank dies.
+  struct SignalJournalCloser {
+    int fd;
+    ~SignalJournalCloser() {
+      DisarmSignalJournal();
+      g_signal_journal.idle_len.store(0);
+      g_signal_journal.fd.store(-1);
+      if (fd >= 0) ::close(fd);
+    }
+  } signal_journal_closer{signal_fd};
   r.log.Info(StrCat("run start: ", coll.size(), " rank(s), ", work.size(), " clips, ", r.start.todo.size(),
                     " to do, ", r.start.done, " done, ", r.start.failed, " failed, ", r.start.quarantined,
                     " quarantined; schedule ", o.schedule, "; fingerprint ", r.start.fingerprint.substr(0, 12)));
   r.Record({{"event", "run_start"}, {"rank", r.rank}, {"world", coll.size()}, {"host", r.host},
-            {"pid", getpid()}, {"time", clock->NowIso8601()}, {"todo", r.start.todo.size()}});
+            {"pid", getpid()}, {"time", clock->NowIso8601()}, {"todo", r.start.todo.size()}, {"job", r.start.job}});
+  ArmIdleSignalJournal(nlohmann::json{{"event", "signal"}, {"rank", r.rank}, {"job", r.start.job}}.dump() + "\n");
 
   // 2. Background helpers: grace-period watchdog (every rank), progress line (rank 0).
   std::thread watchdog([&r] { Watchdog(r); });
@@ -662,8 +761,6 @@ Result<RunSummary> RunJob(const RunOptions& o, const std::vector<WorkItem>& work
   // 3. The work loop.
   RunSummary summary;
   WorkLoop(r, processor, &summary);
-  g_signal_journal.fd.store(-1);
-  if (signal_fd >= 0) ::close(signal_fd);
   const bool stopped = r.stop.stop_requested();
   {
     std::lock_guard<std::mutex> lock(r.mu);
@@ -674,7 +771,7 @@ Result<RunSummary> RunJob(const RunOptions& o, const std::vector<WorkItem>& work
   if (progress.joinable()) progress.join();
   if (r.journal_error.ok()) {
     r.Record({{"event", "run_end"}, {"rank", r.rank}, {"stopped", stopped}, {"processed", summary.processed_here},
-              {"time", clock->NowIso8601()}});
+              {"time", clock->NowIso8601()}, {"job", r.start.job}, {"no_space", !r.no_space.ok()}});
   }
 
   // 4. End of run. A journal error is returned after the end-of-run protocol, so no rank waits.
@@ -686,6 +783,21 @@ Result<RunSummary> RunJob(const RunOptions& o, const std::vector<WorkItem>& work
                       " clip(s); rerun the same command to resume"));
   } else {
     VQ2D_RETURN_IF_ERROR(Finalize(r, &summary));
+    // A full output filesystem on any rank ends the run with kExitNoSpace on every rank.
+    VQ2D_ASSIGN_OR_RETURN(bool none_full, r.coll.AllTrue(r.no_space.ok()));
+    if (!none_full) {
+      summary.exit_code = kExitNoSpace;
+      if (r.rank == 0) {
+        std::printf("[run] the output directory %s ran out of space; free space, then rerun the same command "
+                    "(exit code %d)\n", o.out_dir.c_str(), kExitNoSpace);
+        std::fflush(stdout);
+      }
+    }
+  }
+  if (!r.no_space.ok()) {
+    r.log.Warn(StrCat("ended on a full output filesystem: ", r.no_space.ToString(), " (exit code ", kExitNoSpace, ")"));
+    summary.exit_code = kExitNoSpace;
+    return summary;
   }
   if (!r.journal_error.ok()) return r.journal_error;
   return summary;

@@ -40,6 +40,7 @@ void ExpectSameParams(const PipelineParams& a, const PipelineParams& b) {
   EXPECT_EQ(a.fixes.suppression_frame_index, b.fixes.suppression_frame_index);
   EXPECT_EQ(a.fixes.blur_gray_conversion, b.fixes.blur_gray_conversion);
   EXPECT_EQ(a.fixes.apply_trim_offset, b.fixes.apply_trim_offset);
+  EXPECT_EQ(a.fixes.sam2_prompt_frame_int_index, b.fixes.sam2_prompt_frame_int_index);
 }
 
 TEST(ConfigPipelineParams, DefaultConfigGivesThePipelineDefaults) {
@@ -74,7 +75,7 @@ TEST(ConfigPipelineParams, EveryKeyReachesItsField) {
                                  "visual_query.crop_interpolation=nearest", "visual_query.tracking_half_window=42",
                                  "visual_query.bbox_size_threshold=2", "visual_query.blur_threshold=12.5",
                                  "visual_query.matching_threshold=0.4", "visual_query.patch_size=14",
-                                 "fixes.suppression_frame_index=true"});
+                                 "fixes.suppression_frame_index=true", "fixes.sam2_prompt_frame_int_index=true"});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   const PipelineParams p = PipelineParamsFromConfig(*c);
   EXPECT_EQ(p.query_frame_suppression, 0.9);
@@ -92,6 +93,7 @@ TEST(ConfigPipelineParams, EveryKeyReachesItsField) {
   EXPECT_EQ(p.matching_threshold, 0.4);
   EXPECT_EQ(p.patch_size, 14);
   EXPECT_TRUE(p.fixes.suppression_frame_index);
+  EXPECT_TRUE(p.fixes.sam2_prompt_frame_int_index);
 }
 
 TEST(ConfigPipelineParams, CropInterpolationNames) {

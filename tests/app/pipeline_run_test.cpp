@@ -102,6 +102,48 @@ TEST(PipelineRun, SyntheticRunIsDeterministicAcrossRanksCacheAndResume) {
   auto dump = nlohmann::json::parse(ReadText(dumps[0]), nullptr, false);
   ASSERT_EQ(dump["queries"].size(), 3u);
   EXPECT_FALSE(dump["queries"][0]["trace"].empty());
+  // Tracking in the dump: per SAM 2 pass the prompt and every yielded frame's mask box and object
+  // score; the first-round track is exactly reverse(reverse pass)[:-1] + forward pass.
+  int passes_checked = 0;
+  for (const auto& q : dump["queries"])
+    for (const auto& rec : q["trace"]) {
+      if (rec["stage"] != "TrackPrediction") continue;
+      ASSERT_TRUE(rec.contains("sam2_passes")) << rec.dump();
+      const auto& passes = rec["sam2_passes"];
+      ASSERT_EQ(passes.size(), 2u);
+      EXPECT_EQ(passes[0]["direction"], "forward");
+      EXPECT_EQ(passes[1]["direction"], "reverse");
+      nlohmann::json rebuilt = nlohmann::json::array();
+      for (int k : {1, 0}) {
+        const auto& p = passes[k];
+        SCOPED_TRACE(p.dump());
+        EXPECT_EQ(p["prompt_box_xyxy"].size(), 4u);
+        EXPECT_EQ(p["prompt_frame_output"], "re-inferred with memory");  // upstream's tensor frame index
+        const auto& frames = p["frames_xywh_score"];
+        ASSERT_FALSE(frames.empty());
+        EXPECT_EQ(frames[0][0], p["prompt_frame"]);
+        std::vector<nlohmann::json> kept;
+        for (size_t i = 0; i < frames.size(); ++i) {
+          const auto& f = frames[i];
+          EXPECT_EQ(f[0].get<int64_t>(), p["prompt_frame"].get<int64_t>() + (k == 0 ? 1 : -1) * static_cast<int64_t>(i));
+          if (f[1].is_null()) {  // an empty mask ends the pass
+            EXPECT_EQ(i + 1, frames.size());
+            break;
+          }
+          ASSERT_EQ(f.size(), 6u);
+          EXPECT_TRUE(f[5].is_number());  // object score logit
+          kept.push_back({f[0], f[1], f[2], f[3], f[4]});
+        }
+        if (k == 1) {
+          for (size_t i = kept.size(); i-- > 1;) rebuilt.push_back(kept[i]);
+        } else {
+          for (const auto& f : kept) rebuilt.push_back(f);
+        }
+      }
+      if (rec["to_track"] == "max") EXPECT_EQ(rebuilt, rec["predicted_track"]);
+      ++passes_checked;
+    }
+  EXPECT_GE(passes_checked, 3);
   // Status shows the per-stage times.
   ASSERT_EQ(Sh(Vq2d() + " status " + s.Out("a") + " > " + s.dir + "/status.log 2>&1"), 0);
   const std::string status = ReadText(s.dir + "/status.log");

@@ -1,7 +1,10 @@
 // LoadStateDict: strict copying into modules, with errors naming keys, shapes and dtypes.
 #include <gtest/gtest.h>
+
+#include <limits>
 #include <torch/torch.h>
 
+#include "support/test_support.h"
 #include "vq2d/core/checkpoint.h"
 
 namespace vq2d {
@@ -96,6 +99,32 @@ TEST(LoadStateDict, IgnoredModuleKeys) {
   opt.ignore_module_keys = {"table"};
   EXPECT_TRUE(LoadStateDict(*net, sd, opt).ok());
   EXPECT_FALSE(LoadStateDict(*net, sd).ok());
+}
+
+// Regression (issue I.8): a checkpoint tensor full of NaN/Inf loaded and every query became an
+// empty track. The load fails naming the tensor (and, through the file loaders, the file).
+TEST(LoadStateDict, NonFiniteWeightsFailTheLoadNamingTheTensor) {
+  Net net;
+  TensorMap sd = Full();
+  sd["fc.weight"][0][1] = std::numeric_limits<float>::quiet_NaN();
+  sd["norm.bias"][1] = std::numeric_limits<float>::infinity();
+  Status s = LoadStateDict(*net, sd);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("'fc.weight' (1 NaN, 0 Inf of 6 values)"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("'norm.bias' (0 NaN, 1 Inf of 2 values)"), std::string::npos) << s.message();
+  // Through a file: the context names it.
+  testing::TempDir tmp;
+  const std::string path = tmp.Join("bad.safetensors");
+  ASSERT_TRUE(SaveSafetensors(path, sd).ok());
+  auto loaded = LoadTensorFile(path);
+  ASSERT_TRUE(loaded.ok());
+  Status f = LoadStateDict(*net, *loaded).WithContext(path);
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.message().find(path), std::string::npos) << f.message();
+  EXPECT_NE(f.message().find("'fc.weight'"), std::string::npos) << f.message();
+  // Finite weights load as before.
+  EXPECT_TRUE(LoadStateDict(*net, Full()).ok());
 }
 
 TEST(SubMap, StripsPrefix) {

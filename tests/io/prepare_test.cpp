@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <fstream>
 #include <opencv2/videoio.hpp>
 
@@ -465,6 +467,159 @@ TEST(Prepare, MalformedJsonAndBadRecordsGiveClearErrors) {
   EXPECT_FALSE(IsValidRecord(d.Join("garbage.h5"), "x", ClipPrepareOptions()));
   auto missing = OpenClipRecord(d.Join("missing.h5"));
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace vq2d
+
+namespace vq2d {
+namespace {
+
+// Regression (issue I.12): a missing clip_fps silently defaulted to 5.0 in prepare. Upstream's
+// prepare.py reads item['clip_fps'] with no default, so it is an error naming the clip.
+TEST(Prepare, MissingClipFpsIsAnErrorNamingTheClip) {
+  auto annotations = [](const std::string& fps_field) {
+    return R"({"version": "v1", "videos": [{"video_uid": "vid", "clips": [{"clip_uid": "clip-a",
+      "video_start_sec": 0.0, "video_end_sec": 4.0, )" + fps_field + R"( "annotations": [{"annotation_uid": "a",
+      "query_sets": {"1": {"is_valid": true, "query_frame": 10, "object_title": "cup",
+        "visual_crop": {"frame_number": 3, "x": 1, "y": 1, "width": 5, "height": 5,
+                        "original_width": 640, "original_height": 480},
+        "response_track": [{"frame_number": 4, "x": 1, "y": 1, "width": 5, "height": 5}]}}}]}]}]})";
+  };
+  for (const std::string field : {"", R"("clip_fps": null,)"}) {
+    SCOPED_TRACE(field);
+    auto af = ParseAnnotations(annotations(field), "vq_val.json");
+    ASSERT_TRUE(af.ok()) << af.status().ToString();
+    EXPECT_FALSE(af->videos[0].clips[0].has_clip_fps);
+    Status s = ValidateClipForPrepare(af->videos[0], af->videos[0].clips[0]);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.message().find("clip clip-a (video vid): clip_fps is missing"), std::string::npos) << s.message();
+    // A record's embedded annotations never invent the field either.
+    EXPECT_EQ(SingleClipAnnotationJson("v1", af->videos[0], af->videos[0].clips[0]).find("clip_fps"),
+              std::string::npos);
+  }
+  auto ok = ParseAnnotations(annotations(R"("clip_fps": 5.0,)"), "vq_val.json");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_TRUE(ok->videos[0].clips[0].has_clip_fps);
+  EXPECT_TRUE(ValidateClipForPrepare(ok->videos[0], ok->videos[0].clips[0]).ok());
+}
+
+}  // namespace
+}  // namespace vq2d
+
+#include <hdf5.h>
+
+namespace vq2d {
+namespace {
+
+// A 3-frame uncompressed record whose frame 1 starts with a marker, so a test can find its bytes.
+std::string WriteMarkedRecord(const std::string& path) {
+  const std::string json = R"({"version": "v1", "videos": [{"video_uid": "vid", "clips": [{"clip_uid": "clip-a",
+    "video_start_sec": 0.0, "video_end_sec": 0.6, "clip_fps": 5.0, "annotations": []}]}]})";
+  ClipRecordMeta m;
+  m.clip_uid = "clip-a";
+  m.video_uid = "vid";
+  m.split = "val";
+  m.clip_fps = 5.0;
+  m.geometry.decoded_width = 8;
+  m.geometry.decoded_height = 4;
+  m.geometry.trim = TrimBox{0, 0, 8, 4};
+  m.geometry.width = 8;
+  m.geometry.height = 4;
+  m.num_frames = 3;
+  auto w = ClipRecordWriter::Create(path, m, /*gzip_level=*/-1);
+  EXPECT_TRUE(w.ok()) << w.status().ToString();
+  for (int f = 0; f < 3; ++f) {
+    std::vector<uint8_t> px(8 * 4 * 3, static_cast<uint8_t>(40 + f));
+    if (f == 1) std::memcpy(px.data(), "VQ2DMARKER", 10);
+    EXPECT_TRUE((*w)->AppendFrame(px.data()).ok());
+  }
+  EXPECT_TRUE((*w)->Finish(m, {0.0, 0.2, 0.4}, {0, 6, 12}, {0.0, 0.2, 0.4}, json).ok());
+  return json;
+}
+
+void FlipByteAfter(const std::string& path, const std::string& marker, size_t offset) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const size_t at = bytes.find(marker);
+  ASSERT_NE(at, std::string::npos) << marker;
+  ASSERT_EQ(bytes.find(marker, at + 1), std::string::npos) << "marker not unique";
+  f.seekp(static_cast<std::streamoff>(at + offset));
+  f.put(static_cast<char>(bytes[at + offset] ^ 0x01));
+}
+
+// Regression (issue I.10): one flipped byte in a record's pixel data was processed normally.
+TEST(RecordChecksums, FlippedPixelByteFailsTheReadNamingTheRecordAndFrame) {
+  TempDir d;
+  const std::string path = d.Join("clip-a.h5");
+  WriteMarkedRecord(path);
+  {
+    auto rec = OpenClipRecord(path);
+    ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+    ASSERT_TRUE(rec->ReadFrames(0, 3).ok());
+  }
+  FlipByteAfter(path, "VQ2DMARKER", 12);
+  auto rec = OpenClipRecord(path);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();  // the metadata is intact
+  EXPECT_TRUE(rec->ReadFrame(0).ok());
+  auto bad = rec->ReadFrames(0, 3);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(bad.status().message().find("record '" + path + "': frame 1 does not match its checksum"),
+            std::string::npos)
+      << bad.status().message();
+  // Verification switched off (data.verify_record_checksums: false): read as stored.
+  RecordReadOptions skip;
+  skip.verify_checksums = false;
+  auto unchecked = OpenClipRecord(path, skip);
+  ASSERT_TRUE(unchecked.ok());
+  auto frames = unchecked->ReadFrames(0, 3);
+  ASSERT_TRUE(frames.ok()) << frames.status().ToString();
+  EXPECT_EQ(frames->frame(1)[12], (40 + 1) ^ 0x01);
+}
+
+TEST(RecordChecksums, DamagedAnnotationsFailTheOpen) {
+  TempDir d;
+  const std::string path = d.Join("clip-a.h5");
+  WriteMarkedRecord(path);
+  FlipByteAfter(path, "\"video_end_sec\": 0.6", 17);  // 0.6 -> 1.6: still valid JSON
+  auto rec = OpenClipRecord(path);
+  ASSERT_FALSE(rec.ok());
+  EXPECT_EQ(rec.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(rec.status().message().find("record '" + path + "': checksum mismatch"), std::string::npos)
+      << rec.status().message();
+}
+
+// Records written before checksums existed are read (unverified, with a warning); documented in
+// docs/data.md.
+TEST(RecordChecksums, RecordsWithoutChecksumsAreReadUnverified) {
+  TempDir d;
+  const std::string path = d.Join("clip-a.h5");
+  WriteMarkedRecord(path);
+  {
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    ASSERT_GE(H5Ldelete(f, "frame_sha256", H5P_DEFAULT), 0);
+    ASSERT_GE(H5Adelete(f, "meta_sha256"), 0);
+    H5Fclose(f);
+  }
+  FlipByteAfter(path, "VQ2DMARKER", 12);
+  auto rec = OpenClipRecord(path);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  EXPECT_TRUE(rec->ReadFrames(0, 3).ok());
+  // Only one of the two present: damaged, not old.
+  const std::string half_path = d.Join("clip-b.h5");
+  WriteMarkedRecord(half_path);
+  {
+    hid_t f = H5Fopen(half_path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    ASSERT_GE(H5Ldelete(f, "frame_sha256", H5P_DEFAULT), 0);
+    H5Fclose(f);
+  }
+  auto half = OpenClipRecord(half_path);
+  ASSERT_FALSE(half.ok());
+  EXPECT_EQ(half.status().code(), StatusCode::kCorruption);
 }
 
 }  // namespace

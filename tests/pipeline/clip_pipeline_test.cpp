@@ -94,12 +94,12 @@ class PoolFeatures : public DenseFeatureExtractor {
 class RedTracker : public VideoTracker {
  public:
   Status Track(const FrameSource& frames, int64_t prompt, const std::array<double, 4>&,
-               const std::function<bool(int64_t, const cv::Mat&)>& on_frame) override {
+               const TrackerFrameCallback& on_frame) override {
     RedSam sam;
     for (int64_t i = prompt; i < frames.num_frames; ++i) {
       VQ2D_RETURN_IF_ERROR(sam.SetImage(TensorToMat(frames.get(i))));
       auto m = sam.PredictBox({0, 0, 1e6, 1e6});
-      if (!on_frame(i, *m)) break;
+      if (!on_frame(i, *m, 10.f)) break;
     }
     return Status::OK();
   }

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "vq2d/pipeline/query_tokens.h"
 
 namespace vq2d::pipeline {
@@ -71,6 +74,51 @@ TEST(ModelAdapters, RenTokensShape) {
   EXPECT_NE(bad.status().message().find("uint8"), std::string::npos);
 }
 
+// Regression (issue I.8): non-finite model outputs became empty tracks; now they fail the call as
+// a model failure (Internal, which fails the clip) with a message saying what was non-finite.
+TEST(ModelAdapters, NonFiniteOutputsFailAsModelFailures) {
+  RenConfig c;
+  c.dinov2.embed_dim = 32;
+  c.dinov2.depth = 1;
+  c.dinov2.num_heads = 2;
+  c.dinov2_block = 0;
+  c.region_encoder.hidden_dim = 32;
+  c.region_encoder.decoder_layers = 1;
+  c.region_encoder.num_attention_heads = 2;
+  c.region_encoder.grid_size = 4;
+  auto ren = RenEncoder::Create(c);
+  ASSERT_TRUE(ren.ok()) << ren.status().ToString();
+  RenTokenAdapter a(ren->get());
+  const torch::Tensor img = torch::randint(0, 255, {1, 24, 32, 3}).to(torch::kUInt8);
+  ASSERT_TRUE(a.Encode(img).ok());
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : (*ren)->dinov2()->parameters()) p.fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  auto r = a.Encode(img);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInternal) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("non-finite model output: REN tokens"), std::string::npos)
+      << r.status().message();
+
+  DinoVitConfig dc = DinoVitConfig::VitB8();
+  dc.embed_dim = 16;
+  dc.depth = 1;
+  dc.num_heads = 2;
+  DinoVisionTransformer m(dc);
+  m->eval();
+  {
+    torch::NoGradGuard ng;
+    m->parameters().front().fill_(std::numeric_limits<float>::infinity());
+  }
+  DinoFeatureAdapter d(m, 32, 48);
+  auto f = d.Extract(img);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.status().code(), StatusCode::kInternal);
+  EXPECT_NE(f.status().message().find("non-finite model output: DINO features"), std::string::npos)
+      << f.status().message();
+}
+
 }  // namespace
 }  // namespace vq2d::pipeline
 
@@ -118,8 +166,9 @@ TEST(ModelAdapters, Sam2ImageAndVideoContracts) {
   torch::Tensor frames = torch::stack({MatToTensor(rgb), MatToTensor(rgb), MatToTensor(rgb)});
   FrameSource src{3, 24, 32, [frames](int64_t i) { return frames[i]; }};
   std::vector<int64_t> seen;
-  Status s = vid.Track(src, 1, {8, 6, 18, 14}, [&](int64_t i, const cv::Mat& m) {
+  Status s = vid.Track(src, 1, {8, 6, 18, 14}, [&](int64_t i, const cv::Mat& m, float score) {
     EXPECT_EQ(m.size(), rgb.size());
+    EXPECT_TRUE(std::isfinite(score));
     seen.push_back(i);
     return seen.size() < 1;  // stop after the prompt frame: nothing further is computed
   });

@@ -100,7 +100,7 @@ void ExpectSubset(const nlohmann::json& got, const nlohmann::json& want, const s
       std::vector<double> gv = g.is_array() ? g.get<std::vector<double>>() : std::vector<double>{g.get<double>()};
       std::vector<double> wv = w.is_array() ? w.get<std::vector<double>>() : std::vector<double>{w.get<double>()};
       ASSERT_EQ(gv.size(), wv.size()) << what << " " << it.key();
-      for (size_t k = 0; k < gv.size(); ++k) EXPECT_NEAR(gv[k], wv[k], 1e-7) << what << " " << it.key();
+      for (size_t k = 0; k < gv.size(); ++k) EXPECT_EQ(gv[k], wv[k]) << what << " " << it.key();
     } else {
       EXPECT_EQ(g, w) << what << " " << it.key();
     }
@@ -135,7 +135,8 @@ TEST(OrchestrationFixture, TwoRoundRunsReproduce) {
       nlohmann::json prompts = nlohmann::json::array();
       nlohmann::json refiner_calls = nlohmann::json::array();
       std::vector<QueryOutcome> outcomes;
-      bool any_index_error = false;
+      // Upstream's run() propagates the first exception: no later item was run or recorded.
+      std::string raised;
       for (size_t k = 0; k < in["items"].size(); ++k) {
         const auto& item = in["items"][k];
         const std::string ip = p + "item" + std::to_string(k) + "/";
@@ -171,8 +172,11 @@ TEST(OrchestrationFixture, TwoRoundRunsReproduce) {
                              {"box_xyxy", call.box}});
         }
         for (const auto& rc : refiner.calls) refiner_calls.push_back(rc);
-        for (const auto& e : out->upstream_errors) any_index_error = any_index_error || e.find("IndexError") != std::string::npos;
         outcomes.push_back(*out);
+        if (!out->upstream_errors.empty()) {
+          raised = out->upstream_errors.front();
+          break;
+        }
       }
       // Stage calls, in order (upstream stops at the raising stage: compare the recorded prefix).
       const auto& ws = ex["stage_calls"];
@@ -193,9 +197,10 @@ TEST(OrchestrationFixture, TwoRoundRunsReproduce) {
       const auto& wr = ex["refiner_calls"];
       ASSERT_GE(refiner_calls.size(), wr.size());
       for (size_t k = 0; k < wr.size(); ++k) ExpectSubset(refiner_calls[k], wr[k], StrCat("refiner call ", k));
+      // The port flags a raise exactly where upstream raised (and finishes the query, see docs).
+      EXPECT_EQ(!raised.empty(), ex.contains("error")) << raised;
       if (ex.contains("error")) {
-        // Upstream's run fails; the port finishes every query and flags it.
-        EXPECT_TRUE(any_index_error);
+        EXPECT_NE(raised.find(ex["error"].get<std::string>()), std::string::npos) << raised;
         continue;
       }
       // Final tracks and scores, as written to the predictions file (grouped by query-set occurrence).
@@ -215,7 +220,7 @@ TEST(OrchestrationFixture, TwoRoundRunsReproduce) {
           EXPECT_EQ(t[j].x + t[j].w, b["x2"].get<int64_t>());
           EXPECT_EQ(t[j].y + t[j].h, b["y2"].get<int64_t>());
         }
-        EXPECT_NEAR(outcomes[k].score, entry["score"].get<double>(), 1e-7) << "item " << k;
+        EXPECT_EQ(outcomes[k].score, entry["score"].get<double>()) << "item " << k;
       }
     }
   }

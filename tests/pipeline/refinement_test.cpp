@@ -137,7 +137,7 @@ TEST(RefinementFixture, CandidateRefiner) {
       EXPECT_EQ(r->query_match_idxs, ex["query_match_idxs"].get<std::vector<int64_t>>());
       ASSERT_EQ(r->size(), ex["refined_object_scores"].size());
       for (size_t k = 0; k < r->size(); ++k) {
-        EXPECT_NEAR(r->scores[k], ex["refined_object_scores"][k].get<double>(), 1e-6);
+        EXPECT_EQ(static_cast<double>(r->scores[k]), ex["refined_object_scores"][k].get<double>());  // upstream's float32 cosines, exactly
         for (int j = 0; j < 4; ++j) {
           const double e = ex["refined_object_bboxes"][k][j];
           EXPECT_NEAR(r->boxes[k][j], e, 1e-4 + 1e-6 * std::abs(e)) << k << "," << j;

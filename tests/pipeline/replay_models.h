@@ -85,7 +85,7 @@ class ScriptedTracker : public VideoTracker {
     std::array<double, 4> box;
   };
   Status Track(const FrameSource& frames, int64_t prompt_index, const std::array<double, 4>& box,
-               const std::function<bool(int64_t, const cv::Mat&)>& on_frame) override {
+               const TrackerFrameCallback& on_frame) override {
     const int64_t first = FrameIdentity(frames.get(0));
     bool backward = false;
     if (frames.num_frames > 1) backward = FrameIdentity(frames.get(1)) < first;
@@ -100,7 +100,7 @@ class ScriptedTracker : public VideoTracker {
         const auto& r = it->second;
         m(cv::Rect(r[0], r[1], r[2] - r[0] + 1, r[3] - r[1] + 1)).setTo(1);
       }
-      if (!on_frame(i, m)) break;
+      if (!on_frame(i, m, it != rects.end() ? 10.f : -10.f)) break;
     }
     return Status::OK();
   }

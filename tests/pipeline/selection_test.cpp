@@ -37,10 +37,10 @@ TEST(SelectionFixture, Selector) {
         continue;
       }
       EXPECT_EQ(s.upstream_error, "");
-      EXPECT_TRUE(torch::allclose(s.object_scores, c.tensors->Get(p + "object_scores"), 0, 1e-6));
+      EXPECT_TRUE(torch::equal(s.object_scores, c.tensors->Get(p + "object_scores")));
       const auto es = F32(ex["selected_object_scores"]);
       ASSERT_EQ(s.scores.size(), es.size());
-      for (size_t k = 0; k < es.size(); ++k) EXPECT_NEAR(s.scores[k], es[k], 1e-6);
+      for (size_t k = 0; k < es.size(); ++k) EXPECT_EQ(s.scores[k], es[k]);
       EXPECT_EQ(s.idxs, ex["selected_object_idxs"].get<std::vector<int64_t>>());
       EXPECT_EQ(s.query_match_idxs, ex["query_match_idxs"].get<std::vector<int64_t>>());
     }

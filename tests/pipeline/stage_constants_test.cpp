@@ -371,7 +371,7 @@ TEST(GeometryConstants, ValidatePipelineParamsNamesTheField) {
   ConstFeatures feat;
   struct NoTracker : VideoTracker {
     Status Track(const FrameSource&, int64_t, const std::array<double, 4>&,
-                 const std::function<bool(int64_t, const cv::Mat&)>&) override {
+                 const TrackerFrameCallback&) override {
       return Status::OK();
     }
   } tracker;

@@ -96,7 +96,7 @@ TEST(TrackingFixture, TrackPrediction) {
         continue;
       }
       EXPECT_EQ(r->track, ParseTrack(ex["predicted_track"]));
-      EXPECT_NEAR(r->score, ex["predicted_track_score"].get<double>(), 1e-7);
+      EXPECT_EQ(r->score, ex["predicted_track_score"].get<double>());
       ExpectPrompts(tr.calls, ex["sam_video_prompts"]);
       if (get_tokens) {
         EXPECT_TRUE(torch::equal(r->tokens, c.tensors->Get(p + "tracked_object_tokens")));

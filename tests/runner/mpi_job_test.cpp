@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <chrono>
+#include <thread>
+#include <random>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "runner/process_util.h"
@@ -145,6 +149,141 @@ TEST(MpiJobTest, SigtermStopsCleanlyWithExitCodeFourAndResumes) {
   EXPECT_EQ(ReadText(ds.dir + "/resumed.json"), reference);
 }
 
+int RunStarts(const std::string& out) {
+  int n = 0;
+  for (const auto& ev : ReadJournals(FileSystem::Default(), out).events)
+    if (ev.value("event", "") == "run_start") ++n;
+  return n;
+}
+
+int ParentPid(int pid) {
+  const std::string stat = ReadText("/proc/" + std::to_string(pid) + "/stat");
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string state;
+  int ppid = -1;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+// Running (a zombie, which nobody may reap in a container, counts as dead).
+bool Alive(int pid) {
+  const std::string stat = ReadText("/proc/" + std::to_string(pid) + "/stat");
+  const size_t close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z' && stat[close + 2] != 'X';
+}
+
+std::map<std::string, int> Crashes(const std::string& out) {
+  std::map<std::string, int> n;
+  for (const auto& [clip, h] : ReadJournals(FileSystem::Default(), out).clips) n[clip] = h.crashes;
+  return n;
+}
+
+// Regression (issues I.13 and I.14) and the kill campaign: seeded random SIGKILLs of a rank or of
+// mpirun itself over a small run. A whole-job kill (mpirun) never moves a clip towards quarantine;
+// a rank kill moves at most the clip in flight on that rank. After the campaign a plain rerun
+// completes: nothing quarantined, no finished clip redone, merged predictions byte-identical.
+TEST(MpiJobTest, KillCampaignKeepsPredictionsIdenticalAndQuarantinesNothing) {
+  testing::TempDir dir;
+  Dataset ds(dir.path());
+  const std::string reference = Reference(ds);
+  ASSERT_FALSE(reference.empty());
+  std::mt19937 rng(20261202);
+  int mpirun_kills = 0, rank_kills = 0;
+  for (int round = 0; round < 10; ++round) {
+    if (FileSystem::Default()->Exists(ds.Out() + "/run.json") &&
+        CountDone(ds.Out()) == static_cast<int>(ds.clips.size()))
+      break;
+    const int starts_before = FileSystem::Default()->Exists(ds.Out() + "/run.json") ? RunStarts(ds.Out()) : 0;
+    const auto crashes_before = FileSystem::Default()->Exists(ds.Out() + "/run.json") ? Crashes(ds.Out())
+                                                                                        : std::map<std::string, int>();
+    Background job(ds.Run(2, "FAKE_SLEEP_MS=300"));
+    ASSERT_TRUE(WaitFor([&] {
+      return FileSystem::Default()->Exists(ds.Out() + "/run.json") && RunStarts(ds.Out()) >= starts_before + 2;
+    }, 90)) << ReadText(ds.dir + "/last.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(100, 1500)(rng)));
+    auto pids = RankPids(ds.Out(), 2);
+    ASSERT_GT(pids[0], 0);
+    ASSERT_GT(pids[1], 0);
+    // A clip with two attributable deaths is spared a third rank kill (that would quarantine it,
+    // rightly); mpirun is killed instead.
+    bool kill_mpirun = std::uniform_int_distribution<int>(0, 1)(rng) == 1;
+    const int victim = std::uniform_int_distribution<int>(0, 1)(rng);
+    for (const auto& [clip, n] : crashes_before)
+      if (n >= 2) kill_mpirun = true;
+    const int mpirun_pid = ParentPid(pids[0]);
+    ASSERT_GT(mpirun_pid, 1);
+    if (kill_mpirun) {
+      kill(mpirun_pid, SIGKILL);
+      ++mpirun_kills;
+    } else {
+      kill(pids[victim], SIGKILL);
+      ++rank_kills;
+    }
+    job.Wait();
+    ASSERT_TRUE(WaitFor([&] { return !Alive(pids[0]) && !Alive(pids[1]); }, 30)) << "ranks outlived the job";
+    const auto crashes_after = Crashes(ds.Out());
+    int moved = 0;
+    for (const auto& [clip, n] : crashes_after) {
+      const int before = crashes_before.count(clip) ? crashes_before.at(clip) : 0;
+      EXPECT_GE(n, before) << clip;
+      moved += n - before;
+    }
+    if (kill_mpirun) {
+      EXPECT_EQ(moved, 0) << "round " << round << ": a whole-job kill was blamed on a clip";
+    } else {
+      EXPECT_LE(moved, 1) << "round " << round << ": a rank kill blamed more than the clip in flight";
+    }
+  }
+  EXPECT_GE(mpirun_kills + rank_kills, 3) << "the campaign finished the run before killing";
+  ASSERT_EQ(Sh(ds.Run(2)), 0) << ReadText(ds.dir + "/last.log");
+  auto st = ReadRunStatus(FileSystem::Default(), ds.Out());
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->quarantined, 0);
+  EXPECT_EQ(st->failed, 0);
+  EXPECT_EQ(st->done, static_cast<int>(ds.clips.size()));
+  for (const auto& [clip, n] : FinishCounts(ds.Out())) EXPECT_EQ(n, 1) << clip << " was finished " << n << " times";
+  ASSERT_EQ(Sh(ds.Merge("exp", ds.dir + "/campaign.json")), 0);
+  EXPECT_EQ(ReadText(ds.dir + "/campaign.json"), reference);
+}
+
+// Regression (issue I.14): SIGTERM to mpirun gave exit 1 within 2 s instead of the clean stop.
+// Through launch/local.sh, SIGTERM to mpirun, to the script, or to the ranks all stop cleanly (4).
+TEST(MpiJobTest, SigtermToMpirunOrToTheLaunchScriptStopsCleanly) {
+  testing::TempDir dir;
+  Dataset ds(dir.path());
+  const std::string reference = Reference(ds);
+  const std::string local = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 VQ2D_BIN=" + FakeVq2d() +
+                            " FAKE_SLEEP_MS=200 bash " + testing::SourceDir() + "/launch/local.sh 2 " + ds.config +
+                            " > " + ds.dir + "/local.log 2>&1";
+  for (const std::string target : {"mpirun", "script"}) {
+    SCOPED_TRACE(target);
+    const int starts_before = FileSystem::Default()->Exists(ds.Out() + "/run.json") ? RunStarts(ds.Out()) : 0;
+    Background job(local);
+    ASSERT_TRUE(WaitFor([&] {
+      return FileSystem::Default()->Exists(ds.Out() + "/run.json") && RunStarts(ds.Out()) >= starts_before + 2 &&
+             CountDone(ds.Out()) >= 1;
+    }, 90)) << ReadText(ds.dir + "/local.log");
+    auto pids = RankPids(ds.Out(), 2);
+    ASSERT_GT(pids[0], 0);
+    const int mpirun_pid = ParentPid(pids[0]);
+    ASSERT_GT(mpirun_pid, 1);
+    const int script_pid = ParentPid(mpirun_pid);
+    ASSERT_GT(script_pid, 1);
+    kill(target == "mpirun" ? mpirun_pid : script_pid, SIGTERM);
+    EXPECT_EQ(job.Wait(), 4) << ReadText(ds.dir + "/local.log");
+    auto st = ReadRunStatus(FileSystem::Default(), ds.Out());
+    ASSERT_TRUE(st.ok());
+    EXPECT_TRUE(st->last_job_stopped);
+    EXPECT_EQ(st->failed + st->quarantined, 0);
+  }
+  ASSERT_EQ(Sh(ds.Run(2)), 0) << ReadText(ds.dir + "/last.log");
+  for (const auto& [clip, n] : FinishCounts(ds.Out())) EXPECT_EQ(n, 1) << clip;
+  ASSERT_EQ(Sh(ds.Merge("exp", ds.dir + "/resumed.json")), 0);
+  EXPECT_EQ(ReadText(ds.dir + "/resumed.json"), reference);
+}
+
 TEST(MpiJobTest, ThrowingClipIsRecordedAndTheOthersFinish) {
   testing::TempDir dir;
   Dataset ds(dir.path());
@@ -221,6 +360,54 @@ TEST(ProcessTest, SingleProcessWithoutMpirunAndSlurmMislaunchGuard) {
             1);
   EXPECT_NE(ReadText(ds.dir + "/slurm.log").find("SLURM_NTASKS=4 but this job's world has 1 process"), std::string::npos)
       << ReadText(ds.dir + "/slurm.log");
+}
+
+// Regression (issue I.15): the record the signal handler writes was preceded by a blank line.
+// Every journal line must be a JSON object (strict JSONL).
+TEST(ProcessTest, SigtermDuringAClipKeepsTheJournalStrictJsonl) {
+  testing::TempDir dir;
+  Dataset ds(dir.path(), 1);
+  {
+    Background job("FAKE_SLEEP_MS=200 " + FakeVq2d() + " run --config " + ds.config + " > " + ds.dir + "/j.log 2>&1");
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          for (const auto& ev : ReadJournals(FileSystem::Default(), ds.Out()).events)
+            if (ev.value("event", "") == "start") return true;
+          return false;
+        },
+        60));
+    const int pid = RankPids(ds.Out(), 1)[0];
+    ASSERT_GT(pid, 0);
+    kill(pid, SIGTERM);
+    EXPECT_EQ(job.Wait(), 4) << ReadText(ds.dir + "/j.log");
+  }
+  const std::string text = ReadText(ds.Out() + "/journal/rank-0.jsonl");
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n');
+  int signal_records = 0;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(!j.is_discarded() && j.is_object()) << "not a JSON object: '" << line << "'\n" << text;
+    if (j.value("reason", "") == "signal") ++signal_records;
+  }
+  EXPECT_EQ(signal_records, 1) << text;
+  EXPECT_EQ(ReadJournals(FileSystem::Default(), ds.Out()).torn_lines, 0);
+}
+
+// Regression (issue I.7): the free-space / writability check runs before any model is loaded, with
+// its own exit code (5).
+TEST(ProcessTest, FullOutputDirectoryIsRefusedBeforeLoadingModelsWithExitCodeFive) {
+  testing::TempDir dir;
+  Dataset ds(dir.path(), 1);
+  EXPECT_EQ(Sh(FakeVq2d() + " run --config " + ds.config + " --set runner.min_free_mb=1000000000 > " + ds.dir +
+               "/full.log 2>&1"),
+            5);
+  const std::string log = ReadText(ds.dir + "/full.log");
+  EXPECT_NE(log.find("No space left on device"), std::string::npos) << log;
+  EXPECT_NE(log.find("runner.min_free_mb"), std::string::npos) << log;
+  EXPECT_FALSE(FileSystem::Default()->Exists(ds.Out() + "/run.json")) << "the run must not have started";
 }
 
 TEST(ProcessTest, ProductRunNamesAMissingCheckpoint) {

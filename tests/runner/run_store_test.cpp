@@ -62,8 +62,8 @@ TEST(RunStoreTest, TempFilesAreIgnoredAndCleaned) {
   ASSERT_TRUE(fs->CreateDirs(DirName(store.DoneRecordPath("c9"))).ok());
   auto f = fs->NewWritableFile(store.DoneRecordPath("c9") + ".tmp.3.77");
   ASSERT_TRUE(f.ok());
-  (*f)->Append("{\"clip_uid\":");
-  (*f)->Close();
+  ASSERT_TRUE((*f)->Append("{\"clip_uid\":").ok());
+  ASSERT_TRUE((*f)->Close().ok());
   EXPECT_EQ(store.ScanDone("fp").size(), 1u);
   auto removed = store.CleanTempFiles();
   ASSERT_TRUE(removed.ok());
@@ -80,7 +80,26 @@ TEST(RunStoreTest, UnsafeClipNamesAreRefused) {
   EXPECT_EQ(store.CommitClip("", "x", &r, "t").code(), StatusCode::kInvalidArgument);
 }
 
-TEST(JournalTest, TornLastLineIsSkippedAndAppendsContinueOnAFreshLine) {
+// Every line of `path` is one JSON object (strict JSONL: no blank or torn lines).
+void ExpectStrictJsonl(FileSystem* fs, const std::string& path) {
+  auto text = fs->ReadFile(path);
+  ASSERT_TRUE(text.ok());
+  ASSERT_TRUE(text->empty() || text->back() == '\n') << *text;
+  size_t pos = 0;
+  int line_no = 0;
+  while (pos < text->size()) {
+    const size_t end = text->find('\n', pos);
+    const std::string line = text->substr(pos, end - pos);
+    ++line_no;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    EXPECT_TRUE(!j.is_discarded() && j.is_object()) << path << " line " << line_no << ": '" << line << "'";
+    pos = end + 1;
+  }
+}
+
+// Regression (issue I.15): a torn tail became a bad line and the signal record followed a blank
+// line. Open drops the torn tail, so the journal stays strict JSONL.
+TEST(JournalTest, TornLastLineIsDroppedOnOpenAndTheJournalStaysStrictJsonl) {
   testing::TempDir dir;
   FileSystem* fs = FileSystem::Default();
   ASSERT_TRUE(fs->CreateDirs(dir.Join("run/journal")).ok());
@@ -92,8 +111,8 @@ TEST(JournalTest, TornLastLineIsSkippedAndAppendsContinueOnAFreshLine) {
   }
   {
     auto f = fs->NewAppendableFile(path);
-    (*f)->Append("{\"event\":\"finish\",\"cl");  // crash mid-append
-    (*f)->Close();
+    ASSERT_TRUE((*f)->Append("{\"event\":\"finish\",\"cl").ok());  // crash mid-append
+    ASSERT_TRUE((*f)->Close().ok());
   }
   {
     auto j = Journal::Open(fs, path);
@@ -101,8 +120,9 @@ TEST(JournalTest, TornLastLineIsSkippedAndAppendsContinueOnAFreshLine) {
     ASSERT_TRUE((*j)->Append({{"event", "start"}, {"clip", "a"}, {"attempt_id", "x2"}}).ok());
     ASSERT_TRUE((*j)->Append({{"event", "fail"}, {"clip", "a"}, {"attempt_id", "x2"}, {"error", "boom"}}).ok());
   }
+  ExpectStrictJsonl(fs, path);
   JournalSummary s = ReadJournals(fs, dir.Join("run"));
-  EXPECT_EQ(s.torn_lines, 1);
+  EXPECT_EQ(s.torn_lines, 0);
   const ClipHistory& h = s.clips["a"];
   EXPECT_EQ(h.starts, 2);
   EXPECT_EQ(h.fails, 1);
@@ -181,6 +201,70 @@ TEST(FaultInjectionTest, RecommitNeverPairsOldRecordWithNewOutput) {
       EXPECT_TRUE(*out == "old-output" || *out == "new-output-longer") << *out;
     }
   }
+}
+
+}  // namespace
+}  // namespace vq2d
+
+namespace vq2d {
+namespace {
+
+// Writes one job of `world` ranks into <out>/journal: each rank starts `clips[r]` (empty: idle);
+// `end[r]` is what rank r's journal then says: "" (died silently), "signal" (its handler saw the
+// teardown while in a clip: abandon with reason signal), "idle-signal" (handler between clips).
+void AppendJob(const std::string& out, const std::string& job, const std::vector<std::string>& clips,
+               const std::vector<std::string>& end) {
+  FileSystem* fs = FileSystem::Default();
+  ASSERT_TRUE(fs->CreateDirs(out + "/journal").ok());
+  const int world = static_cast<int>(clips.size());
+  for (int r = 0; r < world; ++r) {
+    auto j = Journal::Open(fs, RunStore(fs, out).JournalPath(r));
+    ASSERT_TRUE(j.ok());
+    ASSERT_TRUE((*j)->Append({{"event", "run_start"}, {"rank", r}, {"world", world}, {"job", job}}).ok());
+    const std::string id = job + ":" + std::to_string(r);
+    if (!clips[r].empty()) ASSERT_TRUE((*j)->Append({{"event", "start"}, {"clip", clips[r]}, {"attempt_id", id}}).ok());
+    if (end[r] == "signal") {
+      ASSERT_TRUE((*j)->Append({{"event", "abandon"}, {"clip", clips[r]}, {"attempt_id", id}, {"reason", "signal"}}).ok());
+    } else if (end[r] == "idle-signal") {
+      ASSERT_TRUE((*j)->Append({{"event", "signal"}, {"rank", r}, {"job", job}}).ok());
+    }
+  }
+}
+
+// Regression (issue I.13): three SIGKILLs of mpirun itself quarantined the clips in flight. Only
+// deaths attributable to the clip count: the other ranks lived (their handlers recorded the teardown).
+TEST(QuarantineTest, WholeJobKillsNeverQuarantineRankDeathsDo) {
+  testing::TempDir dir;
+  const std::string out = dir.Join("run");
+  for (int i = 0; i < 3; ++i) AppendJob(out, "kill-" + std::to_string(i), {"clip-a", "clip-b"}, {"", ""});
+  JournalSummary s = ReadJournals(FileSystem::Default(), out);
+  for (const char* clip : {"clip-a", "clip-b"}) {
+    EXPECT_EQ(s.clips[clip].crashes, 0) << clip;
+    EXPECT_EQ(s.clips[clip].job_deaths, 3) << clip;
+    EXPECT_EQ(ClassifyClip(false, &s.clips[clip], 3), ClipState::kInterrupted) << clip;
+  }
+  // clip-a kills its rank three times; the other rank survives each time (in a clip, or idle).
+  const std::string out2 = dir.Join("run2");
+  AppendJob(out2, "j1", {"clip-a", "clip-b"}, {"", "signal"});
+  AppendJob(out2, "j2", {"clip-a", ""}, {"", "idle-signal"});
+  AppendJob(out2, "j3", {"clip-c", "clip-a"}, {"signal", ""});
+  JournalSummary s2 = ReadJournals(FileSystem::Default(), out2);
+  EXPECT_EQ(s2.clips["clip-a"].crashes, 3);
+  EXPECT_EQ(ClassifyClip(false, &s2.clips["clip-a"], 3), ClipState::kQuarantined);
+  EXPECT_EQ(s2.clips["clip-b"].crashes, 0);
+  EXPECT_EQ(ClassifyClip(false, &s2.clips["clip-b"], 3), ClipState::kPending);  // abandoned: redo
+  EXPECT_EQ(ClassifyClip(false, &s2.clips["clip-c"], 3), ClipState::kPending);
+  // A survivor that left no record (it died in the same instant) makes the death unattributable.
+  const std::string out3 = dir.Join("run3");
+  AppendJob(out3, "j1", {"clip-a", "clip-b", ""}, {"", "signal", ""});
+  JournalSummary s3 = ReadJournals(FileSystem::Default(), out3);
+  EXPECT_EQ(s3.clips["clip-a"].crashes, 0);
+  EXPECT_EQ(s3.clips["clip-a"].job_deaths, 1);
+  // One rank has no witness: its deaths count.
+  const std::string out4 = dir.Join("run4");
+  for (int i = 0; i < 3; ++i) AppendJob(out4, "solo-" + std::to_string(i), {"clip-a"}, {""});
+  JournalSummary s4 = ReadJournals(FileSystem::Default(), out4);
+  EXPECT_EQ(ClassifyClip(false, &s4.clips["clip-a"], 3), ClipState::kQuarantined);
 }
 
 }  // namespace

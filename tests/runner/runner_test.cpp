@@ -7,6 +7,7 @@
 #include <atomic>
 
 #include "runner/runner_test_util.h"
+#include "support/fault_fs.h"
 #include "support/test_support.h"
 #include "vq2d/runner/run_status.h"
 #include "vq2d/runner/run_store.h"
@@ -150,7 +151,8 @@ TEST(RunnerTest, ClipThatKeepsKillingTheProcessIsQuarantined) {
     auto j = Journal::Open(fs, RunStore(fs, out).JournalPath(7));
     ASSERT_TRUE(j.ok());
     for (int i = 0; i < 3; ++i)
-      (*j)->Append({{"event", "start"}, {"clip", "clip-001"}, {"attempt_id", "dead-" + std::to_string(i)}});
+      ASSERT_TRUE(
+          (*j)->Append({{"event", "start"}, {"clip", "clip-001"}, {"attempt_id", "dead-" + std::to_string(i)}}).ok());
   }
   RunOptions o = Options(out);
   o.retry_failed = false;
@@ -317,7 +319,9 @@ TEST(RunnerTest, StatusOfALiveRunShowsClipsInFlight) {
 class JournalFaultFs : public FileSystem {
  public:
   explicit JournalFaultFs(int journal_appends_ok) : left_(journal_appends_ok) {}
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override { return fs_->NewWritableFile(p); }
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
+    return fs_->NewWritableFile(p);
+  }
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& p) override {
     VQ2D_ASSIGN_OR_RETURN(auto f, fs_->NewAppendableFile(p));
     if (p.find("/journal/") == std::string::npos) return std::move(f);
@@ -393,6 +397,93 @@ TEST(RunnerTest, AJournalThatFailsAtRunStartTakesNoClip) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kIOError);
   EXPECT_TRUE(p.processed.empty());
+}
+
+// Regression (issue I.7): on a full disk the run went on computing every clip and failed each
+// output write. Now an ENOSPC on a commit ends the rank at once with kExitNoSpace, the clip is
+// journaled as abandoned (not failed), and a plain rerun (no --retry-failed) finishes it.
+TEST(RunnerTest, DiskFullOnACommitStopsTheRankAndAPlainRerunFinishes) {
+  testing::FaultInjectionFileSystem fs;
+  auto work = MakeWork(4);
+  const std::string out = "/run";
+  auto is_output = [](const std::string& p) {
+    return p.find("/clips/") != std::string::npos || p.find("/done/") != std::string::npos;
+  };
+  ScriptedProcessor p;
+  p.on_process = [&](const ClipTask&) {
+    if (p.processed.size() == 2) fs.SetNoSpace(is_output);  // the disk fills up during the second clip
+  };
+  auto coll = MakeLocalCollective();
+  auto s = RunJob(Options(out), work, p, *coll, &fs, Clock::Default(), nullptr);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->exit_code, kExitNoSpace);
+  EXPECT_EQ(p.processed.size(), 2u) << "no clip may be taken after the failed commit";
+  EXPECT_EQ(s->done, 1);
+  const JournalSummary js = ReadJournals(&fs, out);
+  const std::string second = p.processed[1];
+  ASSERT_TRUE(js.clips.count(second));
+  EXPECT_EQ(js.clips.at(second).abandons, 1);
+  EXPECT_EQ(js.clips.at(second).crashes, 0);
+  EXPECT_EQ(ClassifyClip(false, &js.clips.at(second), 3), ClipState::kPending);
+  bool reported = false;
+  for (const auto& ev : js.events)
+    if (ev.value("event", "") == "abandon" && ev.value("reason", "") == "no space" &&
+        ev.value("error", "").find("No space left on device") != std::string::npos)
+      reported = true;
+  EXPECT_TRUE(reported);
+  // Space freed: the same command (no --retry-failed) does the rest.
+  fs.SetNoSpace({});
+  ScriptedProcessor again;
+  auto coll2 = MakeLocalCollective();
+  RunOptions o = Options(out);
+  ASSERT_FALSE(o.retry_failed);
+  auto s2 = RunJob(o, work, again, *coll2, &fs, Clock::Default(), nullptr);
+  ASSERT_TRUE(s2.ok()) << s2.status().ToString();
+  EXPECT_EQ(s2->exit_code, kExitOk);
+  EXPECT_EQ(s2->done, 4);
+  EXPECT_EQ(again.processed.size(), 3u);
+}
+
+// A journal that hits ENOSPC stops the rank at once with the same exit code (the clip it could
+// not journal is not started).
+TEST(RunnerTest, DiskFullOnTheJournalStopsTheRankWithExitNoSpace) {
+  testing::FaultInjectionFileSystem fs;
+  auto work = MakeWork(3);
+  ScriptedProcessor p;
+  p.on_process = [&](const ClipTask&) {
+    fs.SetNoSpace([](const std::string& path) { return path.find("/journal/") != std::string::npos; });
+  };
+  auto coll = MakeLocalCollective();
+  auto s = RunJob(Options("/run"), work, p, *coll, &fs, Clock::Default(), nullptr);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->exit_code, kExitNoSpace);
+  EXPECT_EQ(p.processed.size(), 1u);
+  // The output of that clip was committed: it is done whatever the journal missed.
+  fs.SetNoSpace({});
+  ScriptedProcessor again;
+  auto coll2 = MakeLocalCollective();
+  auto s2 = RunJob(Options("/run"), work, again, *coll2, &fs, Clock::Default(), nullptr);
+  ASSERT_TRUE(s2.ok()) << s2.status().ToString();
+  EXPECT_EQ(s2->exit_code, kExitOk);
+  EXPECT_EQ(again.processed.size(), 2u);
+}
+
+TEST(RunnerTest, OutputCheckBeforeModelsNamesTheDirectoryAndTheShortfall) {
+  testing::FaultInjectionFileSystem fs;
+  EXPECT_TRUE(CheckOutputWritable(&fs, "/run", 0).ok());
+  fs.SetNoSpace([](const std::string&) { return true; });
+  Status full = CheckOutputWritable(&fs, "/run2", 0);
+  ASSERT_FALSE(full.ok());
+  EXPECT_TRUE(IsNoSpaceError(full)) << full.ToString();
+  EXPECT_NE(full.message().find("output directory /run2 is not writable"), std::string::npos) << full.ToString();
+  // Free-space threshold on the real filesystem: nobody has 2^60 bytes available.
+  testing::TempDir dir;
+  Status low = CheckOutputWritable(FileSystem::Default(), dir.Join("out"), uint64_t{1} << 60);
+  ASSERT_FALSE(low.ok());
+  EXPECT_TRUE(IsNoSpaceError(low)) << low.ToString();
+  EXPECT_NE(low.message().find("runner.min_free_mb"), std::string::npos) << low.ToString();
+  EXPECT_TRUE(CheckOutputWritable(FileSystem::Default(), dir.Join("out"), 1).ok());
+  EXPECT_FALSE(IsNoSpaceError(Status::IOError("cannot write 'x': Input/output error")));
 }
 
 }  // namespace

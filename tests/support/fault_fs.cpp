@@ -1,14 +1,18 @@
 #include "support/fault_fs.h"
 
+#include <cerrno>
+#include <cstring>
+
 namespace vq2d::testing {
 namespace {
 
 class FaultFile final : public WritableFile {
  public:
-  FaultFile(FaultInjectionFileSystem* fs, std::shared_ptr<FaultInjectionFileSystem::Inode> inode)
-      : fs_(fs), inode_(std::move(inode)) {}
+  FaultFile(FaultInjectionFileSystem* fs, std::shared_ptr<FaultInjectionFileSystem::Inode> inode, std::string path)
+      : fs_(fs), inode_(std::move(inode)), path_(std::move(path)) {}
   Status Append(std::string_view data) override {
     std::lock_guard<std::mutex> lock(fs_->mu);
+    if (fs_->NoSpaceFor(path_)) return Status::IOError("cannot write '" + path_ + "': " + std::strerror(ENOSPC));
     if (!fs_->Tick()) {
       // A crash mid-write leaves a prefix behind (still unsynced).
       inode_->data.append(data.substr(0, data.size() / 2));
@@ -28,6 +32,7 @@ class FaultFile final : public WritableFile {
  private:
   FaultInjectionFileSystem* fs_;
   std::shared_ptr<FaultInjectionFileSystem::Inode> inode_;
+  std::string path_;
 };
 
 }  // namespace
@@ -38,6 +43,13 @@ void FaultInjectionFileSystem::CrashAfter(int n) {
   std::lock_guard<std::mutex> lock(mu);
   countdown_ = n;
 }
+
+void FaultInjectionFileSystem::SetNoSpace(std::function<bool(const std::string& path)> full) {
+  std::lock_guard<std::mutex> lock(mu);
+  no_space_ = std::move(full);
+}
+
+bool FaultInjectionFileSystem::NoSpaceFor(const std::string& path) const { return no_space_ && no_space_(path); }
 
 bool FaultInjectionFileSystem::crashed() const { return crashed_; }
 int FaultInjectionFileSystem::mutating_ops() const { return ops_; }
@@ -64,11 +76,14 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::Open(const std::
   std::lock_guard<std::mutex> lock(mu);
   if (!Tick()) return Status::IOError("injected crash (open " + path + ")");
   if (!dirs_.count(DirName(path))) return Status::NotFound("no directory for '" + path + "'");
+  if (NoSpaceFor(path) && !live_.count(path)) {
+    return Status::IOError("cannot create '" + path + "': " + std::strerror(ENOSPC));
+  }
   auto& slot = live_[path];
   if (!slot || truncate) {
     slot = std::make_shared<Inode>();  // a new inode, not yet linked durably
   }
-  return std::unique_ptr<WritableFile>(new FaultFile(this, slot));
+  return std::unique_ptr<WritableFile>(new FaultFile(this, slot, path));
 }
 
 Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::NewWritableFile(const std::string& path) {

@@ -5,6 +5,7 @@
 // SimulateCrash() then turns the durable state into the visible state, as after a power loss.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,11 @@ class FaultInjectionFileSystem final : public FileSystem {
   int mutating_ops() const;
   // Drops everything not made durable, re-enables operations.
   void SimulateCrash();
+  // A full disk: appends to (and creations of) files whose path satisfies `full` fail with the
+  // ENOSPC error the real filesystem reports (IOError "...: No space left on device"); the write
+  // leaves nothing behind. An empty function clears it.
+  void SetNoSpace(std::function<bool(const std::string& path)> full);
+  bool NoSpaceFor(const std::string& path) const;
 
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override;
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override;
@@ -50,6 +56,7 @@ class FaultInjectionFileSystem final : public FileSystem {
   Result<std::unique_ptr<WritableFile>> Open(const std::string& path, bool truncate);
   std::map<std::string, std::shared_ptr<Inode>> live_, durable_;
   std::set<std::string> dirs_;
+  std::function<bool(const std::string&)> no_space_;
   int countdown_ = 0;
   int ops_ = 0;
   bool crashed_ = false;

@@ -28,7 +28,8 @@ constexpr double kMaxMlpRatio = 64.0;      // FFN width / embed_dim
 constexpr int64_t kMaxInteger = 1 << 24;   // any other integer of an architecture file
 
 // "<where>: <key> <v> is out of range: expected [lo, hi]" unless lo <= v <= hi.
-inline Status CheckRange(const std::string& where, const std::string& key, int64_t v, int64_t lo, int64_t hi) {
+template <typename I, std::enable_if_t<std::is_integral_v<I>, int> = 0>
+Status CheckRange(const std::string& where, const std::string& key, I v, int64_t lo, int64_t hi) {
   if (v >= lo && v <= hi) return Status::OK();
   return Status::InvalidArgument(
       StrCat(where, ": ", key, " ", v, " is out of range: expected a value in [", lo, ", ", hi, "]"));

@@ -27,4 +27,10 @@ struct BenchRenOptions {
 // memory so far (getrusage ru_maxrss; host memory only). Calls are synchronised on CUDA.
 Status BenchRen(const BenchRenOptions& options, std::ostream& out);
 
+// Times safetensors loading for each tensor count: writes DIR/bench_<n>.safetensors (n F32 tensors
+// of one element, names "layer.<i>.weight"), then one line per count with the file size, the
+// header parse time (ParseSafetensorsHeader, as every load does) and the full LoadSafetensors time.
+// Parsing is linear in the header; the lines show it (no assertion). Removes the files it wrote.
+Status BenchSafetensorsParse(const std::vector<int64_t>& tensor_counts, const std::string& dir, std::ostream& out);
+
 }  // namespace vq2d

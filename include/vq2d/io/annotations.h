@@ -51,7 +51,8 @@ struct Clip {
   std::optional<std::string> clip_uid;  // null occurs in real files
   double video_start_sec = 0, video_end_sec = 0;
   long long video_start_frame = 0, video_end_frame = 0;  // 30 fps, end inclusive
-  double clip_fps = 5.0;
+  double clip_fps = 0;          // frames per second the clip is sampled at (prepare); 0 when absent
+  bool has_clip_fps = false;    // true when clip_fps was present and not null (prepare requires it)
   bool has_video_span = false;  // true when video_start_sec and video_end_sec were present
   std::vector<ClipAnnotation> annotations;
 };

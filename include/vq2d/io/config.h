@@ -29,6 +29,8 @@ struct DataOptions {
   std::string val_annotations = "/path/to/ego4d/v2/annotations/vq_val.json";
   std::string test_annotations = "/path/to/ego4d/v2/annotations/vq_test_unannotated.json";
   std::string videos_dir = "/path/to/ego4d/v2/full_scale/";
+  // Verify the records' checksums on read (include/vq2d/io/record.h); false skips it for speed.
+  bool verify_record_checksums = true;
 };
 
 struct VisualQueryOptions {
@@ -125,6 +127,7 @@ struct RunnerOptions {
   long long max_attempts = 3;       // starts without finishing before a clip is quarantined
   double progress_interval_s = 30;  // rank 0 progress line period
   double grace_period_s = 120;      // after SIGTERM/SIGUSR1: time the current clip may take to finish
+  long long min_free_mb = 64;       // no new clip while the output filesystem has less available
   // Video tokens of a clip computed once and shared by its queries (false: per query, as upstream;
   // identical results, 5 x sum of query frames REN images instead of 5 x max).
   bool share_video_tokens = true;
@@ -138,6 +141,7 @@ struct FixesOptions {
   bool suppression_frame_index = false;    // quirk Q3: index query-frame suppression by frame id
   bool blur_gray_conversion = false;       // quirk Q4: RGB2GRAY instead of BGR2GRAY in is_blurry
   bool apply_trim_offset = false;          // quirk Q5: shift boxes by the black-bar trim offset
+  bool sam2_prompt_frame_int_index = false;  // quirk Q10: the SAM 2 prompt frame yields its box-prompted mask
 };
 
 struct Config {

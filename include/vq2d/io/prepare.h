@@ -55,8 +55,9 @@ struct PrepareStats {
 // <videos_dir>/<video_uid>.mp4
 std::string VideoPathFor(const std::string& videos_dir, const std::string& video_uid);
 
-// Checks the clip's annotations for what preparing needs (clip_uid, video span, clip_fps, visual crops
-// with original size and frame_number >= 0 for valid query sets). InvalidArgument naming the clip.
+// Checks the clip's annotations for what preparing needs (clip_uid, video span, clip_fps present and
+// > 0 (no default: upstream's prepare.py reads item['clip_fps']), visual crops with original size and
+// frame_number >= 0 for valid query sets). InvalidArgument naming the clip.
 Status ValidateClipForPrepare(const Video& video, const Clip& clip);
 
 // Prepares one clip and publishes `out_path` (normally <records_dir>/<clip_uid>.h5) atomically.

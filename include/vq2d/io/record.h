@@ -6,13 +6,21 @@
 //   /frame_times         float64 [T]  clip frame times (s), np.unique(np.arange(start, end, 1/fps))
 //   /source_frame_index  int64   [T]  decode-order index of the video frame used for each time
 //   /source_frame_time   float64 [T]  that frame's timestamp (s)
+//   /frame_sha256        string  [T] 64-char SHA-256 hex of each frame's H*W*3 bytes (checksums)
 //   /annotations_json    string  scalar: a complete single-clip annotation file in the official
 //                                schema (version, videos[1].clips[1], JSON key order preserved)
 //   attributes on "/": format ("vq2d.clip_record"), record_version (1), clip_uid, video_uid, split,
 //     clip_fps, video_start_sec, video_end_sec, video_fps, original_size [W,H] (decoded video),
 //     trim_box [x1,y1,x2,y2] (decoded pixels, rows y1..y2-1, columns x1..x2-1), resized_size [W,H],
 //     num_frames, frames_clamped, frames_decoded, apply_trim_offset (0/1), compression,
-//     prepare_settings, vq2d_version, vq2d_git_rev.
+//     prepare_settings, vq2d_version, vq2d_git_rev, meta_sha256 (SHA-256 hex of frame_times and
+//     source_frame_index as stored (LE float64 / int64) followed by the annotations_json text).
+//
+// Checksums: written by every ClipRecordWriter; verified on read unless
+// RecordReadOptions::verify_checksums is false (config data.verify_record_checksums): meta_sha256
+// at open, each frame's digest whenever ReadFrames returns it. A mismatch is Corruption naming the
+// record and the frame. Records written before checksums existed (neither meta_sha256 nor
+// /frame_sha256) are read unverified with one warning per process that names `vq2d prepare --force`.
 //
 // Thread-safety: Debian's libhdf5 is thread-safe with one global lock; a ClipRecord may be read from
 // several threads (calls serialise). A ClipRecordWriter is used by one thread.
@@ -81,10 +89,15 @@ class ClipRecordWriter {
   int64_t file_ = -1, frames_ = -1, space_ = -1;  // hid_t values
   int64_t written_ = 0, total_ = 0;
   int height_ = 0, width_ = 0;
+  std::vector<std::string> frame_sha256_;
 };
 
 // fsyncs `tmp_path`, renames it over `final_path` and fsyncs the directory (crash-safe publication).
 Status PublishRecord(const std::string& tmp_path, const std::string& final_path);
+
+struct RecordReadOptions {
+  bool verify_checksums = true;  // see "Checksums" above
+};
 
 class ClipRecord {
  public:
@@ -114,7 +127,8 @@ class ClipRecord {
   std::array<int64_t, 4> ToRecordPixels(const AnnotationBox& box) const;
 
  private:
-  friend Result<ClipRecord> OpenClipRecord(const std::string& path);
+  friend Result<ClipRecord> OpenClipRecord(const std::string& path, const RecordReadOptions& options);
+  Status LoadChecksums(const std::string& annotations_json);
   struct Handle;
   std::shared_ptr<Handle> h_;
   std::string path_;
@@ -122,10 +136,12 @@ class ClipRecord {
   AnnotationFile annotations_;
   std::vector<double> frame_times_;
   std::vector<int64_t> source_frame_index_;
+  bool verify_ = true;
+  std::vector<std::string> frame_sha256_;  // empty: frames not verified
 };
 
 // Opens and validates a record (format, version, shapes, annotations). Corruption names the file and
-// what is wrong; NotFound when absent.
-Result<ClipRecord> OpenClipRecord(const std::string& path);
+// what is wrong (checksum mismatches included); NotFound when absent.
+Result<ClipRecord> OpenClipRecord(const std::string& path, const RecordReadOptions& options = {});
 
 }  // namespace vq2d

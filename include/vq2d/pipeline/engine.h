@@ -60,6 +60,11 @@ struct EngineOptions {
   int64_t video_chunk_frames = 8;  // frames per REN pass of the shared video pass (host memory bound)
 };
 
+// Everything VqEngine::Create checks before it builds a module or opens a file: the pipeline
+// parameters, the architectures (bounds, REN width/patch = DINOv2's, DINO input size), the feature
+// extractor name. Cheap (no tensors); `vq2d config` and `vq2d run` both call it.
+Status ValidateEngineOptions(const EngineOptions& options);
+
 struct ClipFrames {
   const uint8_t* data = nullptr;  // [count,height,width,3] uint8 RGB, borrowed
   int64_t count = 0;

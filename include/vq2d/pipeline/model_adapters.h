@@ -78,7 +78,7 @@ class Sam2VideoAdapter : public VideoTracker {
   explicit Sam2VideoAdapter(sam2::VideoPredictor* predictor, int64_t image_size = 1024)
       : p_(predictor), image_size_(image_size) {}
   Status Track(const FrameSource& frames, int64_t prompt_index, const std::array<double, 4>& box_xyxy,
-               const std::function<bool(int64_t, const cv::Mat&)>& on_frame) override;
+               const TrackerFrameCallback& on_frame) override;
 
  private:
   sam2::VideoPredictor* p_;

@@ -57,14 +57,16 @@ struct FrameSource {
 };
 
 // SAM 2 video predictor for one object: prompt frame `prompt_index` of `frames` with a box, then
-// propagate forward (increasing index) to the end. `on_frame(index, mask)` receives each yielded
-// frame's mask (logits > 0 at video resolution, CV_8U 0/1), starting with the prompt frame; when it
-// returns false the propagation stops (no further frames are computed).
+// propagate forward (increasing index) to the end. `on_frame(index, mask, object_score_logit)`
+// receives each yielded frame's mask (logits > 0 at video resolution, CV_8U 0/1) and SAM 2's object
+// score logit for it (> 0: object present; for diagnostics), starting with the prompt frame; when
+// it returns false the propagation stops (no further frames are computed).
+using TrackerFrameCallback = std::function<bool(int64_t index, const cv::Mat& mask, float object_score_logit)>;
 class VideoTracker {
  public:
   virtual ~VideoTracker() = default;
   virtual Status Track(const FrameSource& frames, int64_t prompt_index, const std::array<double, 4>& box_xyxy,
-                       const std::function<bool(int64_t, const cv::Mat&)>& on_frame) = 0;
+                       const TrackerFrameCallback& on_frame) = 0;
 };
 
 // The models one pipeline instance uses (not owned).

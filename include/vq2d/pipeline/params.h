@@ -17,6 +17,7 @@ struct PipelineFixes {
   bool suppression_frame_index = false;  // #3 query-frame suppression indexed by frame id
   bool blur_gray_conversion = false;     // #4 RGB2GRAY in is_blurry
   bool apply_trim_offset = false;        // #5 (data preparation; not used by the stages)
+  bool sam2_prompt_frame_int_index = false;  // SAM 2 prompt frame index as an int (docs/pipeline.md)
 };
 
 // cv::resize interpolation of every crop (crop_using_bbox and the sliding-window crops).

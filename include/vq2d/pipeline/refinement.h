@@ -48,9 +48,10 @@ Result<std::optional<std::array<int64_t, 4>>> PointToBox(const torch::Tensor& im
 // The model-backed refinement stage (CandidateRefiner.forward + its top-p). Reads from the params:
 // query/refinement crops (query_cropping_factors, crop_interpolation), get_cropping_factor
 // (cropping_margin_expansion, max_cropping_factor), sam_pooled_chunk, sam_blur_kernel, patch_size.
-// Defined behaviour where upstream breaks: NaN pooled query descriptors (empty SAM masks) are
-// dropped (all NaN -> every candidate keeps its first non-empty mask); a candidate whose point gives
-// three empty masks is dropped. Errors of the models are returned as Status.
+// NaN pooled query descriptors (empty SAM masks) are kept, as upstream: every point_to_bbox
+// similarity against that set is NaN, so the first mask is taken. Defined behaviour where upstream
+// breaks: see PointToBox; a candidate whose point gives three empty masks is dropped. Errors of the
+// models are returned as Status.
 class ModelCandidateRefiner : public CandidateRefinerStage {
  public:
   ModelCandidateRefiner(const Models& models, const PipelineParams& params) : m_(models), p_(params) {}

@@ -74,17 +74,36 @@ struct TrackingParams {
   CropInterpolation crop_interpolation = CropInterpolation::kLanczos4;  // tracked-token crops
 };
 
+// What one SAM 2 pass of TrackCandidate saw and did (the debug dump's record of tracking). Frame
+// numbers are clip frames; boxes are frame pixels.
+struct TrackPassFrame {
+  int64_t frame = 0;
+  bool empty = false;                // empty mask: the pass stopped here (not part of the track)
+  std::array<int64_t, 4> box{};      // mask_to_bbox xywh (zeros when empty)
+  float object_score_logit = 0.f;    // SAM 2's object score logit of the output yielded for the frame
+};
+struct TrackPass {
+  bool reverse = false;                  // the past pass (SAM 2 runs forward over the reversed clip)
+  int64_t prompt_frame = 0;              // clip frame of the box prompt
+  int64_t window_first = 0, window_last = 0;  // clip frames of the SAM 2 window, in pass order
+  std::array<double, 4> prompt_box_xyxy{};
+  std::vector<TrackPassFrame> frames;    // yielded frames in pass order, the prompt frame first
+};
+
 // VisualQueryTracker.track for one candidate: frames [T,H,W,3] uint8 (only [0, qt] used), prompt
 // frame `fid` with box xywh (float32 values). Forward pass, then the backward pass on the reversed
 // frames; each stops before the first empty mask. Track = reverse(backward)[:-1] + forward.
+// `passes` (optional) receives the two passes' records.
 Result<Track> TrackCandidate(const torch::Tensor& frames, int64_t fid, const std::array<float, 4>& box_xywh,
-                             int64_t query_timestep, VideoTracker& tracker, const TrackingParams& params);
+                             int64_t query_timestep, VideoTracker& tracker, const TrackingParams& params,
+                             std::vector<TrackPass>* passes = nullptr);
 
 struct TrackPredictionResult {
   Track track;
   double score = 0.0;
   torch::Tensor tokens;        // tracked-object tokens [M,D] (get_tokens), else undefined
   std::string upstream_error;  // set where upstream would have raised (e.g. empty candidates)
+  std::vector<TrackPass> passes;  // the tracked candidate's SAM 2 passes (forward, reverse)
 };
 enum class TrackMode { kMax, kLast };
 // TrackPrediction.run: kMax tracks the first argmax-score candidate, kLast the last one. kLast only:

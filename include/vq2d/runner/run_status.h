@@ -35,6 +35,8 @@ struct RunStatusReport {
   std::vector<std::pair<std::string, std::string>> failures;  // (clip, message), failed + quarantined
   std::vector<std::string> rejected_done;  // done records present but not acceptable
   int torn_journal_lines = 0;
+  std::string last_job;           // id of the latest launch (journal run_start "job"), "" if none
+  bool last_job_stopped = false;  // the latest launch stopped cleanly on every rank (exit code 4 each)
   // Per-stage timings summed over finished clips (from the stats the processor reported).
   std::map<std::string, double> stage_seconds;
   // Other numeric top-level stats summed over finished clips (queries, frames, REN images, ...).

@@ -86,9 +86,11 @@ class RunStore {
   std::string out_dir_;
 };
 
-// Append-only JSON-lines journal of one rank. Each Append is written and fsynced before returning,
-// so a "start" event survives a crash of the clip it announces. A torn last line (crash mid-append)
-// is skipped by readers; the next Append starts on a fresh line.
+// Append-only JSON-lines journal of one rank, strict JSONL: every line is one JSON object, no blank
+// lines. Each Append writes one whole line with one write call and fsyncs it before returning, so a
+// "start" event survives a crash of the clip it announces. A torn last line (crash mid-append) is
+// skipped by readers and removed by the next Open, so appends always start at a line start (the
+// runner's signal handler relies on it).
 class Journal {
  public:
   static Result<std::unique_ptr<Journal>> Open(FileSystem* fs, const std::string& path);
@@ -106,7 +108,11 @@ struct ClipHistory {
   int finishes = 0;
   int fails = 0;          // attempts that ended with a recorded error
   int abandons = 0;       // attempts stopped by a signal
-  int crashes = 0;        // started attempts with no recorded end (process died)
+  // Started attempts with no recorded end (the process died in the clip) that are attributable to
+  // the clip: in a job of one rank, or every other rank of the job recorded that it was alive when
+  // the job ended (its signal handler's record of the teardown). These count towards quarantine.
+  int crashes = 0;
+  int job_deaths = 0;     // deaths in a whole-job kill (no other rank alive to witness): never quarantine
   std::string last_error;  // message of the latest fail
   std::string last_cause;  // ClipProcessor::FailureCause of the latest fail ("" = sticky)
   bool last_is_fail = false;  // the latest ended attempt failed
@@ -126,6 +132,8 @@ struct JournalSummary {
   std::map<std::string, ClipHistory> clips;
   std::vector<nlohmann::json> events;  // all valid events, in file order per rank
   int torn_lines = 0;                  // unparseable lines skipped
+  std::string last_job;                // id of the latest launch ("" for journals without job ids)
+  bool last_job_stopped = false;       // every rank of it ended with run_end stopped=true (clean stop)
 };
 
 // Reads every journal/rank-*.jsonl under `out_dir`.
@@ -133,7 +141,7 @@ JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir);
 
 enum class ClipState {
   kDone,         // validly finished under the run's fingerprint
-  kQuarantined,  // the process died max_attempts times while processing it
+  kQuarantined,  // max_attempts attributable deaths (ClipHistory::crashes) while processing it
   kFailed,       // its latest ended attempt recorded an error
   kInterrupted,  // started but never ended (crash or in flight), fewer than max_attempts times
   kPending,      // never started, or abandoned on a stop request

@@ -27,7 +27,18 @@ enum ExitCode : int {
   kExitUsage = 2,       // bad command line
   kExitClipsFailed = 3, // the run ended but some clips failed or are quarantined (see `vq2d status`)
   kExitStopped = 4,     // stopped by SIGTERM/SIGUSR1 before the end: rerun the same command to resume
+  kExitNoSpace = 5,     // the output directory is full or not writable: free space, then rerun the same
+                        // command (clips cut short by it are pending again, no --retry-failed needed)
 };
+
+// True for an I/O error caused by a full device or quota (ENOSPC, EDQUOT).
+bool IsNoSpaceError(const Status& status);
+
+// Before any model is loaded: `out_dir` (created if needed) must accept a small synced file, and
+// its filesystem must have at least `min_free_bytes` available (0: not checked). IOError naming the
+// directory and what is missing (IsNoSpaceError holds when space is the problem).
+Status CheckOutputWritable(FileSystem* fs, const std::string& out_dir, uint64_t min_free_bytes);
+
 
 // Set by SIGTERM/SIGUSR1 (see InstallStopSignalHandlers); polled by the runner and processors.
 class StopToken {
@@ -93,6 +104,10 @@ struct RunOptions {
   double grace_period_s = 120;
   bool retry_failed = false;         // retry clips recorded as failed or quarantined
   bool new_fingerprint_ok = false;   // move results of another fingerprint aside instead of refusing
+  // No new clip is taken while the output filesystem has less than this available (0: never
+  // checked; only for the default filesystem). An ENOSPC on a journal or commit write stops the rank
+  // too; either way the run ends with kExitNoSpace.
+  uint64_t min_free_bytes = 0;
   // What defines the results: the canonical config (results-affecting keys) and input files whose
   // sha256 enter the fingerprint (checkpoints). run.json records them to explain a mismatch.
   std::string canonical_config;

@@ -40,7 +40,7 @@ Status LoadStateDict(torch::nn::Module& module, const TensorMap& tensors, const 
     for (const auto& p : module.named_parameters(/*recurse=*/true)) targets.emplace_back(p.key(), p.value());
     for (const auto& b : module.named_buffers(/*recurse=*/true)) targets.emplace_back(b.key(), b.value());
 
-    std::vector<std::string> mismatches, missing, unexpected;
+    std::vector<std::string> mismatches, missing, unexpected, non_finite;
     std::set<std::string> used;
     at::NoGradGuard no_grad;
     for (auto& [key, target] : targets) {
@@ -74,7 +74,22 @@ Status LoadStateDict(torch::nn::Module& module, const TensorMap& tensors, const 
                                     DTypeName(target.scalar_type()), " (shape ", ShapeString(src.sizes()), ")"));
         continue;
       }
+      if (at::isFloatingType(src.scalar_type())) {
+        // Every floating weight must be finite (docs/checkpoints.md). One pass over the weights,
+        // once per load: NaN/Inf weights would make every output non-finite (and every query an
+        // empty track) without a word.
+        const int64_t n_nan = src.isnan().sum().item<int64_t>();
+        const int64_t n_inf = src.isinf().sum().item<int64_t>();
+        if (n_nan + n_inf > 0) {
+          non_finite.push_back(StrCat("'", key, "' (", n_nan, " NaN, ", n_inf, " Inf of ", src.numel(), " values)"));
+          continue;
+        }
+      }
       target.copy_(src);
+    }
+    if (!non_finite.empty()) {
+      return Status::InvalidArgument(StrCat("non-finite weights in ", non_finite.size(), " tensor(s): ",
+                                            JoinNames(non_finite, 20, /*quote=*/false)));
     }
     for (const auto& [key, t] : tensors) {
       if (!used.count(key)) unexpected.push_back(key);

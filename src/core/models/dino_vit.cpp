@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "vq2d/base/arch_limits.h"
+
 #include <cmath>
 
 namespace vq2d {
@@ -35,6 +37,14 @@ Status DinoVitConfig::Validate() const {
                                           num_heads, " (depth ", depth, ")"));
   }
   if (in_chans <= 0 || mlp_ratio <= 0) return Status::InvalidArgument("dino: in_chans and mlp_ratio must be positive");
+  namespace L = arch_limits;
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("dino", "img_size", img_size, 1, L::kMaxImageSize));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("dino", "patch_size", patch_size, 1, L::kMaxPatch));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("dino", "in_chans", in_chans, 1, L::kMaxTokens));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("dino", "embed_dim", embed_dim, 1, L::kMaxWidth));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("dino", "depth", depth, 1, L::kMaxDepth));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("dino", "num_heads", num_heads, 1, L::kMaxHeads));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("dino", "mlp_ratio", mlp_ratio, 0.0, L::kMaxMlpRatio));
   return Status::OK();
 }
 
@@ -44,12 +54,7 @@ Result<DinoVitConfig> DinoVitConfig::FromJson(const nlohmann::json& j) {
   auto read = [&](const char* key, auto* out) -> Status {
     auto it = j.find(key);
     if (it == j.end() || it->is_null()) return Status::OK();
-    try {
-      *out = it->get<std::remove_pointer_t<decltype(out)>>();
-    } catch (const std::exception& e) {
-      return Status::InvalidArgument(StrCat("dino config: key '", key, "': ", e.what()));
-    }
-    return Status::OK();
+    return arch_limits::ReadValue(*it, "dino config", key, out);
   };
   VQ2D_RETURN_IF_ERROR(read("img_size", &c.img_size));
   VQ2D_RETURN_IF_ERROR(read("patch_size", &c.patch_size));

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "vq2d/base/arch_limits.h"
+
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -53,6 +55,15 @@ Status DinoV2Config::Validate() const {
   if (num_register_tokens < 0 || in_chans <= 0 || mlp_ratio <= 0) {
     return Status::InvalidArgument("dinov2: num_register_tokens, in_chans and mlp_ratio must be positive");
   }
+  namespace L = arch_limits;
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("dinov2", "img_size", img_size, 1, L::kMaxImageSize));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("dinov2", "patch_size", patch_size, 1, L::kMaxPatch));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("dinov2", "in_chans", in_chans, 1, L::kMaxTokens));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("dinov2", "embed_dim", embed_dim, 1, L::kMaxWidth));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("dinov2", "depth", depth, 1, L::kMaxDepth));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("dinov2", "num_heads", num_heads, 1, L::kMaxHeads));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("dinov2", "num_register_tokens", num_register_tokens, 0, L::kMaxTokens));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("dinov2", "mlp_ratio", mlp_ratio, 0.0, L::kMaxMlpRatio));
   return Status::OK();
 }
 
@@ -62,12 +73,7 @@ template <typename T>
 Status ReadKey(const nlohmann::json& j, const char* key, T* out, const char* where) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return Status::OK();
-  try {
-    *out = it->get<T>();
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(StrCat(where, ": key '", key, "': ", e.what()));
-  }
-  return Status::OK();
+  return arch_limits::ReadValue(*it, where, key, out);
 }
 
 }  // namespace

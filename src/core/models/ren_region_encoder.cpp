@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "vq2d/base/arch_limits.h"
+
 #include <cmath>
 
 namespace vq2d {
@@ -24,6 +26,14 @@ Status RegionEncoderConfig::Validate() const {
   if (grid_size <= 0 || image_resolution < 3) {
     return Status::InvalidArgument(StrCat("region encoder: grid_size ", grid_size));
   }
+  namespace L = arch_limits;
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("region encoder", "hidden_dim", hidden_dim, 2, L::kMaxWidth));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("region encoder", "decoder_layers", decoder_layers, 1, L::kMaxDepth));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("region encoder", "num_attention_heads", num_attention_heads, 1, L::kMaxHeads));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("region encoder", "mlp_dim", mlp_dim, 0, L::kMaxFeedForward));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("region encoder", "image_resolution", image_resolution, 3, L::kMaxImageSize));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("region encoder", "patch_size", patch_size, 1, L::kMaxPatch));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange("region encoder", "grid_size", grid_size, 1, L::kMaxGrid));
   return Status::OK();
 }
 
@@ -33,12 +43,7 @@ Result<RegionEncoderConfig> RegionEncoderConfig::FromJson(const nlohmann::json& 
   auto read = [&](const char* key, auto* out) -> Status {
     auto it = j.find(key);
     if (it == j.end() || it->is_null()) return Status::OK();
-    try {
-      *out = it->get<std::remove_pointer_t<decltype(out)>>();
-    } catch (const std::exception& e) {
-      return Status::InvalidArgument(StrCat("region encoder config: key '", key, "': ", e.what()));
-    }
-    return Status::OK();
+    return arch_limits::ReadValue(*it, "region encoder config", key, out);
   };
   VQ2D_RETURN_IF_ERROR(read("hidden_dim", &c.hidden_dim));
   VQ2D_RETURN_IF_ERROR(read("decoder_layers", &c.decoder_layers));

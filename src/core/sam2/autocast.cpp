@@ -3,7 +3,11 @@
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
+#include <cstdio>
+#include <mutex>
+
 #include "vq2d/core/sam2.h"
+#include "vq2d/core/torch_info.h"
 
 namespace vq2d::sam2 {
 
@@ -14,6 +18,14 @@ namespace vq2d::sam2 {
 Bf16AutocastGuard::Bf16AutocastGuard(bool enabled, torch::Device device)
     : active_(enabled), cuda_(device.is_cuda()) {
   if (!active_) return;
+  if (!cuda_ && !CpuBf16UsesOneDnn()) {
+    static std::once_flag warned;
+    std::call_once(warned, [] {
+      std::fprintf(stderr,
+                   "vq2d: warning: SAM 2 under bf16 autocast on a CPU without oneDNN bf16 (AVX512 BW/VL/DQ): "
+                   "LibTorch's fallback bf16 kernels are far from fp32 here; use models.precision: fp32 on CPU\n");
+    });
+  }
 #ifdef VQ2D_AUTOCAST_DEVICE_API
   const auto type = cuda_ ? at::kCUDA : at::kCPU;
   prev_enabled_ = at::autocast::is_autocast_enabled(type);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/sam2/module_util.h"
+#include "vq2d/base/arch_limits.h"
 #include "vq2d/base/check.h"
 #include "vq2d/core/sam2.h"
 
@@ -114,11 +115,36 @@ namespace {
 template <typename T>
 Status ReadOpt(const nlohmann::json& j, const char* key, T* out) {
   if (!j.is_object() || !j.contains(key) || j[key].is_null()) return Status::OK();
-  try {
-    *out = j[key].get<T>();
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(StrCat("SAM 2 config key '", key, "': ", e.what()));
-  }
+  return arch_limits::ReadValue(j[key], "SAM 2 config", key, out);
+}
+
+// Bounds of every size that allocates (arch_limits, docs/models.md "Architecture bounds").
+Status CheckSam2Bounds(const Sam2Config& c) {
+  namespace L = arch_limits;
+  const char* w = "SAM 2 config";
+  VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "embed_dim", c.embed_dim, 1, L::kMaxWidth / 8));  // stages double it 3 times
+  VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "num_heads", c.num_heads, 1, L::kMaxHeads / 8));
+  for (int s : c.stages) VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "stages[i]", s, 1, L::kMaxDepth));
+  for (int s : c.window_spec) VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "window_spec[i]", s, 1, L::kMaxImageSize));
+  for (int s : c.window_pos_embed_bkg_spatial_size)
+    VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "window_pos_embed_bkg_spatial_size[i]", s, 1, L::kMaxImageSize));
+  for (int s : c.global_att_blocks) VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "global_att_blocks[i]", s, 0, 4 * L::kMaxDepth));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "q_pool", c.q_pool, 0, 3));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "d_model", c.d_model, 1, L::kMaxWidth));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "scalp", c.scalp, 0, 3));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "memory_attention.num_layers", c.mem_attn_layers, 1, L::kMaxDepth));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "dim_feedforward", c.mem_attn_dim_feedforward, 1, L::kMaxFeedForward));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "memory_encoder.out_dim", c.mem_dim, 1, L::kMaxWidth));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "memory_encoder.in_dim", c.memenc_in_dim, 1, L::kMaxWidth));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "mask_downsampler.embed_dim", c.mask_downsampler_embed_dim, 1, L::kMaxWidth));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "num_maskmem", c.num_maskmem, 1, L::kMaxTokens));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "image_size", c.image_size, 1, L::kMaxImageSize));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "backbone_stride", c.backbone_stride, 1, L::kMaxPatch));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "max_obj_ptrs_in_encoder", c.max_obj_ptrs_in_encoder, 0, L::kMaxTokens));
+  VQ2D_RETURN_IF_ERROR(
+      L::CheckRange(w, "memory_temporal_stride_for_eval", c.memory_temporal_stride_for_eval, 1, L::kMaxTokens));
+  VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "fill_hole_area", c.fill_hole_area, 0, L::kMaxImageSize * 64));
+  for (int s : c.fpn_top_down_levels) VQ2D_RETURN_IF_ERROR(L::CheckRange(w, "fpn_top_down_levels[i]", s, 0, 3));
   return Status::OK();
 }
 
@@ -181,6 +207,7 @@ Result<Sam2Config> Sam2ConfigFromJson(const nlohmann::json& config) {
     return Status::InvalidArgument("SAM 2 config: Hiera needs 4 stages and 4 window sizes");
   if (!channels.empty() && channels != c.BackboneChannelList())
     return Status::InvalidArgument("SAM 2 config: neck.backbone_channel_list does not match the Hiera widths");
+  VQ2D_RETURN_IF_ERROR(CheckSam2Bounds(c));
   if (c.mem_attn_layers < 1 || c.d_model % c.mem_dim != 0)
     return Status::InvalidArgument("SAM 2 config: memory attention needs >= 1 layer and d_model % mem_dim == 0");
   return c;

@@ -94,6 +94,7 @@ const IntRange kIntRanges[] = {
     {"prepare.black_threshold", 0, 255},
     {"prepare.gzip_level", 1, 9},
     {"runner.max_attempts", 1, 1000},
+    {"runner.min_free_mb", 0, 1000000000},  // MiB (1 PiB); << 20 stays far below 2^63
     {"runner.video_chunk_frames", 1, 100000},
 };
 
@@ -129,6 +130,8 @@ const std::vector<Field>& Schema() {
     add("data.val_annotations", Kind::kString, VQ2D_PTR(data.val_annotations), "Ego4D vq_val.json", false);
     add("data.test_annotations", Kind::kString, VQ2D_PTR(data.test_annotations), "Ego4D vq_test_unannotated.json", false);
     add("data.videos_dir", Kind::kString, VQ2D_PTR(data.videos_dir), "directory of <video_uid>.mp4 full-scale videos", false);
+    add("data.verify_record_checksums", Kind::kBool, VQ2D_PTR(data.verify_record_checksums),
+        "verify each record's SHA-256 checksums on read (false: skip, faster)", false);
     // visual_query
     add("visual_query.split", Kind::kString, VQ2D_PTR(visual_query.split), "split to run", true, -kInf, kInf, {"train", "val", "test"});
     add("visual_query.feature_extractor", Kind::kString, VQ2D_PTR(visual_query.feature_extractor),
@@ -210,6 +213,9 @@ const std::vector<Field>& Schema() {
     add("runner.schedule", Kind::kString, VQ2D_PTR(runner.schedule), "static LPT plan or dynamic tickets", false, -kInf, kInf, {"static", "dynamic"});
     add("runner.max_attempts", Kind::kInt, VQ2D_PTR(runner.max_attempts), "starts without finishing before quarantine", false, 1, 1000);
     add("runner.progress_interval_s", Kind::kDouble, VQ2D_PTR(runner.progress_interval_s), "seconds between progress lines", false, 0.05, 86400);
+    add("runner.min_free_mb", Kind::kInt, VQ2D_PTR(runner.min_free_mb),
+        "MiB the output filesystem must have available to start the run and each new clip (0: unchecked)", false, 0,
+        1000000000);
     add("runner.grace_period_s", Kind::kDouble, VQ2D_PTR(runner.grace_period_s), "seconds the current clip may take after SIGTERM/SIGUSR1", false, 0, 86400);
     add("runner.share_video_tokens", Kind::kBool, VQ2D_PTR(runner.share_video_tokens), "one video pass per clip shared by its queries (false: per query, as upstream; same results)", false);
     add("runner.video_chunk_frames", Kind::kInt, VQ2D_PTR(runner.video_chunk_frames), "frames per REN pass of the shared video pass", false, 1, 100000);
@@ -219,6 +225,9 @@ const std::vector<Field>& Schema() {
     add("fixes.suppression_frame_index", Kind::kBool, VQ2D_PTR(fixes.suppression_frame_index), "upstream quirk Q3 (docs/pipeline.md): suppress the query frame by its frame id, not its list position", true);
     add("fixes.blur_gray_conversion", Kind::kBool, VQ2D_PTR(fixes.blur_gray_conversion), "upstream quirk Q4 (docs/pipeline.md): is_blurry converts RGB with RGB2GRAY, not BGR2GRAY", true);
     add("fixes.apply_trim_offset", Kind::kBool, VQ2D_PTR(fixes.apply_trim_offset), "upstream quirk Q5 (docs/pipeline.md): shift boxes by the black-bar trim offset", true);
+    add("fixes.sam2_prompt_frame_int_index", Kind::kBool, VQ2D_PTR(fixes.sam2_prompt_frame_int_index),
+        "upstream quirk Q10 (docs/pipeline.md): the SAM 2 prompt frame yields its box-prompted mask (false: "
+        "upstream's tensor frame index, the prompt frame is re-inferred with memory)", true);
     std::sort(f.begin(), f.end(), [](const Field& a, const Field& b) { return a.key < b.key; });
     ApplyIntegerRanges(f);
     return f;

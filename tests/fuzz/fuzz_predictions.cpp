@@ -1,0 +1,7 @@
+// libFuzzer target: see fuzz/entries.h (vq2d::fuzz::Predictions) and tools/fuzz.sh.
+#include "fuzz/entries.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  vq2d::fuzz::Predictions(data, size);
+  return 0;
+}
