@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
 
 #include "runner/runner_test_util.h"
@@ -34,6 +36,11 @@ using runner::RunOptions;
 using runner::RunStore;
 using runner::RunSummary;
 using runner::WorkItem;
+using runner::ClipHistory;
+using runner::ClipResult;
+using runner::OpenAttemptAlive;
+using runner::RunStatusReport;
+using runner::StopToken;
 namespace {
 
 using testing::MakeWork;
@@ -108,6 +115,55 @@ TEST(RunnerTest, FailingClipIsRecordedOthersFinishAndRetryFailedRetriesIt) {
   EXPECT_EQ(retry.processed.size(), 2u);
   EXPECT_EQ(retry.attempts_seen["clip-002"], 2);
   EXPECT_EQ(s3->exit_code, kExitOk);
+}
+
+// A processor whose clips need an input file <dir>/<clip>: a missing one is a failure with a cause
+// that goes away once the file exists.
+class InputFileProcessor : public ScriptedProcessor {
+ public:
+  explicit InputFileProcessor(std::string dir) : dir_(std::move(dir)) {}
+  Result<ClipResult> Process(const ClipTask& task, const StopToken& stop) override {
+    if (!FileSystem::Default()->Exists(JoinPath(dir_, task.clip_uid))) {
+      std::lock_guard<std::mutex> lock(mu);
+      processed.push_back(task.clip_uid);
+      return Status::NotFound("no input for " + task.clip_uid);
+    }
+    return ScriptedProcessor::Process(task, stop);
+  }
+  std::string FailureCause(const ClipTask& task, const Status& s) const override {
+    return s.code() == StatusCode::kNotFound && !FileSystem::Default()->Exists(JoinPath(dir_, task.clip_uid))
+               ? "missing_input"
+               : "";
+  }
+  bool FailureCauseHolds(const std::string& clip, const std::string& cause) const override {
+    return cause != "missing_input" || !FileSystem::Default()->Exists(JoinPath(dir_, clip));
+  }
+
+ private:
+  std::string dir_;
+};
+
+// A failure is sticky only while its cause holds: the clip whose input appeared is retried by a plain
+// rerun; the clip still without input and the clip with a sticky error are not.
+TEST(RunnerTest, AFailureWhoseCauseIsGoneIsRetriedWithoutRetryFailed) {
+  testing::TempDir dir;
+  FileSystem* fs = FileSystem::Default();
+  ASSERT_TRUE(fs->CreateDirs(dir.Join("in")).ok());
+  auto work = MakeWork(4);
+  for (const char* c : {"clip-000", "clip-003"}) ASSERT_TRUE(WriteFileAtomic(fs, dir.Join("in/") + c, "x", "t").ok());
+  InputFileProcessor p1(dir.Join("in"));
+  p1.fail_on = {"clip-003"};
+  auto s1 = RunLocal(Options(dir.Join("out")), work, p1);
+  ASSERT_TRUE(s1.ok());
+  EXPECT_EQ(s1->failed, 3);
+  ASSERT_TRUE(WriteFileAtomic(fs, dir.Join("in/clip-001"), "x", "t").ok());
+  InputFileProcessor p2(dir.Join("in"));
+  p2.fail_on = {"clip-003"};
+  auto s2 = RunLocal(Options(dir.Join("out")), work, p2);
+  ASSERT_TRUE(s2.ok());
+  EXPECT_EQ(p2.processed, std::vector<std::string>{"clip-001"});
+  EXPECT_EQ(s2->done, 2);
+  EXPECT_EQ(s2->failed, 2);
 }
 
 TEST(RunnerTest, ClipThatKeepsKillingTheProcessIsQuarantined) {
@@ -242,6 +298,48 @@ TEST(RunnerTest, StatusReportsThroughputStagesAndEta) {
   EXPECT_EQ(st->ranks.at(0).clips, 3);
   EXPECT_DOUBLE_EQ(st->stage_seconds.at("select_s"), 0.75);
   EXPECT_EQ(ReadRunStatus(FileSystem::Default(), dir.Join("nothing")).status().code(), StatusCode::kNotFound);
+}
+
+// A live run: the clip being processed is "running" (rank, host, since), not interrupted; a failed
+// clip being retried counts as running, not failed; a start whose process is gone is interrupted.
+TEST(RunnerTest, StatusOfALiveRunShowsClipsInFlight) {
+  testing::TempDir dir;
+  auto work = MakeWork(3);
+  ScriptedProcessor p1;
+  p1.fail_on = {"clip-001"};
+  ASSERT_TRUE(RunLocal(Options(dir.Join("out")), work, p1).ok());
+  RunOptions o = Options(dir.Join("out"));
+  o.retry_failed = true;
+  ScriptedProcessor retry;
+  RunStatusReport seen;
+  retry.on_process = [&](const ClipTask&) {
+    auto st = ReadRunStatus(FileSystem::Default(), dir.Join("out"));
+    if (st.ok()) seen = *st;
+  };
+  ASSERT_TRUE(RunLocal(o, work, retry).ok());
+  EXPECT_EQ(seen.running, 1) << seen.ToText();
+  EXPECT_EQ(seen.failed, 0) << seen.ToText();
+  EXPECT_EQ(seen.interrupted, 0) << seen.ToText();
+  ASSERT_EQ(seen.in_flight.size(), 1u);
+  EXPECT_EQ(seen.in_flight[0].clip, "clip-001");
+  EXPECT_EQ(seen.in_flight[0].rank, 0);
+  EXPECT_NE(seen.ToText().find("in flight\n  rank 0 on "), std::string::npos) << seen.ToText();
+  // Liveness of an open attempt: this host's pid alive or gone; another host: unknown, taken as alive
+  // until its rank records run_end.
+  char host[256] = {0};
+  ASSERT_EQ(gethostname(host, sizeof host - 1), 0);
+  ClipHistory::OpenAttempt a;
+  a.host = host;
+  a.rank = 7;
+  a.since = "2999-01-01T00:00:00.000Z";
+  a.pid = getpid();
+  EXPECT_TRUE(OpenAttemptAlive(a, {}));
+  a.pid = 999999999;
+  EXPECT_FALSE(OpenAttemptAlive(a, {}));
+  a.host = std::string(host) + "-elsewhere";
+  a.pid = 4242;
+  EXPECT_TRUE(OpenAttemptAlive(a, {}));
+  EXPECT_FALSE(OpenAttemptAlive(a, {nlohmann::json{{"event", "run_end"}, {"rank", 7}, {"time", "2999-01-02T00:00:00.000Z"}}}));
 }
 
 // The default file system, except that appends to a journal file fail once `journal_appends_ok`
