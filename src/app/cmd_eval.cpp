@@ -16,6 +16,9 @@
 namespace vq2d::app {
 
 using io::CollateRenPredictionDir;
+using io::Config;
+using io::LoadConfig;
+using io::ResolveOutputDir;
 using io::EvaluatePredictions;
 using io::EvaluateRenLocal;
 using io::EvaluationResult;

@@ -16,6 +16,7 @@ using runner::kExitError;
 using runner::kExitOk;
 using io::LoadAnnotations;
 using io::LoadConfig;
+using io::ResolveOutputDir;
 using runner::MergePredictions;
 using runner::MergeReport;
 

@@ -21,7 +21,6 @@ using runner::CheckOutputWritable;
 using runner::Collective;
 using runner::InstallStopSignalHandlers;
 using runner::IsNoSpaceError;
-using runner::NcclVersion;
 using runner::RunJob;
 using runner::RunOptions;
 using runner::WorkItem;

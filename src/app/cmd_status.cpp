@@ -11,6 +11,7 @@ namespace vq2d::app {
 using runner::kExitError;
 using runner::kExitOk;
 using io::LoadConfig;
+using io::ResolveOutputDir;
 using runner::ReadRunStatus;
 
 int RunStatus(const Args& args) {

@@ -21,6 +21,8 @@ constexpr double kMaxMissingPercent = 5.0;  // more test clips without a box tha
 
 using io::BuildSubmission;
 using io::LoadAnnotations;
+using io::LoadConfig;
+using io::ResolveOutputDir;
 using io::ReadPredictionInputs;
 
 int RunSubmit(const Args& args) {

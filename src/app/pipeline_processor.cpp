@@ -11,6 +11,9 @@ namespace vq2d::app {
 
 using io::Config;
 using io::RecordReadOptions;
+using io::RecordPathFor;
+using runner::NcclVersion;
+using runner::WorkItem;
 using runner::ClipProcessor;
 using runner::Collective;
 
