@@ -5,6 +5,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "runner/runner_test_util.h"
 #include "support/fault_fs.h"
@@ -340,6 +344,52 @@ TEST(RunnerTest, StatusOfALiveRunShowsClipsInFlight) {
   a.pid = 4242;
   EXPECT_TRUE(OpenAttemptAlive(a, {}));
   EXPECT_FALSE(OpenAttemptAlive(a, {nlohmann::json{{"event", "run_end"}, {"rank", 7}, {"time", "2999-01-02T00:00:00.000Z"}}}));
+}
+
+std::string FileText(const std::string& path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// Issue J §2: before any clip has finished, the progress line already has an ETA (from the share of
+// work the clip in flight reported), and status shows that clip's stage. The processor holds its
+// first clip until such a line is in the rank log (or a generous deadline passes), so the verdict
+// does not depend on timing.
+TEST(RunnerTest, ProgressHasAnEtaBeforeTheFirstClipFinishesAndStatusShowsTheStage) {
+  testing::TempDir dir;
+  auto work = MakeWork(3);
+  RunOptions o = Options(dir.Join("out"));
+  o.progress_interval_s = 0.02;
+  ScriptedProcessor p;
+  std::string progress_line;
+  RunStatusReport seen;
+  bool first = true;
+  p.on_process = [&](const ClipTask& task) {
+    if (!first) return;
+    first = false;
+    task.ReportStage("search", 0.5);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+    while (progress_line.empty() && std::chrono::steady_clock::now() < deadline) {
+      std::istringstream log(FileText(dir.Join("out/logs/rank-0.log")));
+      for (std::string line; std::getline(log, line);)
+        if (line.find("[progress] 0/3 clips done") != std::string::npos && line.find("ETA --:--:--") == std::string::npos)
+          progress_line = line;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    auto st = ReadRunStatus(FileSystem::Default(), dir.Join("out"));
+    if (st.ok()) seen = *st;
+  };
+  auto s = RunLocal(o, work, p);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->exit_code, kExitOk);
+  EXPECT_NE(progress_line.find(", ETA "), std::string::npos) << "no progress line with an ETA while 0 clips were done:\n"
+                                                            << FileText(dir.Join("out/logs/rank-0.log"));
+  ASSERT_EQ(seen.in_flight.size(), 1u) << seen.ToText();
+  EXPECT_EQ(seen.in_flight[0].stage, "search");
+  EXPECT_FALSE(seen.in_flight[0].since.empty());
+  EXPECT_FALSE(seen.in_flight[0].stage_since.empty());
+  EXPECT_NE(seen.ToText().find(", stage search since "), std::string::npos) << seen.ToText();
+  EXPECT_NE(FileText(dir.Join("out/logs/rank-0.log")).find(" stage search"), std::string::npos);
 }
 
 // The default file system, except that appends to a journal file fail once `journal_appends_ok`
