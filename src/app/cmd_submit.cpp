@@ -2,7 +2,10 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include "app/args.h"
 #include "app/commands.h"
@@ -11,11 +14,43 @@
 #include "vq2d/io/annotations.h"
 #include "vq2d/io/config.h"
 #include "vq2d/io/submission.h"
+#include "vq2d/runner/run_status.h"
+#include "vq2d/runner/run_store.h"
 
 namespace vq2d::app {
 namespace {
 
-constexpr double kMaxMissingPercent = 5.0;  // more test clips without a box than this: refuse
+constexpr double kMaxMissingPercent = 5.0;  // more test clips missing than this: refuse
+
+// The test clips (with a valid query set) that the run in `run_dir` has not finished; sets *stale to
+// a finished clip whose done record is newer than `predictions` (merged before it finished), if any.
+// False when `run_dir` is not a readable run directory.
+bool UnfinishedClips(FileSystem* fs, const std::string& run_dir, const std::string& predictions,
+                     const io::AnnotationFile& gt, std::vector<std::string>* missing, std::string* stale) {
+  auto st = runner::ReadRunStatus(fs, run_dir);
+  if (!st.ok()) return false;
+  const runner::RunStore store(fs, run_dir);
+  const auto done = store.ScanDone(st->fingerprint);
+  for (const auto& v : gt.videos) {
+    for (const auto& c : v.clips) {
+      bool valid = false;
+      for (const auto& a : c.annotations)
+        for (const auto& q : a.query_sets) valid = valid || q.is_valid;
+      if (valid && (!c.clip_uid || !done.count(*c.clip_uid))) missing->push_back(c.clip_uid ? *c.clip_uid : "None");
+    }
+  }
+  std::error_code ec;
+  const auto pred_time = std::filesystem::last_write_time(predictions, ec);
+  if (ec || fs->IsDirectory(predictions)) return true;
+  for (const auto& [uid, rec] : done) {
+    const auto t = std::filesystem::last_write_time(store.DoneRecordPath(uid), ec);
+    if (!ec && t > pred_time) {
+      *stale = uid;
+      break;
+    }
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -35,7 +70,8 @@ int RunSubmit(const Args& args) {
               "with the dummy prediction, validates, and writes OUT atomically only when the file is valid.\n"
               "With --config: the predictions of the config's test run (<run dir>/predictions.json, from\n"
               "`vq2d merge`) and data.test_annotations. Refuses predictions of another split (run.json) and\n"
-              "predictions that leave more than 5% of the test clips without a box (any missing clip is a warning).");
+              "predictions that leave more than 5% of the test clips unfinished (the run's done records; REN prediction\n"
+              "files: without a box; any missing clip is a warning), and a predictions.json older than a finished clip.");
   p.AddString("--config", &config_path, "configuration file: finds the run, its predictions and the test annotations");
   p.AddList("--set", &sets, "override a config key: a.b.c=value");
   p.AddString("--split", &split, "split of the run with --config (default test)");
@@ -46,7 +82,7 @@ int RunSubmit(const Args& args) {
               "vq_test_unannotated.json (its version is copied; default with --config: data.test_annotations)");
   p.AddString("--out", &out, "output file (e.g. submission.json)");
   p.AddString("-o", &out, "alias of --out");
-  p.AddBool("--allow-missing", &allow_missing, "write the file even when more than 5% of the test clips have no box");
+  p.AddBool("--allow-missing", &allow_missing, "write the file even when more than 5% of the test clips are missing");
   p.AddBool("--allow-split-mismatch", &allow_split, "submit predictions of a run of another split than test");
   p.AddBool("--quiet", &quiet, "do not print the [INFO] lines about dummy predictions");
   if (int rc = p.Parse(args); rc >= 0) return rc;
@@ -111,12 +147,25 @@ int RunSubmit(const Args& args) {
                  build->validation.message().c_str());
     return 1;
   }
-  if (const size_t missing = build->uncovered_clips.size(); missing > 0) {
-    const double pct = 100.0 * static_cast<double>(missing) / static_cast<double>(build->clips_total);
+  // Coverage. Predictions of a run: the test clips it has not finished (its done records), and
+  // predictions.json must not predate a finished clip. Otherwise (REN prediction files): clips without
+  // any predicted box, which is how `vq2d merge` writes a clip the run did not finish.
+  std::vector<std::string> missing;
+  std::string stale, where = StrCat("have no predicted box in ", predictions);
+  if (!info.split.empty() && UnfinishedClips(fs, run_dir, predictions, *gt, &missing, &stale)) {
+    where = StrCat("are not finished in run ", run_dir);
+    if (!stale.empty())
+      return fail(StrCat(predictions, " is older than the run's finished clip ", stale,
+                         ": merge again first: vq2d merge --run ", run_dir));
+  } else {
+    missing = build->uncovered_clips;
+  }
+  if (!missing.empty()) {
+    const double pct = 100.0 * static_cast<double>(missing.size()) / static_cast<double>(build->clips_total);
     const bool too_many = pct > kMaxMissingPercent;
-    std::fprintf(stderr, "vq2d submit: %s: %zu of %zu test clips (%.1f%%) have no predicted box in %s (first: %s)\n",
-                 too_many && !allow_missing ? "ERROR" : "WARNING", missing, build->clips_total, pct,
-                 predictions.c_str(), build->uncovered_clips[0].c_str());
+    std::fprintf(stderr, "vq2d submit: %s: %zu of %zu test clips (%.1f%%) %s (first: %s)\n",
+                 too_many && !allow_missing ? "ERROR" : "WARNING", missing.size(), build->clips_total, pct,
+                 where.c_str(), missing[0].c_str());
     if (too_many && !allow_missing)
       return fail(StrCat("refusing to write ", out, ": more than ", kMaxMissingPercent,
                          "% of the test clips are missing (finish the run: vq2d status; or pass --allow-missing)"));

@@ -55,7 +55,7 @@ TEST(UserPath, EvalFindsTheRunAndSubmitRefusesValPredictionsAndMissingClips) {
                    tmp.Join("vq_test.json") + " --out " + tmp.Join("s.json"),
                "sub2.log"),
             1);
-  EXPECT_NE(vq.Log("sub2.log").find("6 of 6 test clips (100.0%) have no predicted box"), std::string::npos)
+  EXPECT_NE(vq.Log("sub2.log").find("6 of 6 test clips (100.0%) are not finished in run"), std::string::npos)
       << vq.Log("sub2.log");
   EXPECT_FALSE(fs->Exists(tmp.Join("s.json")));
   EXPECT_EQ(vq("submit --allow-split-mismatch --allow-missing --quiet --predictions " + val_pred +
@@ -74,7 +74,7 @@ TEST(UserPath, EvalFindsTheRunAndSubmitRefusesValPredictionsAndMissingClips) {
   EXPECT_TRUE(fs->Exists(tmp.Join("runs/slurm_test/run.json")));
   EXPECT_EQ(vq("merge --config " + config + " --split test", "merge_test.log"), 3) << vq.Log("merge_test.log");
   EXPECT_EQ(vq("submit --config " + config + " --out " + tmp.Join("s.json"), "sub4.log"), 1) << vq.Log("sub4.log");
-  EXPECT_NE(vq.Log("sub4.log").find("1 of 6 test clips (16.7%) have no predicted box"), std::string::npos)
+  EXPECT_NE(vq.Log("sub4.log").find("1 of 6 test clips (16.7%) are not finished in run"), std::string::npos)
       << vq.Log("sub4.log");
   EXPECT_NE(vq.Log("sub4.log").find("predictions of split test"), std::string::npos) << vq.Log("sub4.log");
   // eval on the test run points to submit.
@@ -83,6 +83,10 @@ TEST(UserPath, EvalFindsTheRunAndSubmitRefusesValPredictionsAndMissingClips) {
 
   // The failed clip retried: complete, submit writes a file that passes eval's own reading.
   ASSERT_EQ(vq("run --config " + config + " --split test --retry-failed", "run_test2.log"), 0) << vq.Log("run_test2.log");
+  // predictions.json of the partial run now predates a finished clip: submit says to merge again.
+  EXPECT_EQ(vq("submit --config " + config + " --out " + tmp.Join("s.json"), "sub_stale.log"), 1);
+  EXPECT_NE(vq.Log("sub_stale.log").find("merge again"), std::string::npos) << vq.Log("sub_stale.log");
+  EXPECT_FALSE(fs->Exists(tmp.Join("s.json")));
   ASSERT_EQ(vq("merge --config " + config + " --split test", "merge_test2.log"), 0) << vq.Log("merge_test2.log");
   ASSERT_EQ(vq("submit --config " + config + " --out " + tmp.Join("s.json"), "sub5.log"), 0) << vq.Log("sub5.log");
   EXPECT_EQ(vq.Log("sub5.log").find("WARNING"), std::string::npos) << vq.Log("sub5.log");
