@@ -94,7 +94,14 @@ int RunRunWith(const Args& args, const ProcessorFactory& factory) {
     std::fflush(stdout);
   }
 
-  // Records first: a run started before `prepare` stops here, before any model is loaded.
+  // Config errors (a missing checkpoint) first, then the records: both before any model is loaded.
+  if (factory.validate) {
+    if (Status s = factory.validate(*config); !s.ok()) {
+      if (leader) std::fprintf(stderr, "vq2d run: %s\n", s.ToString().c_str());
+      return kExitError;
+    }
+  }
+  // A run started before `prepare` stops here.
   if (factory.missing_inputs) {
     const std::vector<std::string> missing = factory.missing_inputs(*config, work);
     if (!missing.empty() && (!allow_missing_records || missing.size() == work.size())) {

@@ -20,8 +20,9 @@ int RunStatus(const Args& args) {
   bool last_job_stopped = false;
   ArgParser p("vq2d status",
               "Shows the state of a run from its output directory alone (no MPI needed): done / failed / "
-              "quarantined / interrupted / pending clips, per-rank throughput, ETA and the failures with their "
-              "messages. Without RUN_DIR the directory comes from the config "
+              "quarantined / running / interrupted / pending clips, the clips in flight (rank, host, clip, since "
+              "when, stage), per-rank throughput, ETA and the failures with their messages. A clip started and "
+              "never ended is interrupted only when its process is gone. Without RUN_DIR the directory comes from the config "
               "(<visual_query.save_dir>/<visual_query.exp_name>[_<split>], see vq2d run --help).");
   p.AddPositional("RUN_DIR", &dir, "run output directory", /*required=*/false);
   p.AddString("--config", &config_path, "configuration file (used only when RUN_DIR is not given)");

@@ -38,6 +38,7 @@ ProcessorFactory PipelineProcessorFactory() {
         RecordReadOptions{config.data.verify_record_checksums}));
   };
   f.fingerprint_files = [](const Config& config) { return ModelFingerprintFiles(config); };
+  f.validate = [](const Config& config) { return ValidateRunConfig(config); };
   f.missing_inputs = [](const Config& config, const std::vector<WorkItem>& work) {
     std::vector<std::string> missing;
     const std::string dir = config.RecordsDir(config.visual_query.split);
