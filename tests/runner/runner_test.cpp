@@ -351,7 +351,7 @@ std::string FileText(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
-// Issue J §2: before any clip has finished, the progress line already has an ETA (from the share of
+// Before any clip has finished, the progress line already has an ETA (from the share of
 // work the clip in flight reported), and status shows that clip's stage. The processor holds its
 // first clip until such a line is in the rank log (or a generous deadline passes), so the verdict
 // does not depend on timing.
