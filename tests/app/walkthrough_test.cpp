@@ -61,6 +61,10 @@ TEST(Walkthrough, ReadmeCommandsRunInOrder) {
   }
 
   FileSystem* fs = FileSystem::Default();
+  // prepare's summary is labelled prepare; a CPU run does not advertise NCCL.
+  EXPECT_NE(ReadText(tmp.Join("step1.log")).find("[prepare] 1/1 clips done"), std::string::npos)
+      << ReadText(tmp.Join("step1.log"));
+  EXPECT_EQ(ReadText(tmp.Join("step3.log")).find("NCCL"), std::string::npos) << ReadText(tmp.Join("step3.log"));
   // status: the finished val run, every clip done.
   const std::string status = ReadText(tmp.Join("step4.log"));
   EXPECT_NE(status.find("1 total: 1 done, 0 failed"), std::string::npos) << status;
