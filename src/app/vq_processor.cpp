@@ -30,6 +30,8 @@ using runner::StopToken;
 
 namespace {
 
+constexpr char kMissingRecordCause[] = "missing_record";
+
 std::string RenCheckpointPath(const Config& c) {
   if (!c.models.ren.empty()) return c.models.ren;
   std::string dir = c.ren.logging_save_dir;
@@ -156,6 +158,15 @@ VqClipProcessor::VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std
       debug_(std::move(debug)),
       record_options_(record_options) {}
 
+std::string VqClipProcessor::FailureCause(const ClipTask& task, const Status& status) const {
+  if (status.code() != StatusCode::kNotFound) return "";
+  return FileSystem::Default()->Exists(RecordPathFor(records_dir_, task.clip_uid)) ? "" : kMissingRecordCause;
+}
+
+bool VqClipProcessor::FailureCauseHolds(const std::string& clip_uid, const std::string& cause) const {
+  return cause != kMissingRecordCause || !FileSystem::Default()->Exists(RecordPathFor(records_dir_, clip_uid));
+}
+
 Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToken& stop) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string path = RecordPathFor(records_dir_, task.clip_uid);
@@ -207,6 +218,7 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
   }
   if (stop.stop_requested()) return Status::Cancelled("stop requested");
   // Frames [0, last needed]: the search stops before each query frame and tracking never passes it.
+  task.ReportStage("read", 0.0);
   VQ2D_ASSIGN_OR_RETURN(FrameBuffer frames, record->ReadFrames(0, T > 0 ? last_needed + 1 : 0));
   const double read_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -218,6 +230,7 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
     pipeline::ClipFrames cf{frames.data.data(), frames.count, frames.height, frames.width};
     if (dump) VQ2D_RETURN_IF_ERROR(FileSystem::Default()->CreateDirs(debug_.dir));
     const std::string tensors_file = dump ? debug_.dir + "/" + task.clip_uid + ".safetensors" : "";
+    task.ReportStage(StrCat("queries (", inputs.size(), ")"), 0.05);
     VQ2D_ASSIGN_OR_RETURN(results, engine_->RunClip(cf, inputs, dump ? &debug : nullptr, tensors_file));
   }
 
