@@ -301,7 +301,7 @@ int RunReportImpl(const Args& args) {
       if (uid.empty()) {
         rec_error = "null clip_uid (not run)";
       } else {
-        auto r = OpenClipRecord(rec_path);
+        auto r = OpenClipRecord(rec_path, io::RecordReadOptions{config->data.verify_record_checksums});
         if (r.ok()) rec = std::move(*r);
         else if (!fs->Exists(rec_path)) rec_error = StrCat("record missing: ", rec_path, " (run `vq2d prepare`)");
         else rec_error = StrCat("record unreadable: ", r.status().message());

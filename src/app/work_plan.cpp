@@ -211,7 +211,7 @@ Result<std::vector<PlannedClip>> PlanSplit(const Config& config, const std::stri
     ClipGeometry g;
     const std::string path = RecordPathFor(records, item.id);
     if (FileSystem::Default()->Exists(path)) {
-      auto rec = OpenClipRecord(path);
+      auto rec = OpenClipRecord(path, io::RecordReadOptions{config.data.verify_record_checksums});
       if (!rec.ok()) return rec.status().WithContext(StrCat("clip ", item.id));
       g.num_frames = rec->num_frames();
       g.height = rec->height();

@@ -2,13 +2,16 @@
 
 #include <fcntl.h>
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cstdio>
+#include <cerrno>
 #include <cstring>
+#include <string_view>
+#include <vector>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "vq2d/base/filesystem.h"
 #include "vq2d/base/sha256.h"
@@ -187,24 +190,180 @@ std::string SingleClipAnnotationJson(const std::string& version, const Video& vi
 }
 
 namespace {
-// The checksum of the small datasets: SHA-256 over frame_times and source_frame_index (little-endian
-// float64 / int64, as stored) followed by the annotations_json text.
-std::string MetaDigest(const std::vector<double>& frame_times, const std::vector<int64_t>& source_frame_index,
-                       const std::string& annotations_json) {
+
+// ---- Integrity header (the HDF5 user block; see record.h) ------------------------------------
+
+constexpr char kHeaderMagic[] = "vq2d-record-header\n";
+constexpr int kHeaderVersion = 1;
+constexpr char kHdf5Signature[] = "\x89HDF\r\n\x1a\n";
+
+std::string RenderHeader(uint64_t length, const std::string& sha256_hex) {
+  std::string h = StrCat(kHeaderMagic, "version ", kHeaderVersion, "\nlength ", length, "\nsha256 ", sha256_hex, "\n");
+  h.resize(kRecordHeaderBytes, '\0');
+  return h;
+}
+
+std::string ErrnoText() { return std::strerror(errno); }
+
+// Reads exactly n bytes at `offset` (false on a short read or an error; errno tells which).
+bool PreadAll(int fd, void* buf, size_t n, uint64_t offset) {
+  auto* p = static_cast<char*>(buf);
+  while (n > 0) {
+    const ssize_t got = ::pread(fd, p, n, static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      if (got == 0) errno = EIO;
+      return false;
+    }
+    p += got;
+    n -= static_cast<size_t>(got);
+    offset += static_cast<uint64_t>(got);
+  }
+  return true;
+}
+
+// SHA-256 of the bytes [from, to) of fd.
+Result<std::string> HashRange(int fd, uint64_t from, uint64_t to, const std::string& path) {
   Sha256 h;
-  h.Update(frame_times.data(), frame_times.size() * sizeof(double));
-  h.Update(source_frame_index.data(), source_frame_index.size() * sizeof(int64_t));
-  h.Update(annotations_json);
+  std::vector<char> buf(size_t{1} << 20);
+  for (uint64_t at = from; at < to;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), to - at));
+    if (!PreadAll(fd, buf.data(), n, at)) return Status::IOError(StrCat("cannot read '", path, "': ", ErrnoText()));
+    h.Update(buf.data(), n);
+    at += n;
+  }
   return h.HexDigest();
 }
 
-std::string FrameDigest(const uint8_t* rgb, size_t bytes) {
-  Sha256 h;
-  h.Update(rgb, bytes);
-  return h.HexDigest();
+struct Fd {
+  int fd = -1;
+  explicit Fd(int v) : fd(v) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Fills the user block of the closed HDF5 file at `path` with the header.
+Status WriteHeader(const std::string& path) {
+  Fd f(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (f.fd < 0) return Status::IOError(StrCat("cannot open '", path, "' to write its header: ", ErrnoText()));
+  struct stat st;
+  if (::fstat(f.fd, &st) != 0) return Status::IOError(StrCat("cannot stat '", path, "': ", ErrnoText()));
+  const auto length = static_cast<uint64_t>(st.st_size);
+  if (length <= kRecordHeaderBytes) return Status::Internal(StrCat("record '", path, "': no HDF5 data after the user block"));
+  VQ2D_ASSIGN_OR_RETURN(std::string sha, HashRange(f.fd, kRecordHeaderBytes, length, path));
+  const std::string header = RenderHeader(length, sha);
+  const char* p = header.data();
+  for (size_t left = header.size(), at = 0; left > 0;) {
+    const ssize_t n = ::pwrite(f.fd, p + at, left, static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::IOError(StrCat("cannot write the header of '", path, "': ", ErrnoText()));
+    at += static_cast<size_t>(n);
+    left -= static_cast<size_t>(n);
+  }
+  if (::close(f.fd) != 0) {
+    f.fd = -1;
+    return Status::IOError(StrCat("cannot close '", path, "': ", ErrnoText()));
+  }
+  f.fd = -1;
+  return Status::OK();
 }
 
-std::atomic<bool> g_warned_unchecked{false};
+// What to do about a record that fails verification (appended to every such message).
+std::string Remedy(const std::string& path) {
+  std::string uid = BaseName(path);
+  if (uid.size() > 3 && uid.compare(uid.size() - 3, 3, ".h5") == 0) uid.resize(uid.size() - 3);
+  return StrCat("; rerun `vq2d prepare` for clip ", uid,
+                " (it rewrites records that fail this check), or set data.verify_record_checksums: false to read it "
+                "unverified");
+}
+
+// Parses a decimal field of at most max_digits digits ending at '\n'; advances `at` past the '\n'.
+bool ParseDecimal(const std::string& s, size_t& at, size_t max_digits, uint64_t& out) {
+  out = 0;
+  size_t digits = 0;
+  while (at < s.size() && s[at] >= '0' && s[at] <= '9' && digits < max_digits) {
+    out = out * 10 + static_cast<uint64_t>(s[at] - '0');
+    ++at;
+    ++digits;
+  }
+  if (digits == 0 || at >= s.size() || s[at] != '\n') return false;
+  ++at;
+  return true;
+}
+
+bool Consume(const std::string& s, size_t& at, std::string_view lit) {
+  if (s.compare(at, lit.size(), lit.data(), lit.size()) != 0) return false;
+  at += lit.size();
+  return true;
+}
+
+// The identity of an open file (device, inode).
+struct FileId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool operator==(const FileId& o) const { return dev == o.dev && ino == o.ino; }
+};
+
+// Verifies the header of the record at `path` against its bytes, with plain reads (libhdf5 sees none
+// of them). Returns the identity of the file verified.
+Result<FileId> VerifyRecordFile(const std::string& path) {
+  Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (f.fd < 0) {
+    const int err = errno;
+    const std::string msg = StrCat("record '", path, "': cannot open: ", std::strerror(err));
+    return err == ENOENT ? Status::NotFound(msg) : Status::IOError(msg);
+  }
+  struct stat st;
+  if (::fstat(f.fd, &st) != 0) return Status::IOError(StrCat("record '", path, "': cannot stat: ", ErrnoText()));
+  if (!S_ISREG(st.st_mode)) return Status::Corruption(StrCat("record '", path, "' is not a regular file"));
+  const auto length = static_cast<uint64_t>(st.st_size);
+  std::string head(static_cast<size_t>(std::min<uint64_t>(length, kRecordHeaderBytes)), '\0');
+  if (!PreadAll(f.fd, head.data(), head.size(), 0)) {
+    return Status::IOError(StrCat("record '", path, "': cannot read: ", ErrnoText()));
+  }
+  if (head.compare(0, sizeof(kHdf5Signature) - 1, kHdf5Signature) == 0) {
+    return Status::FailedPrecondition(
+        StrCat("record '", path, "' has no integrity header (written by a vq2d before record headers existed); "
+               "it is not opened unverified",
+               Remedy(path)));
+  }
+  size_t at = 0;
+  if (!Consume(head, at, kHeaderMagic) || !Consume(head, at, "version ")) {
+    return Status::Corruption(StrCat("record '", path, "' (", length,
+                                     " bytes) does not start with a vq2d record header: it is damaged or not a record",
+                                     Remedy(path)));
+  }
+  uint64_t version = 0, want_length = 0;
+  if (!ParseDecimal(head, at, 9, version)) {
+    return Status::Corruption(StrCat("record '", path, "': damaged header (version line)", Remedy(path)));
+  }
+  if (version != static_cast<uint64_t>(kHeaderVersion)) {
+    return Status::FailedPrecondition(StrCat("record '", path, "': header version ", version, ", this build reads ",
+                                             kHeaderVersion, Remedy(path)));
+  }
+  if (!Consume(head, at, "length ") || !ParseDecimal(head, at, 19, want_length) || !Consume(head, at, "sha256 ") ||
+      head.size() < at + 64) {
+    return Status::Corruption(StrCat("record '", path, "': damaged header (length / sha256 lines)", Remedy(path)));
+  }
+  const std::string want_sha = head.substr(at, 64);
+  if (head != RenderHeader(want_length, want_sha)) {
+    return Status::Corruption(StrCat("record '", path, "': damaged header (not in the form this build writes)",
+                                     Remedy(path)));
+  }
+  if (length != want_length) {
+    return Status::Corruption(StrCat("record '", path, "' is ", length, " bytes, its header says ", want_length,
+                                     " (truncated or appended to)", Remedy(path)));
+  }
+  VQ2D_ASSIGN_OR_RETURN(std::string got_sha, HashRange(f.fd, kRecordHeaderBytes, length, path));
+  if (got_sha != want_sha) {
+    return Status::Corruption(StrCat("record '", path, "' is damaged: SHA-256 of its bytes after the header is ",
+                                     got_sha, ", its header says ", want_sha, Remedy(path)));
+  }
+  return FileId{st.st_dev, st.st_ino};
+}
 
 }  // namespace
 
@@ -222,7 +381,13 @@ Result<std::unique_ptr<ClipRecordWriter>> ClipRecordWriter::Create(const std::st
   w->total_ = meta.num_frames;
   w->height_ = meta.geometry.height;
   w->width_ = meta.geometry.width;
-  w->file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  Hid fcpl(H5Pcreate(H5P_FILE_CREATE));
+  if (H5Pset_userblock(fcpl.id, kRecordHeaderBytes) < 0) return Status::Internal("H5Pset_userblock failed");
+  // H5F_CLOSE_SEMI: H5Fclose fails (instead of deferring the close) while an object is open, so the
+  // header is never written before the last HDF5 byte.
+  Hid fapl(H5Pcreate(H5P_FILE_ACCESS));
+  H5Pset_fclose_degree(fapl.id, H5F_CLOSE_SEMI);
+  w->file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.id, fapl.id);
   if (w->file_ < 0) return Status::IOError(StrCat("cannot create HDF5 file '", path, "'"));
   hsize_t dims[4] = {static_cast<hsize_t>(meta.num_frames), static_cast<hsize_t>(w->height_),
                      static_cast<hsize_t>(w->width_), 3};
@@ -253,7 +418,6 @@ Status ClipRecordWriter::AppendFrame(const uint8_t* rgb) {
   if (H5Dwrite(frames_, H5T_NATIVE_UINT8, space_, fspace.id, H5P_DEFAULT, rgb) < 0) {
     return Status::IOError(StrCat("record '", path_, "': cannot write frame ", written_));
   }
-  frame_sha256_.push_back(FrameDigest(rgb, static_cast<size_t>(height_) * width_ * 3));
   ++written_;
   return Status::OK();
 }
@@ -283,45 +447,31 @@ Status ClipRecordWriter::Finish(const ClipRecordMeta& meta, const std::vector<do
       return Status::IOError(StrCat("record '", path_, "': cannot write annotations_json"));
     }
   }
-  {
-    // /frame_sha256: one 64-hex-character digest per frame (fixed-length strings [T]).
-    std::string flat;
-    flat.reserve(frame_sha256_.size() * 64);
-    for (const auto& d : frame_sha256_) flat += d;
-    Hid type(H5Tcopy(H5T_C_S1));
-    H5Tset_size(type.id, 64);
-    H5Tset_strpad(type.id, H5T_STR_NULLPAD);
-    hsize_t n = frame_sha256_.size();
-    Hid space(H5Screate_simple(1, &n, nullptr));
-    Hid ds(H5Dcreate2(f, "frame_sha256", type.id, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
-    if (!ds.ok() || H5Dwrite(ds.id, type.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, flat.data()) < 0) {
-      return Status::IOError(StrCat("record '", path_, "': cannot write frame_sha256"));
-    }
+  {  // closed before the file: H5Fclose defers the real close while any object is open
+    Hid root(H5Gopen2(f, "/", H5P_DEFAULT));
+    const hid_t r = root.id;
+    const auto& g = meta.geometry;
+    VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "format", kClipRecordFormat));
+    VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "record_version", H5T_NATIVE_INT64, {kClipRecordVersion}));
+    VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "clip_uid", meta.clip_uid));
+    VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "video_uid", meta.video_uid));
+    VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "split", meta.split));
+    VQ2D_RETURN_IF_ERROR(WriteNumAttr<double>(r, "clip_fps", H5T_NATIVE_DOUBLE, {meta.clip_fps}));
+    VQ2D_RETURN_IF_ERROR(WriteNumAttr<double>(r, "video_start_sec", H5T_NATIVE_DOUBLE, {meta.video_start_sec}));
+    VQ2D_RETURN_IF_ERROR(WriteNumAttr<double>(r, "video_end_sec", H5T_NATIVE_DOUBLE, {meta.video_end_sec}));
+    VQ2D_RETURN_IF_ERROR(WriteNumAttr<double>(r, "video_fps", H5T_NATIVE_DOUBLE, {meta.video_fps}));
+    VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "original_size", H5T_NATIVE_INT64, {g.decoded_width, g.decoded_height}));
+    VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "trim_box", H5T_NATIVE_INT64, {g.trim.x1, g.trim.y1, g.trim.x2, g.trim.y2}));
+    VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "resized_size", H5T_NATIVE_INT64, {g.width, g.height}));
+    VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "num_frames", H5T_NATIVE_INT64, {meta.num_frames}));
+    VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "frames_clamped", H5T_NATIVE_INT64, {meta.frames_clamped}));
+    VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "frames_decoded", H5T_NATIVE_INT64, {meta.frames_decoded}));
+    VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "apply_trim_offset", H5T_NATIVE_INT64, {meta.apply_trim_offset ? 1 : 0}));
+    VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "compression", meta.compression));
+    VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "prepare_settings", meta.prepare_settings));
+    VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "vq2d_version", VQ2D_VERSION));
+    VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "vq2d_git_rev", VQ2D_GIT_REV));
   }
-  Hid root(H5Gopen2(f, "/", H5P_DEFAULT));
-  const hid_t r = root.id;
-  const auto& g = meta.geometry;
-  VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "meta_sha256", MetaDigest(frame_times, source_frame_index, annotations_json)));
-  VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "format", kClipRecordFormat));
-  VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "record_version", H5T_NATIVE_INT64, {kClipRecordVersion}));
-  VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "clip_uid", meta.clip_uid));
-  VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "video_uid", meta.video_uid));
-  VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "split", meta.split));
-  VQ2D_RETURN_IF_ERROR(WriteNumAttr<double>(r, "clip_fps", H5T_NATIVE_DOUBLE, {meta.clip_fps}));
-  VQ2D_RETURN_IF_ERROR(WriteNumAttr<double>(r, "video_start_sec", H5T_NATIVE_DOUBLE, {meta.video_start_sec}));
-  VQ2D_RETURN_IF_ERROR(WriteNumAttr<double>(r, "video_end_sec", H5T_NATIVE_DOUBLE, {meta.video_end_sec}));
-  VQ2D_RETURN_IF_ERROR(WriteNumAttr<double>(r, "video_fps", H5T_NATIVE_DOUBLE, {meta.video_fps}));
-  VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "original_size", H5T_NATIVE_INT64, {g.decoded_width, g.decoded_height}));
-  VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "trim_box", H5T_NATIVE_INT64, {g.trim.x1, g.trim.y1, g.trim.x2, g.trim.y2}));
-  VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "resized_size", H5T_NATIVE_INT64, {g.width, g.height}));
-  VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "num_frames", H5T_NATIVE_INT64, {meta.num_frames}));
-  VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "frames_clamped", H5T_NATIVE_INT64, {meta.frames_clamped}));
-  VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "frames_decoded", H5T_NATIVE_INT64, {meta.frames_decoded}));
-  VQ2D_RETURN_IF_ERROR(WriteNumAttr<int64_t>(r, "apply_trim_offset", H5T_NATIVE_INT64, {meta.apply_trim_offset ? 1 : 0}));
-  VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "compression", meta.compression));
-  VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "prepare_settings", meta.prepare_settings));
-  VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "vq2d_version", VQ2D_VERSION));
-  VQ2D_RETURN_IF_ERROR(WriteStringAttr(r, "vq2d_git_rev", VQ2D_GIT_REV));
   H5Sclose(space_);
   space_ = -1;
   H5Dclose(frames_);
@@ -329,7 +479,7 @@ Status ClipRecordWriter::Finish(const ClipRecordMeta& meta, const std::vector<do
   const herr_t rc = H5Fclose(file_);
   file_ = -1;
   if (rc < 0) return Status::IOError(StrCat("record '", path_, "': closing the HDF5 file failed"));
-  return Status::OK();
+  return WriteHeader(path_);
 }
 
 Status PublishRecord(const std::string& tmp_path, const std::string& final_path) {
@@ -357,12 +507,24 @@ Result<ClipRecord> OpenClipRecord(const std::string& path, const RecordReadOptio
   QuietHdf5();
   if (!FileSystem::Default()->Exists(path)) return Status::NotFound(StrCat("record '", path, "' does not exist"));
   auto fail = [&](const Status& s) { return Status(s.code(), StrCat("record '", path, "': ", s.message())); };
+  std::optional<FileId> verified;
+  if (options.verify_checksums) {
+    VQ2D_ASSIGN_OR_RETURN(verified, VerifyRecordFile(path));
+  }
   ClipRecord rec;
   rec.path_ = path;
-  rec.verify_ = options.verify_checksums;
   rec.h_ = std::make_shared<ClipRecord::Handle>();
   rec.h_->file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (rec.h_->file < 0) return Status::Corruption(StrCat("record '", path, "' is not a readable HDF5 file"));
+  if (verified) {
+    // The file libhdf5 opened is the one verified (not one renamed over the path since).
+    void* handle = nullptr;
+    struct stat st;
+    if (H5Fget_vfd_handle(rec.h_->file, H5P_DEFAULT, &handle) < 0 || handle == nullptr ||
+        ::fstat(*static_cast<int*>(handle), &st) != 0 || !(FileId{st.st_dev, st.st_ino} == *verified)) {
+      return Status::IOError(StrCat("record '", path, "' was replaced while it was being opened; open it again"));
+    }
+  }
   const hid_t f = rec.h_->file;
   Hid root(H5Gopen2(f, "/", H5P_DEFAULT));
   auto& m = rec.meta_;
@@ -462,7 +624,6 @@ Result<ClipRecord> OpenClipRecord(const std::string& path, const RecordReadOptio
       return fail(Status::Corruption("cannot read /annotations_json"));
     }
     text.resize(std::strlen(text.c_str()));
-    if (Status s = rec.LoadChecksums(text); !s.ok()) return fail(s);
     auto af = ParseAnnotations(text, path + ":/annotations_json");
     if (!af.ok()) return af.status();
     if (af->videos.size() != 1 || af->videos[0].clips.size() != 1) {
@@ -493,64 +654,7 @@ Result<FrameBuffer> ClipRecord::ReadFrames(int64_t begin, int64_t end) const {
   if (H5Dread(h_->frames, H5T_NATIVE_UINT8, mspace.id, fspace.id, H5P_DEFAULT, fb.data.data()) < 0) {
     return Status::Corruption(StrCat("record '", path_, "': cannot read frames [", begin, ", ", end, ")"));
   }
-  if (!frame_sha256_.empty()) {
-    const size_t bytes = static_cast<size_t>(fb.height) * fb.width * 3;
-    for (int64_t i = 0; i < fb.count; ++i) {
-      if (FrameDigest(fb.frame(i), bytes) != frame_sha256_[static_cast<size_t>(begin + i)]) {
-        return Status::Corruption(StrCat("record '", path_, "': frame ", begin + i,
-                                         " does not match its checksum (/frame_sha256): the file is damaged; rerun "
-                                         "`vq2d prepare --force` for clip ", meta_.clip_uid,
-                                         " (data.verify_record_checksums: false skips the check)"));
-      }
-    }
-  }
   return fb;
-}
-
-Status ClipRecord::LoadChecksums(const std::string& annotations_json) {
-  if (!verify_) return Status::OK();
-  const hid_t f = h_->file;
-  Hid root(H5Gopen2(f, "/", H5P_DEFAULT));
-  const bool has_meta = H5Aexists(root.id, "meta_sha256") > 0;
-  const bool has_frames = H5Lexists(f, "frame_sha256", H5P_DEFAULT) > 0;
-  if (!has_meta && !has_frames) {
-    // Written before checksums existed: accepted unverified, with one warning per process.
-    if (!g_warned_unchecked.exchange(true)) {
-      std::fprintf(stderr,
-                   "[warn] record '%s' (and maybe others) has no checksums (written by an older vq2d prepare); it is "
-                   "read unverified. Rerun `vq2d prepare --force` to add them.\n",
-                   path_.c_str());
-    }
-    return Status::OK();
-  }
-  if (!has_meta || !has_frames) return Status::Corruption("only one of meta_sha256 / frame_sha256 is present");
-  VQ2D_ASSIGN_OR_RETURN(std::string want, ReadStringAttr(root.id, "meta_sha256"));
-  const std::string got = MetaDigest(frame_times_, source_frame_index_, annotations_json);
-  if (want != got) {
-    return Status::Corruption(StrCat("checksum mismatch in frame_times / source_frame_index / annotations_json (stored ",
-                                     want.substr(0, 16), "..., computed ", got.substr(0, 16), "...)"));
-  }
-  Hid ds(H5Dopen2(f, "frame_sha256", H5P_DEFAULT));
-  Hid space(H5Dget_space(ds.id));
-  Hid ftype(H5Dget_type(ds.id));
-  hsize_t n = 0;
-  if (!ds.ok() || H5Sget_simple_extent_ndims(space.id) != 1 || H5Tget_size(ftype.id) != 64) {
-    return Status::Corruption("/frame_sha256 is not a [T] array of 64-character digests");
-  }
-  H5Sget_simple_extent_dims(space.id, &n, nullptr);
-  if (static_cast<int64_t>(n) != meta_.num_frames) {
-    return Status::Corruption(StrCat("/frame_sha256 has ", n, " entries, expected ", meta_.num_frames));
-  }
-  Hid mtype(H5Tcopy(H5T_C_S1));
-  H5Tset_size(mtype.id, 64);
-  H5Tset_strpad(mtype.id, H5T_STR_NULLPAD);
-  std::string flat(static_cast<size_t>(n) * 64, '\0');
-  if (H5Dread(ds.id, mtype.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, flat.data()) < 0) {
-    return Status::Corruption("cannot read /frame_sha256");
-  }
-  frame_sha256_.resize(static_cast<size_t>(n));
-  for (size_t i = 0; i < n; ++i) frame_sha256_[i] = flat.substr(i * 64, 64);
-  return Status::OK();
 }
 
 std::array<int64_t, 4> ClipRecord::ToRecordPixels(const AnnotationBox& b) const {

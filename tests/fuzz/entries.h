@@ -13,7 +13,7 @@ namespace vq2d::fuzz {
 void Config(const uint8_t* data, size_t size);       // YAML config (ParseConfig, with and without --set)
 void Annotations(const uint8_t* data, size_t size);  // Ego4D VQ2D annotation JSON (ParseAnnotations)
 void Predictions(const uint8_t* data, size_t size);  // eval/submit/merge inputs (predictions, clip outputs)
-void Record(const uint8_t* data, size_t size);       // HDF5 clip record (OpenClipRecord + reads)
+void Record(const uint8_t* data, size_t size);       // clip record (OpenClipRecord, verifying, + reads)
 void Safetensors(const uint8_t* data, size_t size);  // safetensors file (LoadSafetensors, inspect)
 void Checkpoint(const uint8_t* data, size_t size);   // PyTorch zip/pickle checkpoint (LoadTorchCheckpoint)
 

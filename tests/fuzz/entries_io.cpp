@@ -80,7 +80,7 @@ void Predictions(const uint8_t* data, size_t size) {
 
 void Record(const uint8_t* data, size_t size) {
   const std::string path = ScratchFile("record.h5", data, size);
-  auto rec = OpenClipRecord(path);
+  auto rec = OpenClipRecord(path);  // the default, verifying path: the header is checked before libhdf5
   if (rec.ok()) {
     const int64_t n = std::min<int64_t>(rec->num_frames(), 2);
     (void)rec->ReadFrames(0, n);

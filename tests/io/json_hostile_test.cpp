@@ -57,6 +57,17 @@ TEST(JsonHostile, DeepNestingInPredictionsAndClipOutputsIsAnError) {
   EXPECT_TRUE(Has(c.status().message(), "out/c.json: malformed JSON: nested deeper than")) << c.status().message();
 }
 
+// Regression (fuzzing, regressions/predictions/clip_output_schema_not_a_string.json): a clip output
+// whose "schema" is not a string threw out of ParseClipOutput (terminate) instead of an error.
+TEST(JsonHostile, ClipOutputSchemaOfTheWrongTypeIsAnError) {
+  for (const char* schema : {"512", "null", "[\"vq2d.clip_output/1\"]", "{}"}) {
+    auto c = ParseClipOutput(StrCat(R"({"schema": )", schema, R"(, "queries": []})"), "out/c.json");
+    ASSERT_FALSE(c.ok()) << schema;
+    EXPECT_EQ(c.status().code(), StatusCode::kCorruption);
+    EXPECT_TRUE(Has(c.status().message(), "out/c.json: key 'schema': expected")) << c.status().message();
+  }
+}
+
 TEST(JsonHostile, AnnotationWithManyQuerySetsParsesAndValidatesLinearly) {
   // 100,000 query sets (96 s in eval before); no timing assertion, a quadratic regression makes this
   // test take minutes.

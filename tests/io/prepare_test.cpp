@@ -12,6 +12,7 @@
 #include "io/fixture_io.h"
 #include "support/test_support.h"
 #include "vq2d/base/filesystem.h"
+#include "vq2d/base/sha256.h"
 #include "vq2d/io/record.h"
 #include "vq2d/io/synth.h"
 #include "vq2d/io/video_decode.h"
@@ -574,87 +575,185 @@ std::string WriteMarkedRecord(const std::string& path) {
   return json;
 }
 
-void FlipByteAfter(const std::string& path, const std::string& marker, size_t offset) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  const size_t at = bytes.find(marker);
-  ASSERT_NE(at, std::string::npos) << marker;
-  ASSERT_EQ(bytes.find(marker, at + 1), std::string::npos) << "marker not unique";
-  f.seekp(static_cast<std::streamoff>(at + offset));
-  f.put(static_cast<char>(bytes[at + offset] ^ 0x01));
+std::string ReadBytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
-// Regression (issue I.10): one flipped byte in a record's pixel data was processed normally.
-TEST(RecordChecksums, FlippedPixelByteFailsTheReadNamingTheRecordAndFrame) {
+void WriteBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// Offset of `marker` in the file (it must occur exactly once).
+size_t OffsetOf(const std::string& bytes, const std::string& marker) {
+  const size_t at = bytes.find(marker);
+  EXPECT_NE(at, std::string::npos) << marker;
+  EXPECT_EQ(bytes.find(marker, at + 1), std::string::npos) << "marker not unique: " << marker;
+  return at;
+}
+
+RecordReadOptions Unverified() {
+  RecordReadOptions o;
+  o.verify_checksums = false;
+  return o;
+}
+
+// Regression (issue I.10, and libhdf5's memory errors on corrupt files): one flipped byte anywhere
+// in a record (integrity header, HDF5 superblock and object metadata, pixel data, annotations) fails
+// the open, naming the record, before libhdf5 reads any of it.
+TEST(RecordChecksums, AFlippedByteAnywhereFailsTheOpenNamingTheRecord) {
   TempDir d;
-  const std::string path = d.Join("clip-a.h5");
-  WriteMarkedRecord(path);
+  const std::string good = d.Join("good.h5");
+  WriteMarkedRecord(good);
+  const std::string bytes = ReadBytes(good);
+  ASSERT_EQ(bytes.compare(0, 19, "vq2d-record-header\n"), 0);
+  ASSERT_EQ(bytes.compare(io::kRecordHeaderBytes, 8, "\x89HDF\r\n\x1a\n"), 0);  // HDF5 after the user block
   {
-    auto rec = OpenClipRecord(path);
+    auto rec = OpenClipRecord(good);
     ASSERT_TRUE(rec.ok()) << rec.status().ToString();
     ASSERT_TRUE(rec->ReadFrames(0, 3).ok());
   }
-  FlipByteAfter(path, "VQ2DMARKER", 12);
+  const size_t pixel = OffsetOf(bytes, "VQ2DMARKER") + 12;
+  const struct {
+    const char* what;
+    size_t offset;
+  } cases[] = {
+      {"header magic", 3},
+      {"header version", OffsetOf(bytes, "version 1") + 8},
+      {"header length", OffsetOf(bytes, "length ") + 8},
+      {"header sha256", OffsetOf(bytes, "sha256 ") + 20},
+      {"header padding", io::kRecordHeaderBytes - 1},
+      {"HDF5 superblock", io::kRecordHeaderBytes + 9},
+      {"HDF5 link name", OffsetOf(bytes, "source_frame_index") + 3},
+      {"HDF5 attribute", OffsetOf(bytes, "prepare_settings") + 2},
+      {"pixel data", pixel},
+      {"annotations", OffsetOf(bytes, "\"video_end_sec\": 0.6") + 17},
+      {"last byte", bytes.size() - 1},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    const std::string path = d.Join(std::string("clip-a.h5"));
+    std::string bad = bytes;
+    bad[c.offset] = static_cast<char>(bad[c.offset] ^ 0x01);
+    WriteBytes(path, bad);
+    auto rec = OpenClipRecord(path);
+    ASSERT_FALSE(rec.ok());
+    EXPECT_TRUE(rec.status().code() == StatusCode::kCorruption || rec.status().code() == StatusCode::kFailedPrecondition)
+        << rec.status().ToString();
+    EXPECT_NE(rec.status().message().find("record '" + path + "'"), std::string::npos) << rec.status().message();
+    EXPECT_NE(rec.status().message().find("rerun `vq2d prepare` for clip clip-a"), std::string::npos)
+        << rec.status().message();
+  }
+  // A damaged byte after the header: the message gives the digest found and the one expected.
+  std::string bad = bytes;
+  bad[pixel] = static_cast<char>(bad[pixel] ^ 0x01);
+  const std::string path = d.Join("clip-a.h5");
+  WriteBytes(path, bad);
   auto rec = OpenClipRecord(path);
-  ASSERT_TRUE(rec.ok()) << rec.status().ToString();  // the metadata is intact
-  EXPECT_TRUE(rec->ReadFrame(0).ok());
-  auto bad = rec->ReadFrames(0, 3);
-  ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(bad.status().message().find("record '" + path + "': frame 1 does not match its checksum"),
+  ASSERT_FALSE(rec.ok());
+  EXPECT_EQ(rec.status().code(), StatusCode::kCorruption);
+  const std::string want = bytes.substr(OffsetOf(bytes, "sha256 ") + 7, 64);
+  EXPECT_NE(rec.status().message().find("record '" + path + "' is damaged: SHA-256 of its bytes after the header is " +
+                                        Sha256Hex(std::string_view(bad).substr(io::kRecordHeaderBytes)) +
+                                        ", its header says " + want),
             std::string::npos)
-      << bad.status().message();
+      << rec.status().message();
   // Verification switched off (data.verify_record_checksums: false): read as stored.
-  RecordReadOptions skip;
-  skip.verify_checksums = false;
-  auto unchecked = OpenClipRecord(path, skip);
-  ASSERT_TRUE(unchecked.ok());
+  auto unchecked = OpenClipRecord(path, Unverified());
+  ASSERT_TRUE(unchecked.ok()) << unchecked.status().ToString();
   auto frames = unchecked->ReadFrames(0, 3);
   ASSERT_TRUE(frames.ok()) << frames.status().ToString();
   EXPECT_EQ(frames->frame(1)[12], (40 + 1) ^ 0x01);
 }
 
-TEST(RecordChecksums, DamagedAnnotationsFailTheOpen) {
+TEST(RecordChecksums, TruncatedOrExtendedRecordsFailTheOpen) {
   TempDir d;
+  const std::string good = d.Join("good.h5");
+  WriteMarkedRecord(good);
+  const std::string bytes = ReadBytes(good);
   const std::string path = d.Join("clip-a.h5");
-  WriteMarkedRecord(path);
-  FlipByteAfter(path, "\"video_end_sec\": 0.6", 17);  // 0.6 -> 1.6: still valid JSON
-  auto rec = OpenClipRecord(path);
-  ASSERT_FALSE(rec.ok());
-  EXPECT_EQ(rec.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(rec.status().message().find("record '" + path + "': checksum mismatch"), std::string::npos)
-      << rec.status().message();
+  WriteBytes(path, bytes.substr(0, bytes.size() - 1));
+  auto cut = OpenClipRecord(path);
+  ASSERT_FALSE(cut.ok());
+  EXPECT_EQ(cut.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(cut.status().message().find(StrCat("record '", path, "' is ", bytes.size() - 1, " bytes, its header says ",
+                                               bytes.size(), " (truncated or appended to)")),
+            std::string::npos)
+      << cut.status().message();
+  WriteBytes(path, bytes + std::string(1, '\0'));
+  EXPECT_EQ(OpenClipRecord(path).status().code(), StatusCode::kCorruption);
+  for (size_t n : {size_t{0}, size_t{100}, io::kRecordHeaderBytes}) {
+    WriteBytes(path, bytes.substr(0, n));
+    auto r = OpenClipRecord(path);
+    ASSERT_FALSE(r.ok()) << n;
+    EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << n;
+    EXPECT_NE(r.status().message().find("record '" + path + "'"), std::string::npos) << r.status().message();
+  }
 }
 
-// Records written before checksums existed are read (unverified, with a warning); documented in
-// docs/data.md.
-TEST(RecordChecksums, RecordsWithoutChecksumsAreReadUnverified) {
+// Records written by a vq2d before the integrity header (HDF5 at byte 0) are refused when verifying:
+// libhdf5 would parse unverified bytes. With verification off they are read (docs/data.md).
+TEST(RecordChecksums, RecordsWithoutTheHeaderAreRefusedUnlessVerificationIsOff) {
   TempDir d;
+  const std::string good = d.Join("good.h5");
+  WriteMarkedRecord(good);
   const std::string path = d.Join("clip-a.h5");
-  WriteMarkedRecord(path);
-  {
-    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    ASSERT_GE(f, 0);
-    ASSERT_GE(H5Ldelete(f, "frame_sha256", H5P_DEFAULT), 0);
-    ASSERT_GE(H5Adelete(f, "meta_sha256"), 0);
-    H5Fclose(f);
-  }
-  FlipByteAfter(path, "VQ2DMARKER", 12);
+  // What an older vq2d wrote: the same HDF5 file without the user block.
+  WriteBytes(path, ReadBytes(good).substr(io::kRecordHeaderBytes));
   auto rec = OpenClipRecord(path);
-  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
-  EXPECT_TRUE(rec->ReadFrames(0, 3).ok());
-  // Only one of the two present: damaged, not old.
-  const std::string half_path = d.Join("clip-b.h5");
-  WriteMarkedRecord(half_path);
-  {
-    hid_t f = H5Fopen(half_path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    ASSERT_GE(f, 0);
-    ASSERT_GE(H5Ldelete(f, "frame_sha256", H5P_DEFAULT), 0);
-    H5Fclose(f);
+  ASSERT_FALSE(rec.ok());
+  EXPECT_EQ(rec.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(rec.status().message().find("record '" + path + "' has no integrity header"), std::string::npos)
+      << rec.status().message();
+  EXPECT_NE(rec.status().message().find("rerun `vq2d prepare` for clip clip-a"), std::string::npos);
+  EXPECT_NE(rec.status().message().find("data.verify_record_checksums: false"), std::string::npos);
+  auto unchecked = OpenClipRecord(path, Unverified());
+  ASSERT_TRUE(unchecked.ok()) << unchecked.status().ToString();
+  EXPECT_EQ(unchecked->meta().clip_uid, "clip-a");
+  auto frames = unchecked->ReadFrames(0, 3);
+  ASSERT_TRUE(frames.ok()) << frames.status().ToString();
+  EXPECT_EQ(frames->frame(2)[0], 42);
+}
+
+// Prepare's output carries a valid header; a resumed prepare rewrites a record that fails it.
+TEST(RecordChecksums, PrepareWritesVerifiedRecordsAndRewritesDamagedOnes) {
+  TempDir d;
+  const auto s = MakeSynth(d.path(), 1, 5);
+  auto af = LoadAnnotations(s.val_json);
+  ASSERT_TRUE(af.ok());
+  ClipPrepareOptions o;
+  o.split = "val";
+  const std::string rec_dir = d.Join("records/val");
+  ASSERT_EQ(PrepareSplit(o, *af, s.videos_dir, rec_dir, {}).prepared, 1);
+  const std::string uid = *af->videos[0].clips[0].clip_uid;
+  const std::string path = RecordPathFor(rec_dir, uid);
+  const std::string bytes = ReadBytes(path);
+  EXPECT_EQ(bytes.compare(0, 19, "vq2d-record-header\n"), 0);
+  ASSERT_TRUE(OpenClipRecord(path).ok());
+  EXPECT_TRUE(IsValidRecord(path, uid, o));
+  std::string bad = bytes;
+  bad[bytes.size() / 2] = static_cast<char>(bad[bytes.size() / 2] ^ 0x10);
+  WriteBytes(path, bad);
+  EXPECT_FALSE(IsValidRecord(path, uid, o));
+  const SplitReport again = PrepareSplit(o, *af, s.videos_dir, rec_dir, {});
+  EXPECT_EQ(again.prepared, 1) << again.ToJson();
+  auto redone = OpenClipRecord(path);
+  ASSERT_TRUE(redone.ok()) << redone.status().ToString();
+  EXPECT_EQ(ReadBytes(path).size(), bytes.size());
+}
+
+// The committed fuzz seeds of the record target are valid records: the fuzzer starts from inputs
+// that pass verification.
+TEST(RecordChecksums, FuzzSeedsAreVerifiedRecords) {
+  const std::string dir = testing::SourceDir() + "/tests/fixtures/fuzz/corpus/record";
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() != ".h5") continue;
+    auto rec = OpenClipRecord(e.path().string());
+    EXPECT_TRUE(rec.ok()) << rec.status().ToString();
+    ++n;
   }
-  auto half = OpenClipRecord(half_path);
-  ASSERT_FALSE(half.ok());
-  EXPECT_EQ(half.status().code(), StatusCode::kCorruption);
+  EXPECT_GE(n, 2);
 }
 
 }  // namespace

@@ -6,21 +6,25 @@
 //   /frame_times         float64 [T]  clip frame times (s), np.unique(np.arange(start, end, 1/fps))
 //   /source_frame_index  int64   [T]  decode-order index of the video frame used for each time
 //   /source_frame_time   float64 [T]  that frame's timestamp (s)
-//   /frame_sha256        string  [T] 64-char SHA-256 hex of each frame's H*W*3 bytes (checksums)
 //   /annotations_json    string  scalar: a complete single-clip annotation file in the official
 //                                schema (version, videos[1].clips[1], JSON key order preserved)
 //   attributes on "/": format ("vq2d.clip_record"), record_version (1), clip_uid, video_uid, split,
 //     clip_fps, video_start_sec, video_end_sec, video_fps, original_size [W,H] (decoded video),
 //     trim_box [x1,y1,x2,y2] (decoded pixels, rows y1..y2-1, columns x1..x2-1), resized_size [W,H],
 //     num_frames, frames_clamped, frames_decoded, apply_trim_offset (0/1), compression,
-//     prepare_settings, vq2d_version, vq2d_git_rev, meta_sha256 (SHA-256 hex of frame_times and
-//     source_frame_index as stored (LE float64 / int64) followed by the annotations_json text).
+//     prepare_settings, vq2d_version, vq2d_git_rev.
 //
-// Checksums: written by every ClipRecordWriter; verified on read unless
-// RecordReadOptions::verify_checksums is false (config data.verify_record_checksums): meta_sha256
-// at open, each frame's digest whenever ReadFrames returns it. A mismatch is Corruption naming the
-// record and the frame. Records written before checksums existed (neither meta_sha256 nor
-// /frame_sha256) are read unverified with one warning per process that names `vq2d prepare --force`.
+// Integrity header: the file starts with an HDF5 user block of kRecordHeaderBytes (HDF5 tools skip
+// it) holding, in ASCII and NUL-padded, "vq2d-record-header\nversion 1\nlength <bytes of the whole
+// file>\nsha256 <64 hex of every byte after the user block>\n". ClipRecordWriter::Finish writes it
+// after closing the HDF5 file. OpenClipRecord verifies it with plain reads BEFORE libhdf5 opens the
+// file (libhdf5 is not safe on corrupt files), unless RecordReadOptions::verify_checksums is false
+// (config data.verify_record_checksums): then nothing is verified and libhdf5 parses the file as it
+// is. Verified: header form and version, file length, SHA-256 (one sequential read of the file).
+// A mismatch is Corruption naming the record, expected vs found; a record without the header
+// (written by an older vq2d: HDF5 signature at byte 0) is FailedPrecondition. Both messages say to
+// rerun `vq2d prepare` for the clip or to switch verification off. Bytes changed after the open are
+// not detected.
 //
 // Thread-safety: Debian's libhdf5 is thread-safe with one global lock; a ClipRecord may be read from
 // several threads (calls serialise). A ClipRecordWriter is used by one thread.
@@ -39,6 +43,7 @@ namespace vq2d::io {
 
 inline constexpr char kClipRecordFormat[] = "vq2d.clip_record";
 inline constexpr int kClipRecordVersion = 1;
+inline constexpr size_t kRecordHeaderBytes = 512;  // HDF5 user block holding the integrity header
 
 struct ClipRecordMeta {
   std::string clip_uid, video_uid, split;
@@ -77,8 +82,9 @@ class ClipRecordWriter {
   // rgb: height x width x 3 contiguous.
   Status AppendFrame(const uint8_t* rgb);
   int64_t frames_written() const { return written_; }
-  // Writes the per-frame vectors (size T each), the annotations and the attributes, then closes the
-  // file (all T frames must have been appended). `meta` may update counters known only at the end.
+  // Writes the per-frame vectors (size T each), the annotations and the attributes, closes the file
+  // (all T frames must have been appended), then writes the integrity header (reads the file once).
+  // `meta` may update counters known only at the end.
   Status Finish(const ClipRecordMeta& meta, const std::vector<double>& frame_times,
                 const std::vector<int64_t>& source_frame_index, const std::vector<double>& source_frame_time,
                 const std::string& annotations_json);
@@ -89,14 +95,13 @@ class ClipRecordWriter {
   int64_t file_ = -1, frames_ = -1, space_ = -1;  // hid_t values
   int64_t written_ = 0, total_ = 0;
   int height_ = 0, width_ = 0;
-  std::vector<std::string> frame_sha256_;
 };
 
 // fsyncs `tmp_path`, renames it over `final_path` and fsyncs the directory (crash-safe publication).
 Status PublishRecord(const std::string& tmp_path, const std::string& final_path);
 
 struct RecordReadOptions {
-  bool verify_checksums = true;  // see "Checksums" above
+  bool verify_checksums = true;  // see "Integrity header" above
 };
 
 class ClipRecord {
@@ -128,7 +133,6 @@ class ClipRecord {
 
  private:
   friend Result<ClipRecord> OpenClipRecord(const std::string& path, const RecordReadOptions& options);
-  Status LoadChecksums(const std::string& annotations_json);
   struct Handle;
   std::shared_ptr<Handle> h_;
   std::string path_;
@@ -136,12 +140,11 @@ class ClipRecord {
   AnnotationFile annotations_;
   std::vector<double> frame_times_;
   std::vector<int64_t> source_frame_index_;
-  bool verify_ = true;
-  std::vector<std::string> frame_sha256_;  // empty: frames not verified
 };
 
-// Opens and validates a record (format, version, shapes, annotations). Corruption names the file and
-// what is wrong (checksum mismatches included); NotFound when absent.
+// Verifies the integrity header (unless options say not to), then opens and validates the record
+// (format, version, shapes, annotations). Corruption names the file and what is wrong; NotFound when
+// absent; FailedPrecondition for a record without a header (verifying) or of another version.
 Result<ClipRecord> OpenClipRecord(const std::string& path, const RecordReadOptions& options = {});
 
 }  // namespace vq2d::io

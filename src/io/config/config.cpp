@@ -132,7 +132,7 @@ const std::vector<Field>& Schema() {
     add("data.test_annotations", Kind::kString, VQ2D_PTR(data.test_annotations), "Ego4D vq_test_unannotated.json", false);
     add("data.videos_dir", Kind::kString, VQ2D_PTR(data.videos_dir), "directory of <video_uid>.mp4 full-scale videos", false);
     add("data.verify_record_checksums", Kind::kBool, VQ2D_PTR(data.verify_record_checksums),
-        "verify each record's SHA-256 checksums on read (false: skip, faster)", false);
+        "verify each record's integrity header (length, SHA-256) before opening it (false: skip, faster; also reads records without a header)", false);
     // visual_query
     add("visual_query.split", Kind::kString, VQ2D_PTR(visual_query.split), "split to run", true, -kInf, kInf, {"train", "val", "test"});
     add("visual_query.feature_extractor", Kind::kString, VQ2D_PTR(visual_query.feature_extractor),

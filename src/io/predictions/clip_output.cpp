@@ -46,7 +46,9 @@ Result<ClipOutput> ParseClipOutput(const std::string& text, const std::string& s
   if (!parsed.ok()) return Status::Corruption(StrCat(parsed.status().message(), " (not a JSON object)"));
   const nlohmann::json& j = *parsed;
   if (!j.is_object()) return Status::Corruption(source_name + ": not a JSON object");
-  if (j.value("schema", "") != "vq2d.clip_output/1")
+  // Not j.value("schema", ""): it throws when the key holds a non-string (found by fuzzing).
+  const auto schema = j.find("schema");
+  if (schema == j.end() || !schema->is_string() || *schema != "vq2d.clip_output/1")
     return Status::Corruption(StrCat(source_name, ": key 'schema': expected \"vq2d.clip_output/1\""));
   ClipOutput out;
   std::string where = "clip_uid";
