@@ -120,7 +120,7 @@ int RunBenchPipeline(const Args& args) {
   if (!calibration_out.empty()) {
     Calibration cal = Calibrate(measured, first_load_s);
     cal.device = (*proc)->device();
-    cal.precision = config->models.precision;
+    cal.precision = (*proc)->precision();
     cal.models = models_described;
     const Status ws = WriteFileAtomic(FileSystem::Default(), calibration_out, cal.ToJson().dump(1) + "\n", "calibration");
     if (!ws.ok()) return fail(ws);

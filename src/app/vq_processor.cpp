@@ -106,7 +106,7 @@ Result<pipeline::EngineOptions> EngineOptionsFromConfig(const Config& c, int loc
   m.sam2_file = Sam2CheckpointPath(c);
   m.device = c.models.device;
   m.local_rank = local_rank;
-  m.bf16 = c.models.precision == "bf16";
+  m.precision = c.models.precision;
   m.dino_bf16 = c.models.dino_precision == "bf16";
   m.ren_batch_size = c.models.ren_batch_size;
   m.cpu_threads = static_cast<int>(c.models.cpu_threads);

@@ -46,6 +46,7 @@ class VqClipProcessor : public runner::ClipProcessor {
                   io::RecordReadOptions record_options = {});
   Result<runner::ClipResult> Process(const runner::ClipTask& task, const runner::StopToken& stop) override;
   const std::string& device() const { return engine_->device(); }
+  std::string precision() const { return engine_->precision(); }  // models.precision resolved on device()
 
  private:
   std::unique_ptr<pipeline::VqEngine> engine_;

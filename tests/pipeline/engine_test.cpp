@@ -64,6 +64,8 @@ TEST(VqEngine, DemoModelsRunAClipDeterministically) {
   auto engine = DemoEngine(dir.path(), 7, &o);
   ASSERT_TRUE(engine);
   EXPECT_EQ(engine->device(), "cpu");
+  // models.precision auto on the CPU: what the CPU has always run (precision.h).
+  EXPECT_EQ(engine->precision(), "auto: REN fp32, SAM 2 fp32, descriptors bf16");
   const int T = 10, H = 72, W = 128;
   const auto frames = Frames(T, H, W);
   ClipFrames cf{frames.data(), T, H, W};
@@ -171,6 +173,12 @@ TEST(VqEngine, LoadErrorsNameTheFile) {
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("sam_blur_kernel"), std::string::npos) << e.status().ToString();
   o.params = PipelineParams{};
+  o.models.precision = "fp16";
+  e = VqEngine::Create(o);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("models.precision 'fp16'"), std::string::npos) << e.status().ToString();
+  EXPECT_FALSE(ValidateEngineOptions(o).ok());
+  o.models.precision = "auto";
   o.models.device = "cuda:9";
   e = VqEngine::Create(o);
   EXPECT_FALSE(e.ok());

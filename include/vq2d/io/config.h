@@ -95,7 +95,7 @@ struct RenOptions {
 
 struct ModelsOptions {
   std::string device = "auto";     // auto | cpu | cuda
-  std::string precision = "fp32";  // fp32 | bf16
+  std::string precision = "auto";  // auto | fp32 | bf16 (per model and device: pipeline/precision.h)
   // Checkpoint files. Empty = the seed's location: REN at <ren.logging.save_dir>/<exp_name>/checkpoint.pth,
   // SAM 2 at data.sam2_ckpt.
   std::string dinov2 = "/path/to/dinov2_vitl14_pretrain.pth";

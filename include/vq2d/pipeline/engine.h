@@ -45,7 +45,9 @@ struct ModelOptions {
   // auto with GPUs allocated and no CUDA fails: ChooseDevice in device.h).
   std::string device = "cpu";
   int local_rank = 0;
-  bool bf16 = false;       // REN weights/activations and SAM 2 autocast in bf16 (upstream on CUDA)
+  // models.precision ("auto" | "fp32" | "bf16") and models.dino_precision == "bf16": the dtype of
+  // each model on the resolved device is ResolvePrecision's (precision.h, docs/gpu.md).
+  std::string precision = "auto";
   bool dino_bf16 = true;   // DINO weights and input in bf16 (upstream, always)
   int64_t ren_batch_size = defaults::kRenBatchSize;
   int cpu_threads = 0;  // > 0: torch::set_num_threads for this process (0 = LibTorch's default)
@@ -106,6 +108,9 @@ class VqEngine {
                                            nlohmann::json* debug = nullptr, const std::string& debug_tensors_file = "");
 
   const std::string& device() const;  // resolved, e.g. "cpu" or "cuda:0"
+  // The dtypes the models run in on that device (models.precision resolved), e.g.
+  // "auto: REN fp32, SAM 2 bf16 autocast, descriptors bf16".
+  std::string precision() const;
   // Model work of every RunClip so far (counts and seconds per model; per clip: the difference).
   ModelWork model_work() const;
   // Human-readable one-liner of the architectures (for logs).

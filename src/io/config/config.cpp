@@ -193,7 +193,7 @@ const std::vector<Field>& Schema() {
     add("ren.logging.exp_name", Kind::kString, VQ2D_PTR(ren.logging_exp_name), "see ren.logging.save_dir", false);
     // models
     add("models.device", Kind::kString, VQ2D_PTR(models.device), "auto = cuda:<local_rank % gpus> when available, else cpu", false, -kInf, kInf, {"auto", "cpu", "cuda"});
-    add("models.precision", Kind::kString, VQ2D_PTR(models.precision), "fp32, or bf16 where upstream autocasts on CUDA", true, -kInf, kInf, {"fp32", "bf16"});
+    add("models.precision", Kind::kString, VQ2D_PTR(models.precision), "auto = upstream's per device (CUDA: SAM 2 bf16 autocast, REN fp32; CPU: fp32); fp32 = REN and SAM 2 fp32; bf16 = speed mode, REN bf16 too (docs/gpu.md)", true, -kInf, kInf, {"auto", "fp32", "bf16"});
     add("models.dinov2", Kind::kString, VQ2D_PTR(models.dinov2), "DINOv2 ViT-L/14 checkpoint", false);
     add("models.dino", Kind::kString, VQ2D_PTR(models.dino), "DINO ViT-B/8 checkpoint", false);
     add("models.ren", Kind::kString, VQ2D_PTR(models.ren), "REN checkpoint.pth (empty: from ren.logging)", false);
