@@ -73,7 +73,9 @@ int RunBenchPipeline(const Args& args) {
     load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     models_described = engine->Describe();
     std::printf("models (%s) built and loaded in %.2f s\n", models_described.c_str(), load_s);
-    return std::make_unique<VqClipProcessor>(std::move(engine), config->RecordsDir(sp));
+    return std::make_unique<VqClipProcessor>(
+        std::move(engine), config->RecordsDir(sp), DebugDump{}, io::RecordReadOptions{},
+        config->runner.prefetch_frames ? static_cast<int64_t>(config->runner.video_chunk_frames) : 0);
   };
   auto proc = make(config->runner.share_video_tokens);
   if (!proc.ok()) return fail(proc.status());

@@ -385,11 +385,12 @@ Result<std::vector<QueryResult>> VqEngine::RunClip(const ClipFrames& frames, con
     const Models models = impl_->models();
     const EngineOptions& o = impl_->options;
     if (debug) {
+      if (frames.ready) VQ2D_RETURN_IF_ERROR(frames.ready(frames.count));
       VQ2D_RETURN_IF_ERROR(RunDebugQueries(models, o.params, t, runnable, debug, debug_tensors_file, &results));
       return results;
     }
     VQ2D_ASSIGN_OR_RETURN(auto outs, RunClipQueries(models, o.params, t, runnable.queries, o.share_video_tokens,
-                                                    o.video_chunk_frames));
+                                                    o.video_chunk_frames, frames.ready));
     for (size_t k = 0; k < outs.size(); ++k) results[runnable.where[k]] = ToResult(outs[k]);
     return results;
   });

@@ -1,12 +1,15 @@
 // VqEngine on the demo's tiny random models: weight files written and loaded back strictly, a clip
 // of synthetic frames run end to end, deterministic, identical with the shared video pass on/off
-// and with the debug trace, and bad inputs handled per query.
+// and with the debug trace and with frames arriving from a prefetch thread, and bad inputs handled
+// per query.
 #include "vq2d/pipeline/engine.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
+#include "vq2d/base/chunk_prefetch.h"
 #include "vq2d/core/checkpoint.h"
 
 #include "support/test_support.h"
@@ -107,6 +110,66 @@ TEST(VqEngine, DemoModelsRunAClipDeterministically) {
   EXPECT_EQ(Dump(*a), Dump(*d));
   ASSERT_EQ(debug["queries"].size(), 2u);
   EXPECT_FALSE(debug["queries"][0]["trace"].empty());
+}
+
+// Frames arriving from a prefetch thread while the engine computes (ClipFrames::ready): the
+// same results as with every frame there, through both the shared pass and the per-query path;
+// a frame that never arrives fails the clip with the reader's error.
+TEST(VqEngine, FramesArrivingFromAPrefetchThreadGiveTheSameResults) {
+  testing::TempDir dir;
+  EngineOptions o;
+  auto engine = DemoEngine(dir.path(), 7, &o);
+  ASSERT_TRUE(engine);
+  const int T = 10, H = 72, W = 128;
+  const auto frames = Frames(T, H, W);
+  const int64_t frame_bytes = int64_t{H} * W * 3;
+  std::vector<QueryInput> qs = {{8, {58, 20, 20, 20}, 9}, {7, {52, 20, 20, 20}, 6}};
+  auto all = engine->RunClip(ClipFrames{frames.data(), T, H, W}, qs);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  for (bool background : {true, false}) {
+    std::vector<uint8_t> arriving(frames.size(), 0);
+    std::vector<int64_t> waits;
+    ChunkPrefetcher prefetch(T, 3, [&](int64_t b, int64_t e) {
+      std::copy(frames.begin() + b * frame_bytes, frames.begin() + e * frame_bytes, arriving.begin() + b * frame_bytes);
+      return Status::OK();
+    }, background);
+    ClipFrames cf{arriving.data(), T, H, W};
+    cf.ready = [&](int64_t end) {
+      waits.push_back(end);
+      return prefetch.Wait(end);
+    };
+    auto r = engine->RunClip(cf, qs);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(Dump(*all), Dump(*r));
+    ASSERT_FALSE(waits.empty());
+    EXPECT_EQ(waits.front(), 9);  // the visual-crop frames (8) first, then the chunks, then all
+    EXPECT_LE(*std::max_element(waits.begin(), waits.end()), T);
+    EXPECT_EQ(waits.back(), T);
+  }
+  EngineOptions per_query_options = o;
+  per_query_options.share_video_tokens = false;
+  auto per_query = VqEngine::Create(per_query_options);
+  ASSERT_TRUE(per_query.ok());
+  std::vector<uint8_t> arriving(frames.size(), 0);
+  ChunkPrefetcher prefetch(T, 4, [&](int64_t b, int64_t e) {
+    std::copy(frames.begin() + b * frame_bytes, frames.begin() + e * frame_bytes, arriving.begin() + b * frame_bytes);
+    return Status::OK();
+  });
+  ClipFrames cf{arriving.data(), T, H, W};
+  cf.ready = [&](int64_t end) { return prefetch.Wait(end); };
+  auto r = (*per_query)->RunClip(cf, qs);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Dump(*all), Dump(*r));
+
+  ChunkPrefetcher failing(T, 4, [&](int64_t b, int64_t) {
+    return b >= 4 ? Status::Corruption("clip.h5: frame 5: checksum mismatch") : Status::OK();
+  });
+  ClipFrames bad{arriving.data(), T, H, W};
+  bad.ready = [&](int64_t end) { return failing.Wait(end); };
+  auto f = engine->RunClip(bad, qs);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(f.status().message().find("clip.h5: frame 5"), std::string::npos) << f.status().ToString();
 }
 
 TEST(VqEngine, BadQueryInputsDoNotFailTheClip) {

@@ -133,6 +133,9 @@ struct RunnerOptions {
   // identical results, 5 x sum of query frames REN images instead of 5 x max).
   bool share_video_tokens = true;
   long long video_chunk_frames = defaults::kVideoChunkFrames;  // frames per REN pass of the shared video pass
+  // The clip's frames read and decoded from its record by a background thread, video_chunk_frames
+  // at a time, while the models compute (false: all read before the models start; same results).
+  bool prefetch_frames = true;
 };
 
 // Switches that fix upstream quirks (docs/pipeline.md, Upstream quirks). All off = upstream behaviour.

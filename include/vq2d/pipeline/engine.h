@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -70,9 +71,18 @@ struct EngineOptions {
 Status ValidateEngineOptions(const EngineOptions& options);
 
 struct ClipFrames {
+  ClipFrames() = default;
+  ClipFrames(const uint8_t* data_, int64_t count_, int height_, int width_, FramesReady ready_ = {})
+      : data(data_), count(count_), height(height_), width(width_), ready(std::move(ready_)) {}
   const uint8_t* data = nullptr;  // [count,height,width,3] uint8 RGB, borrowed
   int64_t count = 0;
   int height = 0, width = 0;
+  // Frames still arriving (a prefetch thread filling `data`): when set, the engine reads frames
+  // [0, end) only after ready(end) returned OK, calling it on the engine's thread (end = the
+  // queries' last visual-crop frame + 1, then each chunk end of the video pass, then `count` before
+  // the rounds); an error from it fails RunClip with that Status. Unset: every
+  // frame is there. Same results either way.
+  FramesReady ready;
 };
 
 struct TrackedBox {

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -12,6 +13,10 @@
 #include "vq2d/base/status.h"
 
 namespace vq2d::pipeline {
+
+// Frames of a clip still arriving: ready(end) returns OK once frames [0, end) may be read (blocking
+// until then), or why they never will be. Empty = every frame is there (ClipFrames::ready).
+using FramesReady = std::function<Status(int64_t end)>;
 
 // Quirk switches (upstream quirks Q1-Q4, docs/pipeline.md), all off = upstream behaviour. Mirrors io's FixesOptions.
 struct PipelineFixes {

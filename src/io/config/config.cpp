@@ -220,6 +220,7 @@ const std::vector<Field>& Schema() {
     add("runner.grace_period_s", Kind::kDouble, VQ2D_PTR(runner.grace_period_s), "seconds the current clip may take after SIGTERM/SIGUSR1", false, 0, 86400);
     add("runner.share_video_tokens", Kind::kBool, VQ2D_PTR(runner.share_video_tokens), "one video pass per clip shared by its queries (false: per query, as upstream; same results)", false);
     add("runner.video_chunk_frames", Kind::kInt, VQ2D_PTR(runner.video_chunk_frames), "frames per REN pass of the shared video pass", false, 1, 100000);
+    add("runner.prefetch_frames", Kind::kBool, VQ2D_PTR(runner.prefetch_frames), "read the clip's frames from its record on a background thread while the models compute (false: all before; same results)", false);
     // fixes
     add("fixes.expansion_token_index", Kind::kBool, VQ2D_PTR(fixes.expansion_token_index), "upstream quirk Q1 (docs/pipeline.md): expansion appends tracked tokens[query_idx], not [track_idx]", true);
     add("fixes.tracked_token_alignment", Kind::kBool, VQ2D_PTR(fixes.tracked_token_alignment), "upstream quirk Q2 (docs/pipeline.md): keep 8 tracked tokens per frame when a SAM mask is empty", true);
