@@ -110,6 +110,7 @@ Result<pipeline::EngineOptions> EngineOptionsFromConfig(const Config& c, int loc
   m.local_rank = local_rank;
   m.precision = c.models.precision;
   m.dino_bf16 = c.models.dino_precision == "bf16";
+  m.batch_crops = c.models.batch_crops;
   m.ren_batch_size = c.models.ren_batch_size;
   m.cpu_threads = static_cast<int>(c.models.cpu_threads);
   if (c.models.dino_input_size.size() != 2) {

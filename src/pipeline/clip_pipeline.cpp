@@ -54,7 +54,7 @@ Result<bool> ClipPipeline::EncodeQuerySet(const QueryInput& q, QuerySet* queries
 Result<QueryOutcome> ClipPipeline::Rounds(const QueryInput& q, const QuerySet& queries, const VideoObjects& objects,
                                           QueryOutcome pre, nlohmann::json* trace) {
   ModelCandidateRefiner refiner(models_, params_);
-  ModelBoxTokenGenerator tokens(models_.ren, models_.sam, ImageOpsOf(params_));
+  ModelBoxTokenGenerator tokens(models_.ren, models_.sam, ImageOpsOf(params_), params_.batch_crops);
   RoundModels rm{&refiner, models_.tracker, &tokens};
   VQ2D_ASSIGN_OR_RETURN(QueryOutcome out, RunQueryRounds(frames_, queries, objects, q.query_timestep, rm, params_, trace));
   for (const auto& e : refiner.upstream_errors()) out.upstream_errors.push_back("CandidateRefiner: " + e);

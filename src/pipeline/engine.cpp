@@ -246,6 +246,7 @@ Status ValidateEngineOptions(const EngineOptions& options) {
     VQ2D_RETURN_IF_ERROR(ValidatePipelineParams(options.params));
     const ModelOptions& m = options.models;
     VQ2D_RETURN_IF_ERROR(ParsePrecisionMode(m.precision).status());
+    VQ2D_RETURN_IF_ERROR(ResolveBatchCrops(m.batch_crops, false).status());
     if (m.feature_extractor != "dino" && m.feature_extractor != "dinov2") {
       return Status::InvalidArgument(
           StrCat("visual_query.feature_extractor '", m.feature_extractor, "': expected dino or dinov2"));
@@ -266,6 +267,7 @@ Result<std::unique_ptr<VqEngine>> VqEngine::Create(const EngineOptions& options)
     VQ2D_ASSIGN_OR_RETURN(impl->device, ResolveDevice(m.device, m.local_rank));
     impl->precision = ResolvePrecision(impl->precision_mode, impl->device.is_cuda(), m.dino_bf16);
     impl->arch.ren.dtype = impl->precision.ren_bf16 ? torch::kBFloat16 : torch::kFloat32;
+    VQ2D_ASSIGN_OR_RETURN(impl->options.params.batch_crops, ResolveBatchCrops(m.batch_crops, impl->device.is_cuda()));
     if (m.cpu_threads > 0) SetCpuThreads(m.cpu_threads);
     impl->device_name = DeviceString(impl->device);
     VQ2D_RETURN_IF_ERROR(impl->BuildRen());

@@ -44,4 +44,11 @@ ModelPrecision ResolvePrecision(PrecisionMode mode, bool cuda, bool dino_bf16) {
   return p;
 }
 
+Result<bool> ResolveBatchCrops(const std::string& mode, bool cuda) {
+  if (mode == "auto") return cuda;
+  if (mode == "on") return true;
+  if (mode == "off") return false;
+  return Status::InvalidArgument(StrCat("models.batch_crops '", mode, "': expected auto, on or off"));
+}
+
 }  // namespace vq2d::pipeline

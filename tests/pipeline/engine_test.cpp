@@ -172,6 +172,52 @@ TEST(VqEngine, FramesArrivingFromAPrefetchThreadGiveTheSameResults) {
   EXPECT_NE(f.status().message().find("clip.h5: frame 5"), std::string::npos) << f.status().ToString();
 }
 
+// models.batch_crops: off on the CPU by default (auto), and on gives the same decisions (tracks,
+// round-2 outcomes, errors) with scores within 1e-4: the batched SAM 2 encodes are equal within
+// float tolerance, not bit-identical.
+TEST(VqEngine, BatchedCropsGiveTheSameDecisions) {
+  testing::TempDir dir;
+  EngineOptions o;
+  auto engine = DemoEngine(dir.path(), 7, &o);
+  ASSERT_TRUE(engine);
+  const int T = 12, H = 72, W = 128;
+  const auto frames = Frames(T, H, W);
+  const ClipFrames cf{frames.data(), T, H, W};
+  const std::vector<QueryInput> qs = {{8, {58, 20, 20, 20}, 9}, {7, {52, 20, 20, 20}, 6}, {2, {22, 20, 20, 20}, 11}};
+  auto off = engine->RunClip(cf, qs);
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EngineOptions b = o;
+  b.models.batch_crops = "on";
+  auto batched = VqEngine::Create(b);
+  ASSERT_TRUE(batched.ok()) << batched.status().ToString();
+  auto on = (*batched)->RunClip(cf, qs);
+  ASSERT_TRUE(on.ok()) << on.status().ToString();
+  ASSERT_EQ(on->size(), off->size());
+  for (size_t i = 0; i < off->size(); ++i) {
+    SCOPED_TRACE(StrCat("query ", i));
+    const QueryResult &x = (*off)[i], &y = (*on)[i];
+    EXPECT_NEAR(x.score, y.score, 1e-4);
+    EXPECT_EQ(x.round2_tracked, y.round2_tracked);
+    EXPECT_EQ(x.round2_accepted, y.round2_accepted);
+    EXPECT_EQ(x.upstream_errors, y.upstream_errors);
+    ASSERT_EQ(x.track.size(), y.track.size());
+    for (size_t k = 0; k < x.track.size(); ++k) {
+      EXPECT_EQ(x.track[k].frame, y.track[k].frame);
+      EXPECT_EQ(x.track[k].x1, y.track[k].x1);
+      EXPECT_EQ(x.track[k].y1, y.track[k].y1);
+      EXPECT_EQ(x.track[k].x2, y.track[k].x2);
+      EXPECT_EQ(x.track[k].y2, y.track[k].y2);
+    }
+  }
+  // A batch encodes every crop; one by one, a crop equal to the previous one reuses its features.
+  EXPECT_GE((*batched)->model_work().sam2_encodes, engine->model_work().sam2_encodes);
+  EXPECT_EQ((*batched)->model_work().ren_images, engine->model_work().ren_images);
+  b.models.batch_crops = "sometimes";
+  auto bad = VqEngine::Create(b);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("models.batch_crops"), std::string::npos) << bad.status().ToString();
+}
+
 TEST(VqEngine, BadQueryInputsDoNotFailTheClip) {
   testing::TempDir dir;
   auto engine = DemoEngine(dir.path(), 3);

@@ -50,5 +50,17 @@ TEST(Precision, DescribesEachModel) {
   EXPECT_EQ(P(true, false, false).ToString(), "REN bf16, SAM 2 fp32, descriptors fp32");
 }
 
+TEST(Precision, BatchCropsAutoIsOnCudaOnly) {
+  EXPECT_EQ(*ResolveBatchCrops("auto", false), false);
+  EXPECT_EQ(*ResolveBatchCrops("auto", true), true);
+  for (bool cuda : {false, true}) {
+    EXPECT_EQ(*ResolveBatchCrops("on", cuda), true);
+    EXPECT_EQ(*ResolveBatchCrops("off", cuda), false);
+  }
+  auto bad = ResolveBatchCrops("yes", false);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("models.batch_crops 'yes'"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vq2d::pipeline

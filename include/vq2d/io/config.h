@@ -107,6 +107,9 @@ struct ModelsOptions {
   // DINO ViT-B/8, SAM 2.1 named by visual_query.tracker_param. `vq2d synth` writes one for its demo models.
   std::string architecture = "";
   std::string dino_precision = "bf16";           // upstream casts DINO weights and input to bf16
+  // A tracked frame's crops through SAM 2's image encoder as one batch and REN over (frame x crop):
+  // auto = on CUDA only (batched results are equal within float tolerance, not bit-identical) | on | off.
+  std::string batch_crops = "auto";
   long long ren_batch_size = defaults::kRenBatchSize;  // frames per REN pass
   std::vector<long long> dino_input_size = {defaults::kDinoInputHeight, defaults::kDinoInputWidth};  // (H, W)
   // CPU threads per process for LibTorch (0 = its default: the cores this process may use). Results are

@@ -50,6 +50,9 @@ struct ModelOptions {
   // each model on the resolved device is ResolvePrecision's (precision.h, docs/gpu.md).
   std::string precision = "auto";
   bool dino_bf16 = true;   // DINO weights and input in bf16 (upstream, always)
+  // models.batch_crops ("auto" | "on" | "off"): PipelineParams::batch_crops as ResolveBatchCrops
+  // gives it for the resolved device (auto: CUDA only).
+  std::string batch_crops = "auto";
   int64_t ren_batch_size = defaults::kRenBatchSize;
   int cpu_threads = 0;  // > 0: torch::set_num_threads for this process (0 = LibTorch's default)
   int64_t dino_input_height = defaults::kDinoInputHeight, dino_input_width = defaults::kDinoInputWidth;

@@ -60,6 +60,11 @@ struct PipelineParams {
   // Round-1 tracked-object tokens computed on demand (TrackedTokens) instead of for every tracked
   // frame as upstream does: identical results, less work. false = eager (equivalence tests).
   bool lazy_tracked_tokens = true;
+  // The crops of a tracked frame through SAM 2's image encoder as one batch, and the REN crops of
+  // all frames a read of tracked tokens needs as one call (chunks of models.ren_batch_size). Equal
+  // within float tolerance with the same decisions, not bit-identical, so the engine turns it on by
+  // device (models.batch_crops auto: CUDA only); false = one crop, one frame at a time.
+  bool batch_crops = false;
   PipelineFixes fixes;
 };
 

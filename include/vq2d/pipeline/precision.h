@@ -37,4 +37,9 @@ struct ModelPrecision {
 // models.dino_precision == "bf16" (upstream casts DINO to bf16 on every device), independent of mode.
 ModelPrecision ResolvePrecision(PrecisionMode mode, bool cuda, bool dino_bf16);
 
+// models.batch_crops -> PipelineParams::batch_crops: "on" / "off" on every device, "auto" (default)
+// on CUDA only (batched encodes are equal within float tolerance, not bit-identical, so the CPU keeps
+// its outputs). InvalidArgument naming models.batch_crops otherwise.
+Result<bool> ResolveBatchCrops(const std::string& mode, bool cuda);
+
 }  // namespace vq2d::pipeline

@@ -200,6 +200,7 @@ const std::vector<Field>& Schema() {
     add("models.sam2", Kind::kString, VQ2D_PTR(models.sam2), "SAM 2.1 checkpoint (empty: data.sam2_ckpt)", false);
     add("models.architecture", Kind::kString, VQ2D_PTR(models.architecture), "JSON file of model architectures (empty: official)", false);
     add("models.dino_precision", Kind::kString, VQ2D_PTR(models.dino_precision), "DINO ViT-B/8 weights and input (upstream: bf16)", true, -kInf, kInf, {"fp32", "bf16"});
+    add("models.batch_crops", Kind::kString, VQ2D_PTR(models.batch_crops), "tracked-token crops through SAM 2 and REN in batches: auto = on CUDA only (equal within float tolerance, not bit-identical), on, off", true, -kInf, kInf, {"auto", "on", "off"});
     add("models.ren_batch_size", Kind::kInt, VQ2D_PTR(models.ren_batch_size), "images per REN pass (upstream 4; results do not depend on it)", false, 1, 4096);
     add("models.cpu_threads", Kind::kInt, VQ2D_PTR(models.cpu_threads), "LibTorch CPU threads per process (0: default); bit-identical results need the same count", false, 0, 1024);
     add("models.dino_input_size", Kind::kIntList, VQ2D_PTR(models.dino_input_size), "DINO input [height, width] (upstream 384x512)", true, 8, 8192);
