@@ -96,17 +96,8 @@ Result<std::string> JsonRef::AsString() const {
 }
 
 Result<long long> JsonRef::AsInt() const {
-  if (value->is_number_integer()) return value->get<long long>();
-  if (value->is_number_unsigned()) {
-    auto u = value->get<unsigned long long>();
-    if (u > static_cast<unsigned long long>(LLONG_MAX)) return Error("an integer in range");
-    return static_cast<long long>(u);
-  }
-  if (value->is_number_float()) {
-    double d = value->get<double>();
-    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e18) return static_cast<long long>(d);
-  }
-  return Error("an integer");
+  if (auto i = IntegerOf(*value)) return *i;
+  return Error(value->is_number_unsigned() ? "an integer in range" : "an integer");
 }
 
 Result<double> JsonRef::AsNumber() const {

@@ -4,6 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <climits>
+#include <cmath>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -17,6 +20,24 @@ using OJson = nlohmann::ordered_json;
 // Parses `text` keeping object key order, in linear time and depth-limited (vq2d/base/json_parse.h).
 // Syntax errors name the source and the line:column.
 Result<OJson> ParseOrderedJson(std::string_view text, const std::string& source_name);
+
+// The integer a JSON number holds: an integer within long long's range, or a float with an integral
+// value (5.0); nullopt for anything else. The one integer rule of src/io's JSON readers (json's own
+// get<int>() converts any number, and a float outside the target's range is undefined behaviour).
+template <class Json>
+std::optional<long long> IntegerOf(const Json& v) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.template get<unsigned long long>();
+    if (u > static_cast<unsigned long long>(LLONG_MAX)) return std::nullopt;
+    return static_cast<long long>(u);
+  }
+  if (v.is_number_integer()) return v.template get<long long>();
+  if (v.is_number_float()) {
+    const double d = v.template get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e18) return static_cast<long long>(d);
+  }
+  return std::nullopt;
+}
 
 // A JSON value together with its path, for error messages. The path is built lazily (only for
 // errors) from the parent chain: a JsonRef must not outlive the JsonRef it was derived from.

@@ -28,24 +28,21 @@
 
 namespace vq2d {
 
-// Architecture (hub argument names). Defaults: dinov2_vitl14.
-struct DinoV2Config {
+// Architecture (hub argument names). Defaults: dinov2_vitl14. The block fields (embed_dim,
+// num_heads, mlp_ratio, qkv/proj/ffn_bias, init_values, ffn_layer, layer_norm_eps) are vit::BlockConfig's.
+struct DinoV2Config : vit::BlockConfig {
+  DinoV2Config() {
+    embed_dim = 1024;
+    num_heads = 16;
+    init_values = 1.0;
+  }
   int64_t img_size = 518;
   int64_t patch_size = 14;
   int64_t in_chans = 3;
-  int64_t embed_dim = 1024;
   int64_t depth = 24;
-  int64_t num_heads = 16;
-  double mlp_ratio = 4.0;
-  bool qkv_bias = true;
-  bool proj_bias = true;
-  bool ffn_bias = true;
-  double init_values = 1.0;         // LayerScale init; 0 = no LayerScale (no ls1/ls2 parameters)
-  std::string ffn_layer = "mlp";    // "mlp" (fc1/GELU/fc2) or "swiglufused"/"swiglu" (w12/SiLU-gate/w3)
   int64_t num_register_tokens = 0;  // 0 or e.g. 4 (the *_reg4 checkpoints)
   bool interpolate_antialias = false;
   double interpolate_offset = 0.1;  // 0 = interpolate to an explicit size instead of a scale factor
-  double layer_norm_eps = 1e-6;
 
   static DinoV2Config VitS14();
   static DinoV2Config VitB14();
@@ -57,7 +54,7 @@ struct DinoV2Config {
   // "attn_class" are accepted and ignored). Errors name the bad key.
   static Result<DinoV2Config> FromJson(const nlohmann::json& j);
   // The architecture of each of the `depth` blocks.
-  vit::BlockConfig BlockConfig() const;
+  const vit::BlockConfig& block() const { return *this; }
 };
 
 

@@ -99,20 +99,6 @@ Result<DinoV2Config> DinoV2Config::FromJson(const nlohmann::json& j) {
   return c;
 }
 
-vit::BlockConfig DinoV2Config::BlockConfig() const {
-  vit::BlockConfig b;
-  b.embed_dim = embed_dim;
-  b.num_heads = num_heads;
-  b.mlp_ratio = mlp_ratio;
-  b.qkv_bias = qkv_bias;
-  b.proj_bias = proj_bias;
-  b.ffn_bias = ffn_bias;
-  b.init_values = init_values;
-  b.ffn_layer = ffn_layer;
-  b.layer_norm_eps = layer_norm_eps;
-  return b;
-}
-
 // ---- Model ------------------------------------------------------------------------------------
 
 DinoV2VisionTransformerImpl::DinoV2VisionTransformerImpl(const DinoV2Config& config) : config_(config) {
@@ -129,7 +115,7 @@ DinoV2VisionTransformerImpl::DinoV2VisionTransformerImpl(const DinoV2Config& con
   mask_token = register_parameter("mask_token", torch::zeros({1, d}));
   patch_embed = register_module("patch_embed", vit::PatchEmbed(config.in_chans, d, config.patch_size));
   blocks = register_module("blocks", torch::nn::ModuleList());
-  for (int64_t i = 0; i < config.depth; ++i) blocks->push_back(vit::Block(config.BlockConfig()));
+  for (int64_t i = 0; i < config.depth; ++i) blocks->push_back(vit::Block(config.block()));
   norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(config.layer_norm_eps)));
 }
 

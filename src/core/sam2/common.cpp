@@ -52,13 +52,6 @@ torch::Tensor LN(torch::nn::LayerNorm& norm, const torch::Tensor& x) {
 
 }  // namespace internal
 
-using internal::Child;
-using internal::Reg;
-using internal::RegBuffer;
-using internal::LN;
-using internal::RegParam;
-namespace F = torch::nn::functional;
-
 torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
 #if TORCH_VERSION_MAJOR >= 2
   return at::scaled_dot_product_attention(q, k, v);

@@ -12,13 +12,6 @@
 
 namespace vq2d::sam2 {
 
-using internal::Child;
-using internal::Reg;
-using internal::RegBuffer;
-using internal::LN;
-using internal::RegParam;
-namespace F = torch::nn::functional;
-
 std::vector<int> Sam2Config::StageEnds() const {
   std::vector<int> ends;
   int acc = 0;

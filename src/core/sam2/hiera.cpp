@@ -10,13 +10,6 @@
 
 namespace vq2d::sam2 {
 
-using internal::Child;
-using internal::Reg;
-using internal::RegBuffer;
-using internal::LN;
-using internal::RegParam;
-namespace F = torch::nn::functional;
-
 namespace {
 
 torch::Tensor PoolChannelLast(const torch::Tensor& x) {  // [B,H,W,C] max-pool 2x2 stride 2

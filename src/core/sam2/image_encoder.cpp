@@ -10,13 +10,6 @@
 
 namespace vq2d::sam2 {
 
-using internal::Child;
-using internal::Reg;
-using internal::RegBuffer;
-using internal::LN;
-using internal::RegParam;
-namespace F = torch::nn::functional;
-
 torch::Tensor SinePositionEncoding(int64_t num_pos_feats, int64_t b, int64_t h, int64_t w,
                                    const torch::TensorOptions& options) {
   const int64_t f = num_pos_feats / 2;

@@ -10,13 +10,6 @@
 
 namespace vq2d::sam2 {
 
-using internal::Child;
-using internal::Reg;
-using internal::RegBuffer;
-using internal::LN;
-using internal::RegParam;
-namespace F = torch::nn::functional;
-
 TwoWayBlockImpl::TwoWayBlockImpl(int64_t dim, int64_t heads, int64_t mlp_dim, bool skip)
     : skip_first_layer_pe(skip) {
   self_attn = register_module("self_attn", Attention(dim, heads));

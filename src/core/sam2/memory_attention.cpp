@@ -10,13 +10,6 @@
 
 namespace vq2d::sam2 {
 
-using internal::Child;
-using internal::Reg;
-using internal::RegBuffer;
-using internal::LN;
-using internal::RegParam;
-namespace F = torch::nn::functional;
-
 AttentionImpl::AttentionImpl(int64_t dim, int64_t heads_, int64_t downsample, int64_t kv_in_dim, bool rope_,
                              bool rope_k_repeat_, double rope_theta_)
     : heads(heads_), internal_dim(dim / downsample), rope(rope_), rope_k_repeat(rope_k_repeat_),

@@ -10,13 +10,6 @@
 
 namespace vq2d::sam2 {
 
-using internal::Child;
-using internal::Reg;
-using internal::RegBuffer;
-using internal::LN;
-using internal::RegParam;
-namespace F = torch::nn::functional;
-
 CXBlockImpl::CXBlockImpl(int64_t dim) {
   dwconv = register_module("dwconv", torch::nn::Conv2d(torch::nn::Conv2dOptions(dim, dim, 7).padding(3).groups(dim)));
   norm = register_module("norm", LayerNorm2d(dim, 1e-6));

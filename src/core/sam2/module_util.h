@@ -35,3 +35,13 @@ torch::Tensor Gelu(const torch::Tensor& x);  // exact (erf) GELU
 torch::Tensor LN(torch::nn::LayerNorm& norm, const torch::Tensor& x);
 
 }  // namespace vq2d::sam2::internal
+
+// What every SAM 2 module file uses (this header is private to src/core/sam2).
+namespace vq2d::sam2 {
+using internal::Child;
+using internal::LN;
+using internal::Reg;
+using internal::RegBuffer;
+using internal::RegParam;
+namespace F = torch::nn::functional;
+}  // namespace vq2d::sam2

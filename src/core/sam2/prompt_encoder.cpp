@@ -10,13 +10,6 @@
 
 namespace vq2d::sam2 {
 
-using internal::Child;
-using internal::Reg;
-using internal::RegBuffer;
-using internal::LN;
-using internal::RegParam;
-namespace F = torch::nn::functional;
-
 PromptEncoderImpl::PromptEncoderImpl(int64_t embed_dim_, int64_t embed_hw_, int64_t input_size_, int64_t mask_in_chans)
     : embed_dim(embed_dim_), embed_hw(embed_hw_), input_size(input_size_) {
   gaussian = RegBuffer(*this, "pe_layer.positional_encoding_gaussian_matrix", torch::randn({2, embed_dim / 2}));

@@ -10,13 +10,6 @@
 
 namespace vq2d::sam2 {
 
-using internal::Child;
-using internal::Reg;
-using internal::RegBuffer;
-using internal::LN;
-using internal::RegParam;
-namespace F = torch::nn::functional;
-
 Sam2ModelImpl::Sam2ModelImpl(const Sam2Config& c) : cfg(c) {
   const int64_t d = c.d_model;
   image_encoder = register_module("image_encoder", ImageEncoder(c));

@@ -1,5 +1,6 @@
 #include "vq2d/io/clip_output.h"
 
+#include "io/json_util.h"
 #include "vq2d/base/json_parse.h"
 
 #include <cstdint>
@@ -29,16 +30,13 @@ std::string SerializeClipOutput(const ClipOutput& out) {
 
 namespace {
 
-// An int field: an integer JSON number within int's range. json's get<int>() converts any number,
-// and a float outside int's range (e.g. 1e25) is undefined behaviour there (found by fuzzing).
+// An int field: a JSON number holding an integer (json_util.h's rule) within int's range.
 int IntField(const nlohmann::json& v) {
-  if (!v.is_number_integer()) throw std::invalid_argument(StrCat("expected an integer, got ", v.dump().substr(0, 40)));
-  const bool in_range = v.is_number_unsigned()
-                            ? v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int>::max())
-                            : v.get<int64_t>() >= std::numeric_limits<int>::min() &&
-                                  v.get<int64_t>() <= std::numeric_limits<int>::max();
-  if (!in_range) throw std::out_of_range(StrCat(v.dump(), " is outside the range of int"));
-  return static_cast<int>(v.get<int64_t>());
+  const std::optional<long long> i = internal::IntegerOf(v);
+  if (!i) throw std::invalid_argument(StrCat("expected an integer, got ", v.dump().substr(0, 40)));
+  if (*i < std::numeric_limits<int>::min() || *i > std::numeric_limits<int>::max())
+    throw std::out_of_range(StrCat(v.dump(), " is outside the range of int"));
+  return static_cast<int>(*i);
 }
 
 }  // namespace
