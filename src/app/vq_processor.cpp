@@ -223,7 +223,7 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
     const size_t frame_bytes = static_cast<size_t>(frames.height) * static_cast<size_t>(frames.width) * 3;
     frames.data.resize(frame_bytes * static_cast<size_t>(needed));
     uint8_t* dst = frames.data.data();
-    const ClipRecord* rec = &*record;
+    const auto* rec = &*record;
     prefetch = std::make_unique<ChunkPrefetcher>(needed, prefetch_chunk_frames_, [rec, dst, frame_bytes](int64_t b,
                                                                                                          int64_t e) {
       Result<FrameBuffer> part = rec->ReadFrames(b, e);
@@ -253,12 +253,14 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
     const std::string tensors_file = dump ? debug_.dir + "/" + task.clip_uid + ".safetensors" : "";
     VQ2D_ASSIGN_OR_RETURN(results, engine_->RunClip(cf, inputs, dump ? &debug : nullptr, tensors_file));
   }
-  double read_wait_s = 0;
+  double read_wait_s = 0, read_blocking_s = read_s;
   if (prefetch) {
     // read_s: opening the record plus the prefetch thread's reading (what reading costs, as without
-    // prefetch); read_wait_s: what the models waited for frames.
+    // prefetch); read_wait_s: what the models waited for frames; read_blocking_s: the part of
+    // reading on the clip's critical path (open + waits; all of read_s without prefetch).
     read_s = open_s + prefetch->read_seconds();
     read_wait_s = prefetch->wait_seconds();
+    read_blocking_s = open_s + read_wait_s;
   }
 
   const pipeline::ModelWork work = engine_->model_work() - work_before;
@@ -290,6 +292,7 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
   r.output = SerializeClipOutput(out);
   r.stats = {{"read_s", read_s},
              {"read_wait_s", read_wait_s},
+             {"read_blocking_s", read_blocking_s},
              {"query_s", sum.query_s},
              {"video_s", sum.video_s},
              {"select_s", sum.select_s},
