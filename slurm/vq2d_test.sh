@@ -16,7 +16,9 @@
 #
 # VQ2D on the test split: sbatch slurm/vq2d_test.sh [config.yaml] [--set key=value ...] [run options]
 # Resumable: a requeued or resubmitted job continues where the last one stopped. Then:
-#   vq2d status --config config.yaml     vq2d submit --config config.yaml  (the eval.ai file)
+#   vq2d status --config config.yaml --split test
+#   vq2d submit --config config.yaml --out submission.json   (the eval.ai file)
+# Output: <visual_query.save_dir>/<visual_query.exp_name>_test/ (the val run keeps <exp_name>/).
 # Variant with one GPU per task (each rank sees only its own GPU): replace --gpus-per-node=4 with
 # --gpus-per-task=1. Submitting from outside the checkout works (the checkout is found from the
 # submitted script's path); otherwise set it: sbatch --export=ALL,VQ2D_ROOT=/path/to/vq2d ...

@@ -96,7 +96,7 @@ int RunBenchPipeline(const Args& args) {
   nlohmann::json first_stats, first_out;
   double total = 0;
   for (const auto& w : work) {
-    ClipTask task{w.id, w.video_uid, w.cost, 1};
+    ClipTask task{w.id, w.video_uid, w.cost, 1, {}};
     auto t0 = std::chrono::steady_clock::now();
     auto r = (*proc)->Process(task, stop);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -145,7 +145,7 @@ int RunBenchPipeline(const Args& args) {
   }
   auto up = make(false);
   if (!up.ok()) return fail(up.status());
-  ClipTask task{work[0].id, work[0].video_uid, work[0].cost, 1};
+  ClipTask task{work[0].id, work[0].video_uid, work[0].cost, 1, {}};
   auto t0 = std::chrono::steady_clock::now();
   auto r = (*up)->Process(task, stop);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

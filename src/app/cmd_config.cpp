@@ -1,7 +1,9 @@
 #include <cstdio>
+#include <cstdlib>
 
 #include "app/args.h"
 #include "app/commands.h"
+#include "vq2d/base/human.h"
 #include "app/vq_processor.h"
 #include "vq2d/io/config.h"
 #include "vq2d/runner/runner.h"
@@ -28,12 +30,16 @@ int RunConfig(const Args& args) {
             "check only the file and the key values, not what `vq2d run` checks too (files exist, architectures)");
   if (int rc = p.Parse(args); rc >= 0) return rc;
   if (keys) {
-    for (const auto& k : ConfigKeys())
-      std::printf("%-45s %-22s default %s%s\n%47s%s\n", k.key.c_str(), k.type.c_str(), k.default_value.c_str(),
+    for (const auto& k : ConfigKeys()) {
+      // Floats as people read them (the canonical form, e.g. 1.2e+02, is for fingerprints).
+      const std::string def =
+          k.type == "float" ? HumanNumber(std::strtod(k.default_value.c_str(), nullptr)) : k.default_value;
+      std::printf("%-45s %-22s default %s%s\n%47s%s\n", k.key.c_str(), k.type.c_str(), def.c_str(),
                   k.type == "int" || k.type == "list of int"
                       ? StrCat(", range [", static_cast<long long>(k.min), ", ", static_cast<long long>(k.max), "]").c_str()
                       : "",
                   "", k.help.c_str());
+    }
     return kExitOk;
   }
   auto config = LoadConfig(config_path, sets);

@@ -3,6 +3,7 @@
 
 #include "app/args.h"
 #include "app/commands.h"
+#include "app/job_setup.h"
 #include "vq2d/io/annotations.h"
 #include "vq2d/io/config.h"
 #include "vq2d/runner/merge.h"
@@ -15,6 +16,7 @@ using runner::kExitError;
 using runner::kExitOk;
 using io::LoadAnnotations;
 using io::LoadConfig;
+using io::ResolveOutputDir;
 using runner::MergePredictions;
 using runner::MergeReport;
 
@@ -29,6 +31,8 @@ int RunMerge(const Args& args) {
               "query is covered, 3 when some are missing (the file is still written), 1 on errors.");
   p.AddString("--config", &config_path, "configuration file (run directory, split, annotations)");
   p.AddList("--set", &sets, "override a config key: a.b.c=value");
+  std::string split;
+  p.AddString("--split", &split, "split of the run (overrides visual_query.split)");
   p.AddList("--run", &runs, "run output directory to merge (default: the config's)");
   p.AddString("--annotations", &annotations_path, "annotation file giving the order (default: the run's)");
   p.AddString("--out", &out_path, "output file (default: <first run dir>/predictions.json)");
@@ -39,18 +43,15 @@ int RunMerge(const Args& args) {
   };
   FileSystem* fs = FileSystem::Default();
   if (runs.empty() || annotations_path.empty()) {
+    if (!split.empty()) sets.push_back("visual_query.split=" + split);
     auto config = LoadConfig(config_path, sets);
     if (runs.empty()) {
       if (!config.ok()) return fail(config.status());
-      runs.push_back(config->OutputDir());
+      runs.push_back(ResolveOutputDir(*config, fs));
     }
     if (annotations_path.empty()) {
       // The run records which annotation file it was started from.
-      auto run_json = fs->ReadFile(JoinPath(runs[0], "run.json"));
-      if (run_json.ok()) {
-        auto j = nlohmann::json::parse(*run_json, nullptr, false);
-        if (!j.is_discarded()) annotations_path = j.value("info", nlohmann::json::object()).value("annotations", "");
-      }
+      annotations_path = ReadRunInfo(fs, runs[0]).annotations;
       if (annotations_path.empty() && config.ok()) annotations_path = config->AnnotationsFile(config->visual_query.split);
       if (annotations_path.empty()) return fail(Status::InvalidArgument("no annotation file: pass --annotations"));
     }

@@ -92,6 +92,7 @@ int RunPrepare(const Args& args) {
   }
   PrepareProcessor processor(*annotations, o, videos_dir, records_dir);
   RunOptions ro = RunOptionsFromConfig(*config, JoinPath(records_dir, ".prepare"), retry_failed, new_fp_ok);
+  ro.label = "prepare";
   ro.canonical_config = PrepareCanonicalConfig(o, videos_dir, records_dir);
   ro.fingerprint_files = {{"annotations", config->AnnotationsFile(sp)}};
   ro.run_info = {{"command", "prepare"}, {"split", sp}, {"annotations", config->AnnotationsFile(sp)},

@@ -5,7 +5,6 @@
 #include "app/job_setup.h"
 #include "app/run_command.h"
 #include "vq2d/io/annotations.h"
-#include "vq2d/runner/nccl.h"
 #include "vq2d/runner/work_list.h"
 
 namespace vq2d::app {
@@ -22,7 +21,6 @@ using runner::CheckOutputWritable;
 using runner::Collective;
 using runner::InstallStopSignalHandlers;
 using runner::IsNoSpaceError;
-using runner::NcclVersion;
 using runner::RunJob;
 using runner::RunOptions;
 using runner::WorkItem;
@@ -33,13 +31,14 @@ int RunRun(const Args& args) { return RunRunWith(args, PipelineProcessorFactory(
 int RunRunWith(const Args& args, const ProcessorFactory& factory) {
   std::string config_path = "config.yaml", split;
   std::vector<std::string> sets;
-  bool retry_failed = false, new_fp_ok = false;
+  bool retry_failed = false, new_fp_ok = false, allow_missing_records = false;
   ProcessorExtras extras;
   ArgParser p("vq2d run",
               "Runs the VQ2D pipeline over every clip of the configured split as one job (single process, or "
               "one rank per GPU under mpirun/srun). Rerunning the same command resumes: finished clips are kept, "
               "failed and quarantined clips are skipped (see --retry-failed). Output: "
-              "<visual_query.save_dir>/<visual_query.exp_name>/.");
+              "<visual_query.save_dir>/<visual_query.exp_name>/ for val, <visual_query.save_dir>/<visual_query.exp_name>_<split>/ "
+              "for the other splits.");
   p.AddString("--config", &config_path, "configuration file");
   p.AddList("--set", &sets, "override a config key: a.b.c=value");
   p.AddString("--split", &split, "split to run (overrides visual_query.split)");
@@ -47,6 +46,9 @@ int RunRunWith(const Args& args, const ProcessorFactory& factory) {
   p.AddBool("--new-fingerprint-ok", &new_fp_ok,
             "when the output directory holds results of another configuration, move them to superseded/ "
             "and start afresh instead of refusing");
+  p.AddBool("--allow-missing-records", &allow_missing_records,
+            "run even when some clips have no record yet (those fail, and are retried by a later run once "
+            "`vq2d prepare` has written their record)");
   p.AddString("--debug-dump", &extras.debug_dump_dir,
               "write the per-stage trace (inputs, every stage's candidates, scores, tracks, stats) of one clip "
               "as DIR/<clip_uid>.json and its tensors (query tokens, video objects) as DIR/<clip_uid>.safetensors");
@@ -85,9 +87,42 @@ int RunRunWith(const Args& args, const ProcessorFactory& factory) {
                 "%d rank(s), backend %s\n",
                 sp.c_str(), work.size(), wl_report.null_clip_uid, wl_report.no_valid_queries, coll->size(),
                 coll->backend().c_str());
-    if (auto v = NcclVersion(); v.ok()) std::printf("[run] NCCL %s available for GPU-resident collectives\n", v->c_str());
     for (const auto& d : wl_report.duplicate_clips) std::printf("[run] clip %s is listed twice; processed once\n", d.c_str());
+    if (static_cast<size_t>(coll->size()) > work.size())
+      std::printf("[run] WARNING: %d ranks for %zu clips: %zu rank(s) will have nothing to do\n", coll->size(),
+                  work.size(), static_cast<size_t>(coll->size()) - work.size());
     std::fflush(stdout);
+  }
+
+  // Config errors (a missing checkpoint) first, then the records: both before any model is loaded.
+  if (factory.validate) {
+    if (Status s = factory.validate(*config); !s.ok()) {
+      if (leader) std::fprintf(stderr, "vq2d run: %s\n", s.ToString().c_str());
+      return kExitError;
+    }
+  }
+  // A run started before `prepare` stops here.
+  if (factory.missing_inputs) {
+    const std::vector<std::string> missing = factory.missing_inputs(*config, work);
+    if (!missing.empty() && (!allow_missing_records || missing.size() == work.size())) {
+      if (leader) {
+        std::string prepare = "vq2d prepare --config " + config_path + " --split " + sp;
+        for (const auto& s : sets)
+          if (s.rfind("visual_query.split=", 0) != 0) prepare += " --set " + s;
+        std::fprintf(stderr,
+                     "vq2d run: %zu of %zu clips of split %s have no record in %s (first: %s).\n"
+                     "  Build them first (resumable; on Slurm: sbatch slurm/vq2d_prepare.sh %s --split %s):\n"
+                     "    %s\n",
+                     missing.size(), work.size(), sp.c_str(), config->RecordsDir(sp).c_str(), missing[0].c_str(),
+                     config_path.c_str(), sp.c_str(), prepare.c_str());
+        if (missing.size() < work.size())
+          std::fprintf(stderr, "  or pass --allow-missing-records to run the %zu clips that have one.\n",
+                       work.size() - missing.size());
+      }
+      return kExitError;
+    }
+    if (!missing.empty() && leader)
+      std::printf("[run] %zu clip(s) without a record will fail now and be retried once prepared\n", missing.size());
   }
 
   if (!extras.debug_dump_dir.empty() && extras.debug_clip.empty() && !work.empty()) extras.debug_clip = work[0].id;
@@ -125,7 +160,7 @@ int RunRunWith(const Args& args, const ProcessorFactory& factory) {
   }
   if (!*all_ok) return kExitError;  // another rank failed and said why
 
-  RunOptions o = RunOptionsFromConfig(*config, config->OutputDir(), retry_failed, new_fp_ok);
+  RunOptions o = RunOptionsFromConfig(*config, ResolveOutputDir(*config, FileSystem::Default()), retry_failed, new_fp_ok);
   o.canonical_config = CanonicalConfig(*config, /*results_only=*/true);
   o.fingerprint_files = factory.fingerprint_files(*config);
   o.run_info = {{"split", sp}, {"annotations", config->AnnotationsFile(sp)}, {"records_dir", config->RecordsDir(sp)},

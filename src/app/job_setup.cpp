@@ -1,5 +1,7 @@
 #include "app/job_setup.h"
 
+#include <nlohmann/json.hpp>
+
 namespace vq2d::app {
 
 using io::Config;
@@ -28,6 +30,21 @@ RunOptions RunOptionsFromConfig(const Config& config, const std::string& out_dir
   o.retry_failed = retry_failed;
   o.new_fingerprint_ok = new_fingerprint_ok;
   return o;
+}
+
+RunInfo ReadRunInfo(FileSystem* fs, const std::string& run_dir) {
+  RunInfo info;
+  auto text = fs->ReadFile(JoinPath(run_dir, "run.json"));
+  if (!text.ok()) return info;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_object() || !j.contains("info") || !j["info"].is_object()) return info;
+  const auto& i = j["info"];
+  auto str = [&](const char* key) { return i.contains(key) && i[key].is_string() ? i[key].get<std::string>() : ""; };
+  info.split = str("split");
+  info.annotations = str("annotations");
+  info.records_dir = str("records_dir");
+  info.config_file = str("config_file");
+  return info;
 }
 
 }  // namespace vq2d::app

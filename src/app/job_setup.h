@@ -18,4 +18,11 @@ Result<std::unique_ptr<runner::Collective>> MakeJobCollective();
 runner::RunOptions RunOptionsFromConfig(const io::Config& config, const std::string& out_dir, bool retry_failed,
                                 bool new_fingerprint_ok);
 
+// What a run's run.json says about its inputs ("info": written by `vq2d run`); empty fields when the
+// directory has no readable run.json (e.g. a folder of REN prediction files).
+struct RunInfo {
+  std::string split, annotations, records_dir, config_file;
+};
+RunInfo ReadRunInfo(FileSystem* fs, const std::string& run_dir);
+
 }  // namespace vq2d::app

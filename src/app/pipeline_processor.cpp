@@ -3,11 +3,17 @@
 
 #include "app/run_command.h"
 #include "app/vq_processor.h"
+#include "vq2d/base/filesystem.h"
+#include "vq2d/io/prepare.h"
+#include "vq2d/runner/nccl.h"
 
 namespace vq2d::app {
 
 using io::Config;
 using io::RecordReadOptions;
+using io::RecordPathFor;
+using runner::NcclVersion;
+using runner::WorkItem;
 using runner::ClipProcessor;
 using runner::Collective;
 
@@ -21,6 +27,10 @@ ProcessorFactory PipelineProcessorFactory() {
     if (!engine.ok()) return engine.status();
     if (coll.rank() == 0) {
       std::printf("[run] models: %s\n", (*engine)->Describe().c_str());
+      // NCCL matters only to GPU ranks.
+      if ((*engine)->device().rfind("cuda", 0) == 0) {
+        if (auto v = NcclVersion(); v.ok()) std::printf("[run] NCCL %s available for GPU-resident collectives\n", v->c_str());
+      }
       std::fflush(stdout);
     }
     return std::unique_ptr<ClipProcessor>(std::make_unique<VqClipProcessor>(
@@ -29,6 +39,14 @@ ProcessorFactory PipelineProcessorFactory() {
         config.runner.prefetch_frames ? static_cast<int64_t>(config.runner.video_chunk_frames) : 0));
   };
   f.fingerprint_files = [](const Config& config) { return ModelFingerprintFiles(config); };
+  f.validate = [](const Config& config) { return ValidateRunConfig(config); };
+  f.missing_inputs = [](const Config& config, const std::vector<WorkItem>& work) {
+    std::vector<std::string> missing;
+    const std::string dir = config.RecordsDir(config.visual_query.split);
+    for (const auto& w : work)
+      if (!FileSystem::Default()->Exists(RecordPathFor(dir, w.id))) missing.push_back(w.id);
+    return missing;
+  };
   return f;
 }
 

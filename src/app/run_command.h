@@ -26,6 +26,11 @@ struct ProcessorFactory {
   std::function<Result<std::unique_ptr<runner::ClipProcessor>>(const io::Config&, const runner::Collective&, const ProcessorExtras&)> make;
   // (name, path) of the files whose content defines the results (checkpoints): hashed into the fingerprint.
   std::function<std::vector<std::pair<std::string, std::string>>(const io::Config&)> fingerprint_files;
+  // Optional: the config checks `make` starts with (files, architectures), run before the record
+  // check so that a config error is reported before "run prepare first".
+  std::function<Status(const io::Config&)> validate;
+  // Optional: the clips of the work list whose inputs are missing (checked before `make`).
+  std::function<std::vector<std::string>(const io::Config&, const std::vector<runner::WorkItem>&)> missing_inputs;
 };
 
 // The product's processor factory (the VQ2D pipeline).

@@ -32,6 +32,8 @@ using runner::StopToken;
 
 namespace {
 
+constexpr char kMissingRecordCause[] = "missing_record";
+
 std::string RenCheckpointPath(const Config& c) {
   if (!c.models.ren.empty()) return c.models.ren;
   std::string dir = c.ren.logging_save_dir;
@@ -160,6 +162,15 @@ VqClipProcessor::VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std
       record_options_(record_options),
       prefetch_chunk_frames_(prefetch_chunk_frames) {}
 
+std::string VqClipProcessor::FailureCause(const ClipTask& task, const Status& status) const {
+  if (status.code() != StatusCode::kNotFound) return "";
+  return FileSystem::Default()->Exists(RecordPathFor(records_dir_, task.clip_uid)) ? "" : kMissingRecordCause;
+}
+
+bool VqClipProcessor::FailureCauseHolds(const std::string& clip_uid, const std::string& cause) const {
+  return cause != kMissingRecordCause || !FileSystem::Default()->Exists(RecordPathFor(records_dir_, clip_uid));
+}
+
 Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToken& stop) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string path = RecordPathFor(records_dir_, task.clip_uid);
@@ -211,6 +222,7 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
   }
   if (stop.stop_requested()) return Status::Cancelled("stop requested");
   // Frames [0, last needed]: the search stops before each query frame and tracking never passes it.
+  task.ReportStage("read", 0.0);
   const int64_t needed = T > 0 ? last_needed + 1 : 0;
   FrameBuffer frames;
   std::unique_ptr<ChunkPrefetcher> prefetch;  // destroyed (joined) before `record` and `frames`
@@ -251,6 +263,7 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
     }
     if (dump) VQ2D_RETURN_IF_ERROR(FileSystem::Default()->CreateDirs(debug_.dir));
     const std::string tensors_file = dump ? debug_.dir + "/" + task.clip_uid + ".safetensors" : "";
+    task.ReportStage(StrCat("queries (", inputs.size(), ")"), 0.05);
     VQ2D_ASSIGN_OR_RETURN(results, engine_->RunClip(cf, inputs, dump ? &debug : nullptr, tensors_file));
   }
   double read_wait_s = 0, read_blocking_s = read_s;

@@ -51,6 +51,9 @@ class VqClipProcessor : public runner::ClipProcessor {
   Result<runner::ClipResult> Process(const runner::ClipTask& task, const runner::StopToken& stop) override;
   const std::string& device() const { return engine_->device(); }
   std::string precision() const { return engine_->precision(); }  // models.precision resolved on device()
+  // "missing_record" when the clip's record does not exist: retried once it does.
+  std::string FailureCause(const runner::ClipTask& task, const Status& status) const override;
+  bool FailureCauseHolds(const std::string& clip_uid, const std::string& cause) const override;
 
  private:
   std::unique_ptr<pipeline::VqEngine> engine_;

@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "vq2d/base/human.h"
 #include "vq2d/runner/run_store.h"
 
 namespace vq2d::runner {
@@ -54,6 +55,11 @@ Result<RunStatusReport> ReadRunStatus(FileSystem* fs, const std::string& out_dir
     r.remaining_cost += cost;
     auto it = js.clips.find(uid);
     const ClipHistory* h = it == js.clips.end() ? nullptr : &it->second;
+    if (h && h->has_open && OpenAttemptAlive(h->open, js.events)) {
+      ++r.running;
+      r.in_flight.push_back({uid, h->open.host, h->open.since, h->open.stage, h->open.stage_since, h->open.rank});
+      continue;
+    }
     switch (ClassifyClip(false, h, max_attempts)) {
       case ClipState::kFailed:
         ++r.failed;
@@ -98,8 +104,17 @@ std::string RunStatusReport::ToText() const {
   os << "run        " << out_dir << "\n";
   os << "fingerprint " << fingerprint.substr(0, 12) << "\n";
   os << "clips      " << total << " total: " << done << " done, " << failed << " failed, " << quarantined
-     << " quarantined, " << interrupted << " interrupted, " << pending << " pending\n";
-  os << "remaining  " << static_cast<long long>(remaining_cost) << " frames to search, ETA " << Hms(eta_s) << "\n";
+     << " quarantined, " << running << " running, " << interrupted << " interrupted, " << pending << " pending\n";
+  os << "remaining  " << static_cast<long long>(remaining_cost) << " frames to search, ETA " << HumanSeconds(eta_s)
+     << (eta_s >= 0 ? " (" + Hms(eta_s) + ")" : std::string()) << "\n";
+  if (!in_flight.empty()) {
+    os << "in flight\n";
+    for (const auto& f : in_flight) {
+      os << "  rank " << f.rank << " on " << f.host << ": " << f.clip << ", since " << f.since;
+      if (!f.stage.empty()) os << ", stage " << f.stage << " since " << f.stage_since;
+      os << "\n";
+    }
+  }
   if (!ranks.empty()) {
     os << "throughput (latest run)\n";
     for (const auto& [rank, t] : ranks) {
@@ -111,11 +126,11 @@ std::string RunStatusReport::ToText() const {
   }
   if (!stage_seconds.empty()) {
     os << "stage time (all finished clips)\n";
-    for (const auto& [k, v] : stage_seconds) os << "  " << k << " " << v << "\n";
+    for (const auto& [k, v] : stage_seconds) os << "  " << k << " " << HumanSeconds(v) << "\n";
   }
   if (!stat_totals.empty()) {
     os << "counts (all finished clips)\n";
-    for (const auto& [k, v] : stat_totals) os << "  " << k << " " << v << "\n";
+    for (const auto& [k, v] : stat_totals) os << "  " << k << " " << HumanNumber(v) << "\n";
   }
   if (!failures.empty()) {
     os << "failures\n";

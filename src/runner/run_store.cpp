@@ -1,6 +1,10 @@
 #include "vq2d/runner/run_store.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <map>
 #include <set>
 
@@ -200,6 +204,8 @@ JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir) {
   std::map<std::string, Job> jobs;
   std::map<std::string, Attempt> attempts;  // by attempt id
   std::vector<std::string> attempt_order;
+  // Per attempt id: its start event and its latest stage event (open attempts: `vq2d status`).
+  std::map<std::string, nlohmann::json> starts, stages;
   for (const auto& name : *names) {
     if (name.rfind("rank-", 0) != 0 || name.size() < 7 || name.substr(name.size() - 6) != ".jsonl") continue;
     auto text = fs->ReadFile(JoinPath(dir, name));
@@ -244,6 +250,9 @@ JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir) {
         ++h.starts;
         if (!attempts.count(attempt_id)) attempt_order.push_back(attempt_id);
         attempts.emplace(attempt_id, Attempt{clip, job, job_rank, false});
+        starts[attempt_id] = ev;
+      } else if (kind == "stage") {
+        stages[attempt_id] = ev;
       } else if (kind == "finish" || kind == "fail" || kind == "abandon") {
         auto it = attempts.find(attempt_id);
         if (it != attempts.end()) {
@@ -251,12 +260,15 @@ JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir) {
         } else {
           attempts.emplace(attempt_id, Attempt{clip, job, job_rank, true});
         }
+        const std::string t = ev.value("time", "");
+        if (t > h.last_end_time) h.last_end_time = t;
         if (kind == "finish") {
           ++h.finishes;
           h.last_is_fail = false;
         } else if (kind == "fail") {
           ++h.fails;
           h.last_error = ev.value("error", "");
+          h.last_cause = ev.value("cause", "");
           h.last_is_fail = true;
         } else {
           ++h.abandons;
@@ -286,6 +298,24 @@ JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir) {
       }
       if (witnesses < j.world - 1) attributable = false;  // a rank that never started tells nothing
     }
+    // The latest open attempt of the clip (in flight, or its process died).
+    const nlohmann::json& st = starts[id];
+    const std::string since = st.value("time", "");
+    if (!h.has_open || since > h.open.since) {
+      h.has_open = true;
+      h.open = {};
+      h.open.attempt_id = id;
+      h.open.host = st.value("host", "");
+      h.open.since = since;
+      h.open.rank = st.value("rank", -1);
+      h.open.pid = st.value("pid", 0LL);
+      auto sg = stages.find(id);
+      if (sg != stages.end()) {
+        h.open.stage = sg->second.value("stage", "");
+        h.open.stage_since = sg->second.value("time", "");
+        h.open.done_fraction = sg->second.value("done_fraction", 0.0);
+      }
+    }
     if (attributable) {
       ++h.crashes;
     } else {
@@ -311,6 +341,19 @@ JournalSummary ReadJournals(FileSystem* fs, const std::string& out_dir) {
     summary.last_job_stopped = stopped == last->world;
   }
   return summary;
+}
+
+bool OpenAttemptAlive(const ClipHistory::OpenAttempt& a, const std::vector<nlohmann::json>& events) {
+  if (a.host.empty() || a.pid <= 0) return false;  // a start without them cannot be in flight
+  // A run_end or run_start of that rank after the attempt began: its process is gone.
+  for (const auto& ev : events) {
+    const std::string kind = ev.value("event", "");
+    if ((kind == "run_end" || kind == "run_start") && ev.value("rank", -2) == a.rank && ev.value("time", "") > a.since)
+      return false;
+  }
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0 || a.host != buf) return true;
+  return ::kill(static_cast<pid_t>(a.pid), 0) == 0 || errno == EPERM;
 }
 
 ClipState ClassifyClip(bool done, const ClipHistory* h, int max_attempts) {

@@ -223,8 +223,8 @@ StartState DecodeStart(const std::string& text) {
 }
 
 // Rank 0: prepare the output directory and decide what this run does.
-StartState PrepareStart(const RunOptions& o, const std::vector<WorkItem>& work, FileSystem* fs, Clock* clock,
-                        const std::string& host) {
+StartState PrepareStart(const RunOptions& o, const std::vector<WorkItem>& work, const ClipProcessor& processor,
+                        FileSystem* fs, Clock* clock, const std::string& host) {
   StartState st;
   st.job = StrCat(host, ":", getpid(), ":", clock->NowIso8601());
   RunStore store(fs, o.out_dir);
@@ -304,6 +304,8 @@ StartState PrepareStart(const RunOptions& o, const std::vector<WorkItem>& work, 
         break;
       case ClipState::kFailed:
         if (o.retry_failed) break;
+        // A failure is sticky only while its cause holds (e.g. the record it missed now exists).
+        if (!h->last_cause.empty() && !processor.FailureCauseHolds(w.id, h->last_cause)) break;
         ++st.failed;
         skip.insert(w.id);
         break;
@@ -440,10 +442,10 @@ struct RankRun {
 };
 
 // Rank 0 decides what this run does (PrepareStart); every rank learns the same plan inputs.
-Result<StartState> AgreeOnStart(const RunOptions& o, const std::vector<WorkItem>& work, Collective& coll,
-                                FileSystem* fs, Clock* clock) {
+Result<StartState> AgreeOnStart(const RunOptions& o, const std::vector<WorkItem>& work,
+                                const ClipProcessor& processor, Collective& coll, FileSystem* fs, Clock* clock) {
   std::string msg;
-  if (coll.rank() == 0) msg = EncodeStart(PrepareStart(o, work, fs, clock, HostName()));
+  if (coll.rank() == 0) msg = EncodeStart(PrepareStart(o, work, processor, fs, clock, HostName()));
   VQ2D_RETURN_IF_ERROR(coll.Broadcast(&msg, 0));
   StartState start = DecodeStart(msg);
   if (!start.status.ok()) return start.status;
@@ -490,7 +492,8 @@ std::set<std::string> ListDone(FileSystem* fs, const std::string& out_dir) {
 }
 
 // Progress line (rank 0), every progress_interval_s: clips done / failed / quarantined, rate, ETA.
-void Progress(RankRun& r, const std::set<std::string>& done_at_start, double t_start) {
+void Progress(RankRun& r, const std::set<std::string>& done_at_start, double t_start,
+              const std::string& run_started_at) {
   std::unique_lock<std::mutex> lock(r.mu);
   while (!r.finished) {
     r.cv.wait_for(lock, std::chrono::duration<double>(r.o.progress_interval_s));
@@ -509,7 +512,16 @@ void Progress(RankRun& r, const std::set<std::string>& done_at_start, double t_s
       }
       left_cost += w.cost;
       auto it = js.clips.find(w.id);
-      ClipState state = ClassifyClip(false, it == js.clips.end() ? nullptr : &it->second, r.o.max_attempts);
+      const ClipHistory* h = it == js.clips.end() ? nullptr : &it->second;
+      ClipState state = ClassifyClip(false, h, r.o.max_attempts);
+      // In flight in this run: its reported share of work counts into the rate (ETA before the first
+      // clip finishes).
+      if (h && h->has_open && h->open.since >= run_started_at && h->open.since >= h->last_end_time) {
+        const double part = w.cost * std::clamp(h->open.done_fraction, 0.0, 1.0);
+        new_cost += part;
+        left_cost -= part;
+        continue;  // a failed clip retried now is running, not failed
+      }
       if (state == ClipState::kFailed) ++failed;
       if (state == ClipState::kQuarantined) ++quarantined;
     }
@@ -553,10 +565,19 @@ void RunOneClip(RankRun& r, ClipProcessor& processor, const ClipTask& task, cons
     end_attempt();  // not started: the clip stays pending
     return;
   }
+  r.log.Info(StrCat("clip ", task.clip_uid, " start (attempt ", task.attempt, ", cost ", task.cost, ")"));
+  ClipTask staged = task;
+  staged.report_stage = [&r, &task, &attempt_id](const std::string& stage, double fraction) {
+    // Best effort: a stage line that cannot be journaled does not fail the clip.
+    r.Record({{"event", "stage"}, {"clip", task.clip_uid}, {"attempt_id", attempt_id}, {"rank", r.rank},
+              {"stage", stage}, {"done_fraction", std::clamp(fraction, 0.0, 1.0)}, {"cost", task.cost},
+              {"time", r.clock->NowIso8601()}});
+    r.log.Info(StrCat("clip ", task.clip_uid, " stage ", stage));
+  };
   const double t0 = r.clock->MonotonicSeconds();
   Result<ClipResult> result = Status::Internal("not run");
   try {
-    result = processor.Process(task, r.stop);
+    result = processor.Process(staged, r.stop);
   } catch (const std::exception& e) {
     result = Status::Internal(StrCat("exception: ", e.what()));
   } catch (...) {
@@ -596,7 +617,7 @@ void RunOneClip(RankRun& r, ClipProcessor& processor, const ClipTask& task, cons
   } else {
     r.Record({{"event", "fail"}, {"clip", task.clip_uid}, {"attempt", task.attempt},
               {"attempt_id", attempt_id}, {"rank", r.rank}, {"wall_s", wall}, {"error", s.ToString()},
-              {"time", r.clock->NowIso8601()}});
+              {"cause", processor.FailureCause(task, s)}, {"time", r.clock->NowIso8601()}});
     r.log.Warn(StrCat("clip ", task.clip_uid, " failed: ", s.ToString()));
   }
   end_attempt();
@@ -634,8 +655,9 @@ void WorkLoop(RankRun& r, ClipProcessor& processor, RunSummary* summary) {
     const long long pos = next();
     if (pos < 0) break;
     const WorkItem& item = todo_items[static_cast<size_t>(pos)];
-    ClipTask task{item.id, item.video_uid, item.cost, r.start.attempts[static_cast<size_t>(pos)]};
-    RunOneClip(r, processor, task, StrCat(r.host, ":", getpid(), ":", r.rank, ":", seq++), summary);
+    ClipTask task{item.id, item.video_uid, item.cost, r.start.attempts[static_cast<size_t>(pos)], {}};
+    // Unique across runs, also of one process (in-process tests): the job id names the run.
+    RunOneClip(r, processor, task, StrCat(r.start.job, ":", r.rank, ":", seq++), summary);
   }
 }
 
@@ -670,10 +692,10 @@ Status Finalize(RankRun& r, RunSummary* summary) {
       }
     }
     summary->exit_code = (summary->done == summary->total) ? kExitOk : kExitClipsFailed;
-    std::printf("[run] %d/%d clips done, %d failed, %d quarantined, %d pending (%s)\n", summary->done,
+    std::printf("[%s] %d/%d clips done, %d failed, %d quarantined, %d pending (%s)\n", r.o.label.c_str(), summary->done,
                 summary->total, summary->failed, summary->quarantined, summary->pending, r.o.out_dir.c_str());
     for (const auto& f : failures) std::printf("%s\n", f.c_str());
-    if (!failures.empty()) std::printf("[run] retry them with --retry-failed; details: vq2d status\n");
+    if (!failures.empty()) std::printf("[%s] retry them with --retry-failed; details: vq2d status\n", r.o.label.c_str());
     std::fflush(stdout);
     final_msg = nlohmann::json{{"exit", summary->exit_code}, {"done", summary->done}, {"failed", summary->failed},
                                {"quarantined", summary->quarantined}, {"pending", summary->pending}}
@@ -695,8 +717,9 @@ Status Finalize(RankRun& r, RunSummary* summary) {
 
 Result<RunSummary> RunJob(const RunOptions& o, const std::vector<WorkItem>& work, ClipProcessor& processor,
                           Collective& coll, FileSystem* fs, Clock* clock, const std::atomic<bool>* stop_flag) {
+  const std::string run_started_at = clock->NowIso8601();  // before any clip of this run starts
   // 1. Rank 0 decides; everybody learns the same plan inputs.
-  VQ2D_ASSIGN_OR_RETURN(StartState start, AgreeOnStart(o, work, coll, fs, clock));
+  VQ2D_ASSIGN_OR_RETURN(StartState start, AgreeOnStart(o, work, processor, coll, fs, clock));
   const RunStore paths(fs, o.out_dir);
   VQ2D_RETURN_IF_ERROR(fs->CreateDirs(JoinPath(o.out_dir, "journal")));
   VQ2D_RETURN_IF_ERROR(fs->CreateDirs(JoinPath(o.out_dir, "logs")));
@@ -730,8 +753,8 @@ Result<RunSummary> RunJob(const RunOptions& o, const std::vector<WorkItem>& work
   std::thread progress;
   if (r.rank == 0) {
     const double t_start = clock->MonotonicSeconds();
-    progress = std::thread([&r, done_at_start = ListDone(fs, o.out_dir), t_start] {
-      Progress(r, done_at_start, t_start);
+    progress = std::thread([&r, done_at_start = ListDone(fs, o.out_dir), t_start, run_started_at] {
+      Progress(r, done_at_start, t_start, run_started_at);
     });
   }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "app/fake_dataset.h"
 #include "runner/process_util.h"
 #include "vq2d/base/filesystem.h"
 
@@ -11,6 +12,7 @@ namespace vq2d {
 namespace {
 
 using testing::Background;
+using testing::MakeDataset;
 using testing::ReadText;
 using testing::Sh;
 using testing::WaitFor;
@@ -37,33 +39,6 @@ void WriteExecutable(const std::string& path, const std::string& text) {
   chmod(path.c_str(), 0755);
 }
 
-// A 2-video dataset + config for fake_vq2d in `dir`.
-std::string MakeDataset(const std::string& dir) {
-  std::string ann = R"({"version": "1.0.5", "videos": [)";
-  for (int v = 0; v < 2; ++v) {
-    ann += std::string(v ? "," : "") + R"({"video_uid": "v)" + std::to_string(v) + R"(", "clips": [)";
-    for (int c = 0; c < 3; ++c) {
-      const std::string uid = "c" + std::to_string(v) + std::to_string(c);
-      const int qf = 30 + 10 * c + v;
-      ann += std::string(c ? "," : "") + R"({"clip_uid": ")" + uid + R"(", "annotations": [{"query_sets": {"1": {
-        "is_valid": true, "query_frame": )" + std::to_string(qf) + R"(, "object_title": "cup",
-        "visual_crop": {"frame_number": 1, "x": 1, "y": 1, "width": 9, "height": 9, "original_width": 64, "original_height": 48},
-        "response_track": [{"frame_number": 3, "x": 2, "y": 2, "width": 8, "height": 8, "original_width": 64, "original_height": 48}]}}}]})";
-    }
-    ann += "]}";
-  }
-  ann += "]}";
-  EXPECT_TRUE(WriteFileAtomic(FileSystem::Default(), dir + "/vq_val.json", ann, "t").ok());
-  const std::string config = dir + "/config.yaml";
-  EXPECT_TRUE(WriteFileAtomic(FileSystem::Default(), config,
-                              "data:\n  val_annotations: " + dir + "/vq_val.json\n  test_annotations: " + dir +
-                                  "/vq_val.json\nvisual_query:\n  save_dir: " + dir +
-                                  "/runs\n  exp_name: slurm\nrunner:\n  progress_interval_s: 1\n",
-                              "t")
-                  .ok());
-  return config;
-}
-
 std::string FakeSlurmEnv(const std::string& dir) {
   const std::string shims = dir + "/shims";
   EXPECT_TRUE(FileSystem::Default()->CreateDirs(shims).ok());
@@ -88,6 +63,29 @@ TEST(LaunchScriptsTest, SlurmValScriptRunsMergesAndLogs) {
   EXPECT_NE(ReadText(dir.Join("logs/slurm/4242/merge.out")).find("6/6 clips"), std::string::npos)
       << ReadText(dir.Join("job.out"));
   EXPECT_FALSE(FileSystem::Default()->Exists(dir.Join("scontrol.log"))) << "a finished job must not requeue";
+}
+
+// The test job after the val job with the same config: its own run folder (the val one is left as it
+// is), its own predictions, exit 0.
+TEST(LaunchScriptsTest, SlurmTestScriptAfterValScriptWithTheSameConfig) {
+  testing::TempDir dir;
+  const std::string config = MakeDataset(dir.path());
+  const std::string env = FakeSlurmEnv(dir.path());
+  ASSERT_EQ(Sh(env + "bash " + testing::SourceDir() + "/slurm/vq2d_val.sh " + config + " > " + dir.Join("val.out") + " 2>&1"), 0)
+      << ReadText(dir.Join("val.out"));
+  const std::string val_predictions = ReadText(dir.Join("runs/slurm/predictions.json"));
+  ASSERT_FALSE(val_predictions.empty());
+  ASSERT_EQ(Sh(env + "SLURM_JOB_ID=4243 bash " + testing::SourceDir() + "/slurm/vq2d_test.sh " + config + " > " +
+               dir.Join("test.out") + " 2>&1"),
+            0)
+      << ReadText(dir.Join("test.out"));
+  EXPECT_NE(ReadText(dir.Join("runs/slurm_test/run.json")).find("\"split\": \"test\""), std::string::npos);
+  EXPECT_NE(ReadText(dir.Join("logs/slurm/4243/merge.out")).find("6/6 clips"), std::string::npos)
+      << ReadText(dir.Join("test.out"));
+  EXPECT_NE(ReadText(dir.Join("logs/slurm/4243/merge.out")).find(dir.Join("runs/slurm_test/predictions.json")),
+            std::string::npos)
+      << ReadText(dir.Join("logs/slurm/4243/merge.out"));
+  EXPECT_EQ(ReadText(dir.Join("runs/slurm/predictions.json")), val_predictions) << "the val results are untouched";
 }
 
 TEST(LaunchScriptsTest, SlurmUsr1StopsMergesRequeuesAndTheRequeuedJobFinishes) {

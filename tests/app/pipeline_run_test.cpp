@@ -51,10 +51,11 @@ struct Synth {
               0);
     return ReadText(out);
   }
+  // Committed clips: their done records (written after the output, so an output alone is not done).
   int Done(const std::string& exp) const {
     int n = 0;
-    if (!fs::exists(Out(exp) + "/clips")) return 0;
-    for (const auto& e : fs::recursive_directory_iterator(Out(exp) + "/clips"))
+    if (!fs::exists(Out(exp) + "/done")) return 0;
+    for (const auto& e : fs::recursive_directory_iterator(Out(exp) + "/done"))
       n += e.is_regular_file() && e.path().extension() == ".json";
     return n;
   }
@@ -174,28 +175,57 @@ TEST(PipelineRun, SyntheticRunIsDeterministicAcrossRanksCacheAndResume) {
     job.Wait();
   }
   ASSERT_EQ(s.Done("e"), 1) << "the kill came too late to interrupt the run";
+  // The committed clip's output (another clip's output may exist without its done record).
   fs::path kept;
-  for (const auto& e : fs::recursive_directory_iterator(s.Out("e") + "/clips"))
-    if (e.path().extension() == ".json") kept = e.path();
+  for (const auto& e : fs::recursive_directory_iterator(s.Out("e") + "/done"))
+    if (e.is_regular_file() && e.path().extension() == ".json")
+      kept = fs::path(s.Out("e")) / "clips" / fs::relative(e.path(), s.Out("e") + "/done");
+  ASSERT_TRUE(fs::exists(kept)) << kept;
   const auto kept_mtime = fs::last_write_time(kept);
   ASSERT_EQ(Sh(s.Run("e")), 0) << ReadText(s.dir + "/e.log");
   EXPECT_EQ(fs::last_write_time(kept), kept_mtime);  // the finished clip was not redone
   EXPECT_TRUE(s.Merged("e") == ref) << "kill + resume differs";
 }
 
-TEST(PipelineRun, MissingRecordFailsThatClipWithAClearMessage) {
+// A missing record stops the run up front (before any model is loaded) with the prepare command; with
+// --allow-missing-records that clip fails (exit 3, named) and the other finishes; once the record is
+// back, a plain rerun retries it (the failure's cause is gone).
+TEST(PipelineRun, MissingRecordStopsTheRunUpFrontOrFailsThatClipUntilItExists) {
   testing::TempDir tmp;
   Synth s(tmp.Join("synth"));
-  // Remove one record: that clip fails (exit 3, named), the other finishes.
   std::string removed;
   for (const auto& e : fs::directory_iterator(s.dir + "/records/val"))
     if (e.path().extension() == ".h5" && removed.empty()) removed = e.path();
   ASSERT_FALSE(removed.empty());
-  fs::remove(removed);
-  EXPECT_EQ(Sh(s.Run("m")), 3) << ReadText(s.dir + "/m.log");
+  fs::rename(removed, tmp.Join("aside.h5"));
+  EXPECT_EQ(Sh(s.Run("m")), 1) << ReadText(s.dir + "/m.log");
+  const std::string log = ReadText(s.dir + "/m.log");
+  EXPECT_NE(log.find("1 of 2 clips of split val have no record"), std::string::npos) << log;
+  EXPECT_NE(log.find("vq2d prepare --config " + s.config + " --split val"), std::string::npos) << log;
+  EXPECT_EQ(log.find("[run] models:"), std::string::npos) << "models were loaded before the check:\n" << log;
+  EXPECT_FALSE(fs::exists(s.Out("m") + "/run.json"));
+
+  EXPECT_EQ(Sh(s.Run("m", "--allow-missing-records")), 3) << ReadText(s.dir + "/m.log");
   EXPECT_EQ(s.Done("m"), 1);
   ASSERT_EQ(Sh(Vq2d() + " status " + s.Out("m") + " > " + s.dir + "/ms.log 2>&1"), 0);
   EXPECT_NE(ReadText(s.dir + "/ms.log").find("vq2d prepare"), std::string::npos) << ReadText(s.dir + "/ms.log");
+  // Still missing: the failure stays (exit 3, nothing redone).
+  EXPECT_EQ(Sh(s.Run("m", "--allow-missing-records")), 3) << ReadText(s.dir + "/m.log");
+  fs::rename(tmp.Join("aside.h5"), removed);
+  EXPECT_EQ(Sh(s.Run("m")), 0) << ReadText(s.dir + "/m.log");
+  EXPECT_EQ(s.Done("m"), 2);
+}
+
+// `vq2d run` before `vq2d prepare`: stops at once with the command to run.
+TEST(PipelineRun, RunBeforePrepareNamesThePrepareCommand) {
+  testing::TempDir tmp;
+  const std::string dir = tmp.Join("synth");
+  ASSERT_EQ(Sh(Vq2d() + " synth --out " + dir + " --clips 2 --seed 5 > " + dir + ".synth.log 2>&1"), 0);
+  EXPECT_EQ(Sh(Vq2d() + " run --config " + dir + "/config.yaml > " + dir + ".run.log 2>&1"), 1);
+  const std::string log = ReadText(dir + ".run.log");
+  EXPECT_NE(log.find("2 of 2 clips of split val have no record"), std::string::npos) << log;
+  EXPECT_NE(log.find("vq2d prepare --config " + dir + "/config.yaml --split val"), std::string::npos) << log;
+  EXPECT_NE(log.find("slurm/vq2d_prepare.sh"), std::string::npos) << log;
 }
 
 }  // namespace

@@ -12,22 +12,16 @@
 #include "vq2d/base/chunk_prefetch.h"
 #include "vq2d/core/checkpoint.h"
 
+#include "engine_scenes.h"
 #include "support/test_support.h"
 
 namespace vq2d::pipeline {
 namespace {
 
-ModelOptions DemoModels(const std::string& dir) {
-  ModelOptions m = DemoModelOptions(dir);
-  m.dino_input_height = 96;
-  m.dino_input_width = 128;
-  return m;
-}
-
 // Demo models with random weights (seed) written to `dir`, and an engine over them.
 std::unique_ptr<VqEngine> DemoEngine(const std::string& dir, uint64_t seed, EngineOptions* options = nullptr) {
   EngineOptions o;
-  o.models = DemoModels(dir);
+  o.models = testing::SmallDemoModels(dir);
   EXPECT_TRUE(WriteRandomModels(o.models, seed).ok());
   if (options) *options = o;
   auto engine = VqEngine::Create(o);
@@ -35,34 +29,10 @@ std::unique_ptr<VqEngine> DemoEngine(const std::string& dir, uint64_t seed, Engi
   return engine.ok() ? std::move(engine).value() : nullptr;
 }
 
-// 10 frames 72x128: a textured background and a red square moving right.
-std::vector<uint8_t> Frames(int T, int H, int W) {
-  std::vector<uint8_t> f(static_cast<size_t>(T) * H * W * 3);
-  for (int t = 0; t < T; ++t)
-    for (int y = 0; y < H; ++y)
-      for (int x = 0; x < W; ++x) {
-        uint8_t* p = &f[((static_cast<size_t>(t) * H + y) * W + x) * 3];
-        const bool obj = y >= 20 && y < 40 && x >= 10 + 6 * t && x < 30 + 6 * t;
-        p[0] = obj ? 220 : static_cast<uint8_t>((x * 7 + y * 3) % 120);
-        p[1] = obj ? 30 : static_cast<uint8_t>((x * 2 + y * 5) % 110);
-        p[2] = obj ? 40 : static_cast<uint8_t>((x + y) % 90);
-      }
-  return f;
-}
-
-std::string Dump(const std::vector<QueryResult>& rs) {
-  std::string s;
-  for (const auto& r : rs) {
-    s += StrCat("score ", r.score, " n ", r.track.size(), " r2 ", r.round2_tracked, r.round2_accepted, ":");
-    for (const auto& b : r.track) s += StrCat(" ", b.frame, "/", b.x1, ",", b.y1, ",", b.x2, ",", b.y2);
-    for (const auto& e : r.upstream_errors) s += " [" + e + "]";
-    s += "\n";
-  }
-  return s;
-}
+std::string Dump(const std::vector<QueryResult>& rs) { return testing::DumpResults(rs); }
 
 TEST(VqEngine, DemoModelsRunAClipDeterministically) {
-  testing::TempDir dir;
+  vq2d::testing::TempDir dir;
   EngineOptions o;
   auto engine = DemoEngine(dir.path(), 7, &o);
   ASSERT_TRUE(engine);
@@ -70,7 +40,7 @@ TEST(VqEngine, DemoModelsRunAClipDeterministically) {
   // models.precision auto on the CPU: what the CPU has always run (precision.h).
   EXPECT_EQ(engine->precision(), "auto: REN fp32, SAM 2 fp32, descriptors bf16");
   const int T = 10, H = 72, W = 128;
-  const auto frames = Frames(T, H, W);
+  const auto frames = testing::MovingSquareFrames(T, H, W);
   ClipFrames cf{frames.data(), T, H, W};
   std::vector<QueryInput> qs = {{8, {58, 20, 20, 20}, 9}, {7, {52, 20, 20, 20}, 6}};
   auto a = engine->RunClip(cf, qs);
@@ -116,12 +86,12 @@ TEST(VqEngine, DemoModelsRunAClipDeterministically) {
 // same results as with every frame there, through both the shared pass and the per-query path;
 // a frame that never arrives fails the clip with the reader's error.
 TEST(VqEngine, FramesArrivingFromAPrefetchThreadGiveTheSameResults) {
-  testing::TempDir dir;
+  vq2d::testing::TempDir dir;
   EngineOptions o;
   auto engine = DemoEngine(dir.path(), 7, &o);
   ASSERT_TRUE(engine);
   const int T = 10, H = 72, W = 128;
-  const auto frames = Frames(T, H, W);
+  const auto frames = testing::MovingSquareFrames(T, H, W);
   const int64_t frame_bytes = int64_t{H} * W * 3;
   std::vector<QueryInput> qs = {{8, {58, 20, 20, 20}, 9}, {7, {52, 20, 20, 20}, 6}};
   auto all = engine->RunClip(ClipFrames{frames.data(), T, H, W}, qs);
@@ -176,12 +146,12 @@ TEST(VqEngine, FramesArrivingFromAPrefetchThreadGiveTheSameResults) {
 // round-2 outcomes, errors) with scores within 1e-4: the batched SAM 2 encodes are equal within
 // float tolerance, not bit-identical.
 TEST(VqEngine, BatchedCropsGiveTheSameDecisions) {
-  testing::TempDir dir;
+  vq2d::testing::TempDir dir;
   EngineOptions o;
   auto engine = DemoEngine(dir.path(), 7, &o);
   ASSERT_TRUE(engine);
   const int T = 12, H = 72, W = 128;
-  const auto frames = Frames(T, H, W);
+  const auto frames = testing::MovingSquareFrames(T, H, W);
   const ClipFrames cf{frames.data(), T, H, W};
   const std::vector<QueryInput> qs = {{8, {58, 20, 20, 20}, 9}, {7, {52, 20, 20, 20}, 6}, {2, {22, 20, 20, 20}, 11}};
   auto off = engine->RunClip(cf, qs);
@@ -219,10 +189,10 @@ TEST(VqEngine, BatchedCropsGiveTheSameDecisions) {
 }
 
 TEST(VqEngine, BadQueryInputsDoNotFailTheClip) {
-  testing::TempDir dir;
+  vq2d::testing::TempDir dir;
   auto engine = DemoEngine(dir.path(), 3);
   ASSERT_TRUE(engine);
-  const auto frames = Frames(4, 72, 128);
+  const auto frames = testing::MovingSquareFrames(4, 72, 128);
   ClipFrames cf{frames.data(), 4, 72, 128};
   // Query frame past the clip, and a degenerate (zero-area) visual crop.
   auto r = engine->RunClip(cf, {{1, {10, 20, 20, 20}, 40}, {1, {10, 20, 0, 0}, 3}});
@@ -236,8 +206,8 @@ TEST(VqEngine, BadQueryInputsDoNotFailTheClip) {
 }
 
 TEST(VqEngine, Dinov2DescriptorsRunTheSameClip) {
-  testing::TempDir dir;
-  ModelOptions m = DemoModels(dir.path());
+  vq2d::testing::TempDir dir;
+  ModelOptions m = testing::SmallDemoModels(dir.path());
   ASSERT_TRUE(WriteRandomModels(m, 11).ok());
   EngineOptions o;
   o.models = m;
@@ -245,7 +215,7 @@ TEST(VqEngine, Dinov2DescriptorsRunTheSameClip) {
   o.params.patch_size = 14;  // upstream pairs 'dinov2' with visual_query.patch_size 14
   auto engine = VqEngine::Create(o);
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-  const auto frames = Frames(6, 72, 128);
+  const auto frames = testing::MovingSquareFrames(6, 72, 128);
   auto r = (*engine)->RunClip({frames.data(), 6, 72, 128}, {{4, {34, 20, 20, 20}, 5}});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(std::isfinite((*r)[0].score));
@@ -254,8 +224,8 @@ TEST(VqEngine, Dinov2DescriptorsRunTheSameClip) {
 }
 
 TEST(VqEngine, LoadErrorsNameTheFile) {
-  testing::TempDir dir;
-  ModelOptions m = DemoModels(dir.path());
+  vq2d::testing::TempDir dir;
+  ModelOptions m = testing::SmallDemoModels(dir.path());
   ASSERT_TRUE(WriteRandomModels(m, 1).ok());
   EngineOptions o;
   o.models = m;

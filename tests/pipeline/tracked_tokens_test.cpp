@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "logic_fixture.h"
+#include "engine_scenes.h"
 #include "replay_models.h"
 #include "support/test_support.h"
 #include "vq2d/pipeline/engine.h"
@@ -155,19 +156,10 @@ TEST(LazyTrackedTokens, QueryExpansionFixtureReplaysMatchEager) {
       const auto& in = ins[i];
       const std::string p = "query_expansion/" + std::to_string(i) + "/";
       SCOPED_TRACE(StrCat("query_expansion instance ", i, " ", in["scenario"].get<std::string>()));
-      torch::Tensor frames = torch::zeros({in["n_frames"].get<int64_t>(), in["H"].get<int64_t>(), in["W"].get<int64_t>(), 3},
-                                          torch::kUInt8);
-      const auto tracked = in["frames_tracked_frame_numbers"].get<std::vector<int64_t>>();
-      const torch::Tensor ft = c.tensors->Get(p + "frames_tracked");
-      for (size_t k = 0; k < tracked.size(); ++k) frames[tracked[k]].copy_(ft[static_cast<int64_t>(k)]);
-      QuerySet q;
-      q.tokens = c.tensors->Get(p + "query_tokens_in");
-      q.frame_numbers = in["query_frame_numbers_in"].get<std::vector<int64_t>>();
-      for (const auto& b : in["query_bboxes_in"]) q.boxes.push_back(b.get<std::array<double, 4>>());
-      VideoObjects o;
-      o.tokens = c.tensors->Get(p + "object_tokens");
-      o.points = c.tensors->Get(p + "object_points");
-      o.frame_ids = c.tensors->Get(p + "frame_ids");
+      const testing::ExpansionInputs x = testing::LoadExpansionInputs(c, i);
+      const torch::Tensor& frames = x.frames;
+      const QuerySet& q = x.queries;
+      const VideoObjects& o = x.objects;
       const Track track = ParseTrack(in["predicted_track"]);
       const torch::Tensor tokens = c.tensors->Get(p + "tracked_object_tokens");
       for (bool fix : {false, true}) {
@@ -216,41 +208,14 @@ TEST(LazyTrackedTokens, QueryExpansionFixtureReplaysMatchEager) {
 
 // ---- End to end on the demo models ----
 
-std::vector<uint8_t> Frames(int T, int H, int W) {
-  std::vector<uint8_t> f(static_cast<size_t>(T) * H * W * 3);
-  for (int t = 0; t < T; ++t)
-    for (int y = 0; y < H; ++y)
-      for (int x = 0; x < W; ++x) {
-        uint8_t* px = &f[((static_cast<size_t>(t) * H + y) * W + x) * 3];
-        const bool obj = y >= 20 && y < 40 && x >= 10 + 6 * t && x < 30 + 6 * t;
-        px[0] = obj ? 220 : static_cast<uint8_t>((x * 7 + y * 3) % 120);
-        px[1] = obj ? 30 : static_cast<uint8_t>((x * 2 + y * 5) % 110);
-        px[2] = obj ? 40 : static_cast<uint8_t>((x + y) % 90);
-      }
-  return f;
-}
-
-std::string Dump(const std::vector<QueryResult>& rs) {
-  std::string s;
-  for (const auto& r : rs) {
-    s += StrCat("score ", r.score, " n ", r.track.size(), " r2 ", r.round2_tracked, r.round2_accepted, ":");
-    for (const auto& b : r.track) s += StrCat(" ", b.frame, "/", b.x1, ",", b.y1, ",", b.x2, ",", b.y2);
-    for (const auto& e : r.upstream_errors) s += " [" + e + "]";
-    s += StrCat(" q2=", r.stats.n_queries_round2, " sel2=", r.stats.n_selected_round2, "\n");
-  }
-  return s;
-}
-
 TEST(LazyTrackedTokens, DemoEngineGivesTheEagerResultsWithLessWork) {
   vq2d::testing::TempDir dir;
   EngineOptions o;
-  o.models = DemoModelOptions(dir.path());
-  o.models.dino_input_height = 96;
-  o.models.dino_input_width = 128;
+  o.models = testing::SmallDemoModels(dir.path());
   o.models.cpu_threads = 1;
   ASSERT_TRUE(WriteRandomModels(o.models, 7).ok());
   const int T = 12, H = 72, W = 128;
-  const auto frames = Frames(T, H, W);
+  const auto frames = testing::MovingSquareFrames(T, H, W);
   const ClipFrames cf{frames.data(), T, H, W};
   // Query frames inside the clip so that some tracks stop before query_frame - 1 (expansion reads).
   const std::vector<QueryInput> qs = {{8, {58, 20, 20, 20}, 9}, {7, {52, 20, 20, 20}, 6}, {2, {22, 20, 20, 20}, 11}};
@@ -263,42 +228,38 @@ TEST(LazyTrackedTokens, DemoEngineGivesTheEagerResultsWithLessWork) {
   // Upstream; every row read (threshold -1) with each switch that changes the row mapping.
   for (const Config& cfg : {Config{false, false, 0.5, true}, Config{false, false, -1.0, false},
                             Config{true, false, -1.0, false}, Config{false, true, -1.0, true}}) {
-    {
-      {
-        const bool alignment = cfg.alignment, fix_index = cfg.fix_index;
-        const double thr = cfg.threshold;
-        SCOPED_TRACE(StrCat("alignment ", alignment, " fix_index ", fix_index, " threshold ", thr));
-        std::string dumps[2], traces[2];
-        ModelWork work[2];
-        for (int lazy = 0; lazy < 2; ++lazy) {
-          EngineOptions e = o;
-          e.params.fixes.tracked_token_alignment = alignment;
-          e.params.fixes.expansion_token_index = fix_index;
-          e.params.query_selection_threshold = thr;
-          e.params.bbox_size_threshold = 0;
-          e.params.lazy_tracked_tokens = lazy == 1;
-          auto engine = VqEngine::Create(e);
-          ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-          auto r = (*engine)->RunClip(cf, qs);
-          ASSERT_TRUE(r.ok()) << r.status().ToString();
-          dumps[lazy] = Dump(*r);
-          work[lazy] = (*engine)->model_work();
-          for (const auto& q : *r) expanded_cases += lazy == 0 && q.stats.n_queries_round2 > 0;
-          if (!cfg.debug) continue;
-          nlohmann::json debug;
-          auto d = (*engine)->RunClip(cf, qs, &debug);
-          ASSERT_TRUE(d.ok()) << d.status().ToString();
-          EXPECT_EQ(Dump(*d), dumps[lazy]);
-          for (auto& q : debug["queries"]) traces[lazy] += q["trace"].dump();
-        }
-        EXPECT_EQ(dumps[1], dumps[0]);
-        EXPECT_EQ(traces[1], traces[0]);
-        EXPECT_LE(work[1].ren_images, work[0].ren_images);
-        EXPECT_LE(work[1].sam2_encodes, work[0].sam2_encodes);
-        EXPECT_EQ(work[1].track_steps, work[0].track_steps);
-        EXPECT_EQ(work[1].dino_images, work[0].dino_images);
-      }
+    const bool alignment = cfg.alignment, fix_index = cfg.fix_index;
+    const double thr = cfg.threshold;
+    SCOPED_TRACE(StrCat("alignment ", alignment, " fix_index ", fix_index, " threshold ", thr));
+    std::string dumps[2], traces[2];
+    ModelWork work[2];
+    for (int lazy = 0; lazy < 2; ++lazy) {
+      EngineOptions e = o;
+      e.params.fixes.tracked_token_alignment = alignment;
+      e.params.fixes.expansion_token_index = fix_index;
+      e.params.query_selection_threshold = thr;
+      e.params.bbox_size_threshold = 0;
+      e.params.lazy_tracked_tokens = lazy == 1;
+      auto engine = VqEngine::Create(e);
+      ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+      auto r = (*engine)->RunClip(cf, qs);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      dumps[lazy] = testing::DumpResults(*r, true);
+      work[lazy] = (*engine)->model_work();
+      for (const auto& q : *r) expanded_cases += lazy == 0 && q.stats.n_queries_round2 > 0;
+      if (!cfg.debug) continue;
+      nlohmann::json debug;
+      auto d = (*engine)->RunClip(cf, qs, &debug);
+      ASSERT_TRUE(d.ok()) << d.status().ToString();
+      EXPECT_EQ(testing::DumpResults(*d, true), dumps[lazy]);
+      for (auto& q : debug["queries"]) traces[lazy] += q["trace"].dump();
     }
+    EXPECT_EQ(dumps[1], dumps[0]);
+    EXPECT_EQ(traces[1], traces[0]);
+    EXPECT_LE(work[1].ren_images, work[0].ren_images);
+    EXPECT_LE(work[1].sam2_encodes, work[0].sam2_encodes);
+    EXPECT_EQ(work[1].track_steps, work[0].track_steps);
+    EXPECT_EQ(work[1].dino_images, work[0].dino_images);
   }
   // On these frames every track reaches the last object frame, so the expansion returns before
   // reading (expanded_cases stays 0): the rows-read path is covered by the fixture replays above.

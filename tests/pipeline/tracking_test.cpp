@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "logic_fixture.h"
+#include "engine_scenes.h"
 #include "replay_models.h"
 
 namespace vq2d::pipeline {
@@ -116,20 +117,10 @@ TEST(TrackingFixture, QueryExpansionUpstreamAndFix) {
       const auto& in = ins[i];
       const std::string p = "query_expansion/" + std::to_string(i) + "/";
       SCOPED_TRACE(StrCat("query_expansion instance ", i, " ", in["scenario"].get<std::string>()));
-      // Frames: zeros except the tracked ones.
-      torch::Tensor frames = torch::zeros({in["n_frames"].get<int64_t>(), in["H"].get<int64_t>(), in["W"].get<int64_t>(), 3},
-                                          torch::kUInt8);
-      const auto tracked = in["frames_tracked_frame_numbers"].get<std::vector<int64_t>>();
-      const torch::Tensor ft = c.tensors->Get(p + "frames_tracked");
-      for (size_t k = 0; k < tracked.size(); ++k) frames[tracked[k]].copy_(ft[static_cast<int64_t>(k)]);
-      QuerySet q;
-      q.tokens = c.tensors->Get(p + "query_tokens_in");
-      q.frame_numbers = in["query_frame_numbers_in"].get<std::vector<int64_t>>();
-      for (const auto& b : in["query_bboxes_in"]) q.boxes.push_back(b.get<std::array<double, 4>>());
-      VideoObjects o;
-      o.tokens = c.tensors->Get(p + "object_tokens");
-      o.points = c.tensors->Get(p + "object_points");
-      o.frame_ids = c.tensors->Get(p + "frame_ids");
+      const testing::ExpansionInputs x = testing::LoadExpansionInputs(c, i);
+      const torch::Tensor& frames = x.frames;
+      const QuerySet& q = x.queries;
+      const VideoObjects& o = x.objects;
       for (const char* variant : {"upstream", "intended_fix_query_idx"}) {
         const auto& ex = c.expected["query_expansion"][i][variant];
         ExpansionParams ep;

@@ -113,6 +113,17 @@ std::string Reference(const Dataset& ds) {
   return ReadText(ds.dir + "/ref.json");
 }
 
+// More ranks than clips: the job says so at start (idle ranks are a launch mistake, not a failure)
+// and still finishes every clip.
+TEST(MpiJobTest, MoreRanksThanClipsWarnsAndFinishes) {
+  testing::TempDir dir;
+  Dataset ds(dir.path(), 1);  // 3 clips
+  ASSERT_EQ(Sh(ds.Run(4), kJobTimeoutS), 0) << ReadText(ds.dir + "/last.log");
+  const std::string log = ReadText(ds.dir + "/last.log");
+  EXPECT_NE(log.find("WARNING: 4 ranks for 3 clips: 1 rank(s) will have nothing to do"), std::string::npos) << log;
+  EXPECT_EQ(CountDone(ds.Out()), 3);
+}
+
 TEST(MpiJobTest, KillOneRankMidRunThenResumeGivesTheUninterruptedResult) {
   testing::TempDir dir;
   Dataset ds(dir.path());

@@ -2,7 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "runner/runner_test_util.h"
 #include "support/fault_fs.h"
@@ -34,6 +40,11 @@ using runner::RunOptions;
 using runner::RunStore;
 using runner::RunSummary;
 using runner::WorkItem;
+using runner::ClipHistory;
+using runner::ClipResult;
+using runner::OpenAttemptAlive;
+using runner::RunStatusReport;
+using runner::StopToken;
 namespace {
 
 using testing::MakeWork;
@@ -108,6 +119,55 @@ TEST(RunnerTest, FailingClipIsRecordedOthersFinishAndRetryFailedRetriesIt) {
   EXPECT_EQ(retry.processed.size(), 2u);
   EXPECT_EQ(retry.attempts_seen["clip-002"], 2);
   EXPECT_EQ(s3->exit_code, kExitOk);
+}
+
+// A processor whose clips need an input file <dir>/<clip>: a missing one is a failure with a cause
+// that goes away once the file exists.
+class InputFileProcessor : public ScriptedProcessor {
+ public:
+  explicit InputFileProcessor(std::string dir) : dir_(std::move(dir)) {}
+  Result<ClipResult> Process(const ClipTask& task, const StopToken& stop) override {
+    if (!FileSystem::Default()->Exists(JoinPath(dir_, task.clip_uid))) {
+      std::lock_guard<std::mutex> lock(mu);
+      processed.push_back(task.clip_uid);
+      return Status::NotFound("no input for " + task.clip_uid);
+    }
+    return ScriptedProcessor::Process(task, stop);
+  }
+  std::string FailureCause(const ClipTask& task, const Status& s) const override {
+    return s.code() == StatusCode::kNotFound && !FileSystem::Default()->Exists(JoinPath(dir_, task.clip_uid))
+               ? "missing_input"
+               : "";
+  }
+  bool FailureCauseHolds(const std::string& clip, const std::string& cause) const override {
+    return cause != "missing_input" || !FileSystem::Default()->Exists(JoinPath(dir_, clip));
+  }
+
+ private:
+  std::string dir_;
+};
+
+// A failure is sticky only while its cause holds: the clip whose input appeared is retried by a plain
+// rerun; the clip still without input and the clip with a sticky error are not.
+TEST(RunnerTest, AFailureWhoseCauseIsGoneIsRetriedWithoutRetryFailed) {
+  testing::TempDir dir;
+  FileSystem* fs = FileSystem::Default();
+  ASSERT_TRUE(fs->CreateDirs(dir.Join("in")).ok());
+  auto work = MakeWork(4);
+  for (const char* c : {"clip-000", "clip-003"}) ASSERT_TRUE(WriteFileAtomic(fs, dir.Join("in/") + c, "x", "t").ok());
+  InputFileProcessor p1(dir.Join("in"));
+  p1.fail_on = {"clip-003"};
+  auto s1 = RunLocal(Options(dir.Join("out")), work, p1);
+  ASSERT_TRUE(s1.ok());
+  EXPECT_EQ(s1->failed, 3);
+  ASSERT_TRUE(WriteFileAtomic(fs, dir.Join("in/clip-001"), "x", "t").ok());
+  InputFileProcessor p2(dir.Join("in"));
+  p2.fail_on = {"clip-003"};
+  auto s2 = RunLocal(Options(dir.Join("out")), work, p2);
+  ASSERT_TRUE(s2.ok());
+  EXPECT_EQ(p2.processed, std::vector<std::string>{"clip-001"});
+  EXPECT_EQ(s2->done, 2);
+  EXPECT_EQ(s2->failed, 2);
 }
 
 TEST(RunnerTest, ClipThatKeepsKillingTheProcessIsQuarantined) {
@@ -242,6 +302,94 @@ TEST(RunnerTest, StatusReportsThroughputStagesAndEta) {
   EXPECT_EQ(st->ranks.at(0).clips, 3);
   EXPECT_DOUBLE_EQ(st->stage_seconds.at("select_s"), 0.75);
   EXPECT_EQ(ReadRunStatus(FileSystem::Default(), dir.Join("nothing")).status().code(), StatusCode::kNotFound);
+}
+
+// A live run: the clip being processed is "running" (rank, host, since), not interrupted; a failed
+// clip being retried counts as running, not failed; a start whose process is gone is interrupted.
+TEST(RunnerTest, StatusOfALiveRunShowsClipsInFlight) {
+  testing::TempDir dir;
+  auto work = MakeWork(3);
+  ScriptedProcessor p1;
+  p1.fail_on = {"clip-001"};
+  ASSERT_TRUE(RunLocal(Options(dir.Join("out")), work, p1).ok());
+  RunOptions o = Options(dir.Join("out"));
+  o.retry_failed = true;
+  ScriptedProcessor retry;
+  RunStatusReport seen;
+  retry.on_process = [&](const ClipTask&) {
+    auto st = ReadRunStatus(FileSystem::Default(), dir.Join("out"));
+    if (st.ok()) seen = *st;
+  };
+  ASSERT_TRUE(RunLocal(o, work, retry).ok());
+  EXPECT_EQ(seen.running, 1) << seen.ToText();
+  EXPECT_EQ(seen.failed, 0) << seen.ToText();
+  EXPECT_EQ(seen.interrupted, 0) << seen.ToText();
+  ASSERT_EQ(seen.in_flight.size(), 1u);
+  EXPECT_EQ(seen.in_flight[0].clip, "clip-001");
+  EXPECT_EQ(seen.in_flight[0].rank, 0);
+  EXPECT_NE(seen.ToText().find("in flight\n  rank 0 on "), std::string::npos) << seen.ToText();
+  // Liveness of an open attempt: this host's pid alive or gone; another host: unknown, taken as alive
+  // until its rank records run_end.
+  char host[256] = {0};
+  ASSERT_EQ(gethostname(host, sizeof host - 1), 0);
+  ClipHistory::OpenAttempt a;
+  a.host = host;
+  a.rank = 7;
+  a.since = "2999-01-01T00:00:00.000Z";
+  a.pid = getpid();
+  EXPECT_TRUE(OpenAttemptAlive(a, {}));
+  a.pid = 999999999;
+  EXPECT_FALSE(OpenAttemptAlive(a, {}));
+  a.host = std::string(host) + "-elsewhere";
+  a.pid = 4242;
+  EXPECT_TRUE(OpenAttemptAlive(a, {}));
+  EXPECT_FALSE(OpenAttemptAlive(a, {nlohmann::json{{"event", "run_end"}, {"rank", 7}, {"time", "2999-01-02T00:00:00.000Z"}}}));
+}
+
+std::string FileText(const std::string& path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// Before any clip has finished, the progress line already has an ETA (from the share of
+// work the clip in flight reported), and status shows that clip's stage. The processor holds its
+// first clip until such a line is in the rank log (or a generous deadline passes), so the verdict
+// does not depend on timing.
+TEST(RunnerTest, ProgressHasAnEtaBeforeTheFirstClipFinishesAndStatusShowsTheStage) {
+  testing::TempDir dir;
+  auto work = MakeWork(3);
+  RunOptions o = Options(dir.Join("out"));
+  o.progress_interval_s = 0.02;
+  ScriptedProcessor p;
+  std::string progress_line;
+  RunStatusReport seen;
+  bool first = true;
+  p.on_process = [&](const ClipTask& task) {
+    if (!first) return;
+    first = false;
+    task.ReportStage("search", 0.5);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+    while (progress_line.empty() && std::chrono::steady_clock::now() < deadline) {
+      std::istringstream log(FileText(dir.Join("out/logs/rank-0.log")));
+      for (std::string line; std::getline(log, line);)
+        if (line.find("[progress] 0/3 clips done") != std::string::npos && line.find("ETA --:--:--") == std::string::npos)
+          progress_line = line;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    auto st = ReadRunStatus(FileSystem::Default(), dir.Join("out"));
+    if (st.ok()) seen = *st;
+  };
+  auto s = RunLocal(o, work, p);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->exit_code, kExitOk);
+  EXPECT_NE(progress_line.find(", ETA "), std::string::npos) << "no progress line with an ETA while 0 clips were done:\n"
+                                                            << FileText(dir.Join("out/logs/rank-0.log"));
+  ASSERT_EQ(seen.in_flight.size(), 1u) << seen.ToText();
+  EXPECT_EQ(seen.in_flight[0].stage, "search");
+  EXPECT_FALSE(seen.in_flight[0].since.empty());
+  EXPECT_FALSE(seen.in_flight[0].stage_since.empty());
+  EXPECT_NE(seen.ToText().find(", stage search since "), std::string::npos) << seen.ToText();
+  EXPECT_NE(FileText(dir.Join("out/logs/rank-0.log")).find(" stage search"), std::string::npos);
 }
 
 // The default file system, except that appends to a journal file fail once `journal_appends_ok`

@@ -17,9 +17,18 @@ struct RankThroughput {
   double cost = 0;    // summed frames-to-search of its finished clips
 };
 
+// A clip whose latest attempt has started and not ended, and whose process still runs.
+struct InFlightClip {
+  std::string clip, host, since, stage, stage_since;  // times: ISO 8601 UTC from the journal
+  int rank = -1;
+};
+
 struct RunStatusReport {
   std::string out_dir, fingerprint;
-  int total = 0, done = 0, failed = 0, quarantined = 0, interrupted = 0, pending = 0;
+  // running: in flight now (a retried clip counts here, not as failed, while it runs); interrupted:
+  // started, never ended, and its process is gone.
+  int total = 0, done = 0, failed = 0, quarantined = 0, interrupted = 0, pending = 0, running = 0;
+  std::vector<InFlightClip> in_flight;
   double remaining_cost = 0;
   std::map<int, RankThroughput> ranks;  // from finish events of the latest run
   double eta_s = -1;                    // remaining cost / summed per-rank rate; -1 when unknown

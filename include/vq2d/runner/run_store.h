@@ -114,7 +114,18 @@ struct ClipHistory {
   int crashes = 0;
   int job_deaths = 0;     // deaths in a whole-job kill (no other rank alive to witness): never quarantine
   std::string last_error;  // message of the latest fail
+  std::string last_cause;  // ClipProcessor::FailureCause of the latest fail ("" = sticky)
   bool last_is_fail = false;  // the latest ended attempt failed
+  std::string last_end_time;  // time of the latest finish/fail/abandon
+  // The latest started attempt with no recorded end (in flight, or its process died), if any.
+  struct OpenAttempt {
+    std::string attempt_id, host, since, stage, stage_since;
+    int rank = -1;
+    long long pid = 0;
+    double done_fraction = 0;  // of the latest stage event (0 when none)
+  };
+  bool has_open = false;
+  OpenAttempt open;
 };
 
 struct JournalSummary {
@@ -139,5 +150,9 @@ enum class ClipState {
 };
 // The one classification rule used by run, status and progress (quarantine wins over failure).
 ClipState ClassifyClip(bool done, const ClipHistory* history, int max_attempts);
+
+// Whether the process of an open attempt still runs: on this host, its pid is alive; on another
+// host, unknown (true) unless its rank recorded run_end or run_start since. `events` = JournalSummary::events.
+bool OpenAttemptAlive(const ClipHistory::OpenAttempt& a, const std::vector<nlohmann::json>& events);
 
 }  // namespace vq2d::runner

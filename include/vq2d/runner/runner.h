@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -57,6 +58,14 @@ struct ClipTask {
   std::string video_uid;
   double cost = 0;   // the work list's estimate
   int attempt = 1;   // 1 for the first start of this clip, counting earlier runs
+  // Optional (set by the runner): the processor names the stage it enters and the share of the
+  // clip's work done so far (0..1). Journaled ("stage" event) and logged; `vq2d status` shows the
+  // stage of clips in flight and the progress line counts the share into its rate and ETA.
+  // Called from the processing thread only.
+  std::function<void(const std::string& stage, double done_fraction)> report_stage;
+  void ReportStage(const std::string& stage, double done_fraction) const {
+    if (report_stage) report_stage(stage, done_fraction);
+  }
 };
 
 struct ClipResult {
@@ -70,10 +79,25 @@ class ClipProcessor {
  public:
   virtual ~ClipProcessor() = default;
   virtual Result<ClipResult> Process(const ClipTask& task, const StopToken& stop) = 0;
+  // The cause of a failure `status` of Process when it may go away without a config change (e.g. a
+  // missing input file); journaled with the fail event. "" (default): the failure is sticky.
+  virtual std::string FailureCause(const ClipTask& task, const Status& status) const {
+    (void)task;
+    (void)status;
+    return "";
+  }
+  // At planning time (rank 0), for a failed clip with a recorded cause: false when the cause no longer
+  // holds, so the clip is retried without --retry-failed. Default: it still holds.
+  virtual bool FailureCauseHolds(const std::string& clip_uid, const std::string& cause) const {
+    (void)clip_uid;
+    (void)cause;
+    return true;
+  }
 };
 
 struct RunOptions {
   std::string out_dir;
+  std::string label = "run";  // prefix of the summary lines ("[run] ...", "[prepare] ...")
   std::string schedule = "static";  // static | dynamic
   int max_attempts = 3;
   double progress_interval_s = 30;

@@ -2,7 +2,8 @@
 // clips with a scripted processor instead of the VQ2D pipeline. Its output for a query is the
 // query's ground-truth response track (so merge + eval give perfect scores), rescaled into a
 // 512-pixel-wide "record" frame. Behaviour is scripted through the environment:
-//   FAKE_SLEEP_MS=n        per clip, sleep n * cost / 10 ms (after the throw/abort checks)
+//   FAKE_SLEEP_MS=n        per clip, sleep n * cost / 10 ms (after the throw/abort checks), reporting
+//                          stage "sleep" with its share done every tenth
 //   FAKE_THROW_CLIP=uid    throw an exception in that clip
 //   FAKE_ABORT_CLIP=uid    abort() the process in that clip
 //   FAKE_FINGERPRINT_FILE=path  a file hashed into the fingerprint (as a checkpoint would be)
@@ -42,8 +43,12 @@ class GroundTruthProcessor : public ClipProcessor {
     const char* sleep_ms = std::getenv("FAKE_SLEEP_MS");
     if (sleep_ms) {
       const double total = std::atof(sleep_ms) * task.cost / 10.0;
-      for (double t = 0; t < total && !stop.stop_requested(); t += 10)
+      int reported = -1;
+      for (double t = 0; t < total && !stop.stop_requested(); t += 10) {
+        const int tenth = static_cast<int>(10 * t / total);
+        if (tenth != reported) task.ReportStage("sleep", 0.1 * (reported = tenth));
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
     }
     for (const auto& v : ann_.videos) {
       for (const auto& clip : v.clips) {
