@@ -35,7 +35,8 @@ ProcessorFactory PipelineProcessorFactory() {
     }
     return std::unique_ptr<ClipProcessor>(std::make_unique<VqClipProcessor>(
         std::move(engine).value(), config.RecordsDir(config.visual_query.split), DebugDump{extras.debug_dump_dir, extras.debug_clip},
-        RecordReadOptions{config.data.verify_record_checksums}));
+        RecordReadOptions{config.data.verify_record_checksums},
+        config.runner.prefetch_frames ? static_cast<int64_t>(config.runner.video_chunk_frames) : 0));
   };
   f.fingerprint_files = [](const Config& config) { return ModelFingerprintFiles(config); };
   f.validate = [](const Config& config) { return ValidateRunConfig(config); };

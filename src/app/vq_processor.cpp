@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <regex>
 
 #include "app/pipeline_options.h"
+#include "vq2d/base/chunk_prefetch.h"
 #include "vq2d/base/filesystem.h"
 #include "vq2d/base/json_parse.h"
 #include "vq2d/io/clip_output.h"
@@ -108,8 +110,9 @@ Result<pipeline::EngineOptions> EngineOptionsFromConfig(const Config& c, int loc
   m.sam2_file = Sam2CheckpointPath(c);
   m.device = c.models.device;
   m.local_rank = local_rank;
-  m.bf16 = c.models.precision == "bf16";
+  m.precision = c.models.precision;
   m.dino_bf16 = c.models.dino_precision == "bf16";
+  m.batch_crops = c.models.batch_crops;
   m.ren_batch_size = c.models.ren_batch_size;
   m.cpu_threads = static_cast<int>(c.models.cpu_threads);
   if (c.models.dino_input_size.size() != 2) {
@@ -152,11 +155,12 @@ std::vector<std::pair<std::string, std::string>> ModelFingerprintFiles(const Con
 }
 
 VqClipProcessor::VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug,
-                                 RecordReadOptions record_options)
+                                 RecordReadOptions record_options, int64_t prefetch_chunk_frames)
     : engine_(std::move(engine)),
       records_dir_(std::move(records_dir)),
       debug_(std::move(debug)),
-      record_options_(record_options) {}
+      record_options_(record_options),
+      prefetch_chunk_frames_(prefetch_chunk_frames) {}
 
 std::string VqClipProcessor::FailureCause(const ClipTask& task, const Status& status) const {
   if (status.code() != StatusCode::kNotFound) return "";
@@ -219,8 +223,34 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
   if (stop.stop_requested()) return Status::Cancelled("stop requested");
   // Frames [0, last needed]: the search stops before each query frame and tracking never passes it.
   task.ReportStage("read", 0.0);
-  VQ2D_ASSIGN_OR_RETURN(FrameBuffer frames, record->ReadFrames(0, T > 0 ? last_needed + 1 : 0));
-  const double read_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int64_t needed = T > 0 ? last_needed + 1 : 0;
+  FrameBuffer frames;
+  std::unique_ptr<ChunkPrefetcher> prefetch;  // destroyed (joined) before `record` and `frames`
+  double read_s = 0;
+  const double open_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (prefetch_chunk_frames_ > 0 && !inputs.empty() && needed > 0) {
+    frames.count = needed;
+    frames.height = record->height();
+    frames.width = record->width();
+    const size_t frame_bytes = static_cast<size_t>(frames.height) * static_cast<size_t>(frames.width) * 3;
+    frames.data.resize(frame_bytes * static_cast<size_t>(needed));
+    uint8_t* dst = frames.data.data();
+    const auto* rec = &*record;
+    prefetch = std::make_unique<ChunkPrefetcher>(needed, prefetch_chunk_frames_, [rec, dst, frame_bytes](int64_t b,
+                                                                                                         int64_t e) {
+      Result<FrameBuffer> part = rec->ReadFrames(b, e);
+      if (!part.ok()) return part.status();
+      if (part->data.size() != frame_bytes * static_cast<size_t>(e - b)) {
+        return Status::Corruption(StrCat("frames [", b, ", ", e, "): ", part->data.size(), " bytes, expected ",
+                                         frame_bytes * static_cast<size_t>(e - b)));
+      }
+      std::memcpy(dst + frame_bytes * static_cast<size_t>(b), part->data.data(), part->data.size());
+      return Status::OK();
+    });
+  } else {
+    VQ2D_ASSIGN_OR_RETURN(frames, record->ReadFrames(0, needed));
+    read_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
 
   const bool dump = !debug_.dir.empty() && debug_.clip_uid == task.clip_uid;
   nlohmann::json debug;
@@ -228,10 +258,22 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
   const pipeline::ModelWork work_before = engine_->model_work();
   if (!inputs.empty()) {
     pipeline::ClipFrames cf{frames.data.data(), frames.count, frames.height, frames.width};
+    if (prefetch) {
+      cf.ready = [&prefetch, &path](int64_t end) { return prefetch->Wait(end).WithContext(StrCat("record ", path)); };
+    }
     if (dump) VQ2D_RETURN_IF_ERROR(FileSystem::Default()->CreateDirs(debug_.dir));
     const std::string tensors_file = dump ? debug_.dir + "/" + task.clip_uid + ".safetensors" : "";
     task.ReportStage(StrCat("queries (", inputs.size(), ")"), 0.05);
     VQ2D_ASSIGN_OR_RETURN(results, engine_->RunClip(cf, inputs, dump ? &debug : nullptr, tensors_file));
+  }
+  double read_wait_s = 0, read_blocking_s = read_s;
+  if (prefetch) {
+    // read_s: opening the record plus the prefetch thread's reading (what reading costs, as without
+    // prefetch); read_wait_s: what the models waited for frames; read_blocking_s: the part of
+    // reading on the clip's critical path (open + waits; all of read_s without prefetch).
+    read_s = open_s + prefetch->read_seconds();
+    read_wait_s = prefetch->wait_seconds();
+    read_blocking_s = open_s + read_wait_s;
   }
 
   const pipeline::ModelWork work = engine_->model_work() - work_before;
@@ -262,6 +304,8 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
   out.extra = {{"record", path}, {"device", engine_->device()}, {"queries", per_query}};
   r.output = SerializeClipOutput(out);
   r.stats = {{"read_s", read_s},
+             {"read_wait_s", read_wait_s},
+             {"read_blocking_s", read_blocking_s},
              {"query_s", sum.query_s},
              {"video_s", sum.video_s},
              {"select_s", sum.select_s},

@@ -42,10 +42,15 @@ struct DebugDump {
 
 class VqClipProcessor : public runner::ClipProcessor {
  public:
+  // `prefetch_chunk_frames` > 0: the clip's frames are read from its record on a background thread,
+  // that many at a time, while the engine computes (runner.prefetch_frames; ChunkPrefetcher: the
+  // record is read by that thread alone until the clip ends; a read error fails the clip naming the
+  // record); 0: all are read before the engine starts. Same results.
   VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug = {},
-                  io::RecordReadOptions record_options = {});
+                  io::RecordReadOptions record_options = {}, int64_t prefetch_chunk_frames = 0);
   Result<runner::ClipResult> Process(const runner::ClipTask& task, const runner::StopToken& stop) override;
   const std::string& device() const { return engine_->device(); }
+  std::string precision() const { return engine_->precision(); }  // models.precision resolved on device()
   // "missing_record" when the clip's record does not exist: retried once it does.
   std::string FailureCause(const runner::ClipTask& task, const Status& status) const override;
   bool FailureCauseHolds(const std::string& clip_uid, const std::string& cause) const override;
@@ -55,6 +60,7 @@ class VqClipProcessor : public runner::ClipProcessor {
   std::string records_dir_;
   DebugDump debug_;
   io::RecordReadOptions record_options_;
+  int64_t prefetch_chunk_frames_;
 };
 
 }  // namespace vq2d::app

@@ -1,5 +1,6 @@
 #include "vq2d/pipeline/clip_pipeline.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "vq2d/pipeline/query_tokens.h"
@@ -53,7 +54,7 @@ Result<bool> ClipPipeline::EncodeQuerySet(const QueryInput& q, QuerySet* queries
 Result<QueryOutcome> ClipPipeline::Rounds(const QueryInput& q, const QuerySet& queries, const VideoObjects& objects,
                                           QueryOutcome pre, nlohmann::json* trace) {
   ModelCandidateRefiner refiner(models_, params_);
-  ModelBoxTokenGenerator tokens(models_.ren, models_.sam, ImageOpsOf(params_));
+  ModelBoxTokenGenerator tokens(models_.ren, models_.sam, ImageOpsOf(params_), params_.batch_crops);
   RoundModels rm{&refiner, models_.tracker, &tokens};
   VQ2D_ASSIGN_OR_RETURN(QueryOutcome out, RunQueryRounds(frames_, queries, objects, q.query_timestep, rm, params_, trace));
   for (const auto& e : refiner.upstream_errors()) out.upstream_errors.push_back("CandidateRefiner: " + e);
@@ -91,7 +92,8 @@ Result<QueryOutcome> ClipPipeline::RunQuery(const QueryInput& q, nlohmann::json*
   return Rounds(q, queries, *objects, pre, trace);
 }
 
-Result<std::vector<QueryOutcome>> ClipPipeline::RunQueries(const std::vector<QueryInput>& qs, int64_t chunk_frames) {
+Result<std::vector<QueryOutcome>> ClipPipeline::RunQueries(const std::vector<QueryInput>& qs, int64_t chunk_frames,
+                                                           const FramesReady& ready) {
   std::vector<QueryOutcome> pre(qs.size());
   std::vector<QuerySet> sets(qs.size());
   std::vector<bool> ok(qs.size());
@@ -110,7 +112,8 @@ Result<std::vector<QueryOutcome>> ClipPipeline::RunQueries(const std::vector<Que
   int64_t images = 0;
   VQ2D_ASSIGN_OR_RETURN(auto objects, StreamVideoObjects(frames_, ends, toks, params_.frame_cropping_factors,
                                                          params_.matching_threshold, *models_.ren, chunk_frames, &images,
-                                                         ImageOpsOf(params_)));
+                                                         ImageOpsOf(params_), ready));
+  if (ready) VQ2D_RETURN_IF_ERROR(ready(frames_.size(0)));  // the rounds read any frame
   uncached_ren_images_ += images;
   const double video_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::vector<QueryOutcome> out(qs.size());
@@ -133,15 +136,28 @@ QueryOutcome UpstreamRaisedOutcome(const Status& status) {
 
 Result<std::vector<QueryOutcome>> RunClipQueries(const Models& models, const PipelineParams& params,
                                                  const torch::Tensor& frames, const std::vector<QueryInput>& queries,
-                                                 bool share_video_tokens, int64_t chunk_frames) {
+                                                 bool share_video_tokens, int64_t chunk_frames,
+                                                 const FramesReady& ready) {
+  if (ready) {
+    // The queries are encoded first: their visual-crop frames (in the clip, or the query fails
+    // with its own error before reading any frame).
+    int64_t crops_end = 0;
+    for (const QueryInput& q : queries) {
+      if (q.visual_crop_frame >= 0 && q.visual_crop_frame < frames.size(0)) {
+        crops_end = std::max(crops_end, q.visual_crop_frame + 1);
+      }
+    }
+    VQ2D_RETURN_IF_ERROR(ready(crops_end));
+  }
   if (share_video_tokens) {
     ClipPipeline p(models, params, /*use_cache=*/true);
     p.StartClip(frames);
-    auto outs = p.RunQueries(queries, chunk_frames);
+    auto outs = p.RunQueries(queries, chunk_frames, ready);
     if (outs.ok() || outs.status().code() != StatusCode::kUpstreamRaised) return outs;
     // One query raised where upstream raises: it must not fail its clip. Redo the queries one by
     // one below and isolate it.
   }
+  if (ready) VQ2D_RETURN_IF_ERROR(ready(frames.size(0)));  // per query: any frame, in any order
   ClipPipeline p(models, params, /*use_cache=*/share_video_tokens);
   p.StartClip(frames);
   std::vector<QueryOutcome> outs(queries.size());

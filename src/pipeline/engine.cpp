@@ -15,6 +15,7 @@
 #include "vq2d/pipeline/clip_pipeline.h"
 #include "vq2d/pipeline/device.h"
 #include "vq2d/pipeline/model_adapters.h"
+#include "vq2d/pipeline/precision.h"
 
 namespace vq2d::pipeline {
 
@@ -75,7 +76,7 @@ Result<Architectures> ResolveArchitectures(const ModelOptions& m) {
                                           " must equal the DINOv2 patch size ", a.ren.dinov2.patch_size));
   }
   a.ren.chunk_size = std::max<int64_t>(1, m.ren_batch_size);
-  a.ren.dtype = m.bf16 ? torch::kBFloat16 : torch::kFloat32;
+  a.ren.dtype = torch::kFloat32;  // the device's precision is applied in VqEngine::Create
   VQ2D_RETURN_IF_ERROR(a.ren.Validate());
   if (m.dino_arch.is_null()) {
     a.dino = DinoVitConfig::VitB8();
@@ -154,6 +155,8 @@ struct VqEngine::Impl {
   Architectures arch;
   torch::Device device{torch::kCPU};
   std::string device_name;
+  PrecisionMode precision_mode = PrecisionMode::kAuto;
+  ModelPrecision precision;  // ResolvePrecision(precision_mode, device is CUDA, dino_bf16)
   std::unique_ptr<RenEncoder> ren;
   DinoVisionTransformer dino{nullptr};
   sam2::Sam2Model sam{nullptr};
@@ -190,7 +193,7 @@ Status VqEngine::Impl::BuildRen() {
 // The backbone of the SAM-pooled descriptors: DINO ViT-B/8 (upstream default) or DINOv2.
 Status VqEngine::Impl::BuildFeatures() {
   const ModelOptions& m = options.models;
-  const auto feature_dtype = m.dino_bf16 ? torch::kBFloat16 : torch::kFloat32;
+  const auto feature_dtype = precision.dino_bf16 ? torch::kBFloat16 : torch::kFloat32;
   if (m.feature_extractor == "dino") {
     dino = DinoVisionTransformer(arch.dino);
     VQ2D_RETURN_IF_ERROR(LoadStrict(*dino, m.dino_file, "", "DINO"));
@@ -218,10 +221,10 @@ Status VqEngine::Impl::BuildSam2() {
   sam->to(device);
   sam->eval();
   sam2::ImagePredictorOptions io;
-  io.bf16 = m.bf16;
+  io.bf16 = precision.sam2_bf16_autocast;
   image_predictor = std::make_unique<sam2::ImagePredictor>(sam, io);
   sam2::VideoPredictorOptions vo;
-  vo.bf16 = m.bf16;
+  vo.bf16 = precision.sam2_bf16_autocast;
   vo.fill_hole_area = 0;
   vo.prompt_index_as_tensor = !options.params.fixes.sam2_prompt_frame_int_index;  // upstream models.py:622
   video_predictor = std::make_unique<sam2::VideoPredictor>(sam, vo);
@@ -234,11 +237,16 @@ VqEngine::VqEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 VqEngine::~VqEngine() = default;
 const std::string& VqEngine::device() const { return impl_->device_name; }
 ModelWork VqEngine::model_work() const { return impl_->work; }
+std::string VqEngine::precision() const {
+  return StrCat(PrecisionModeName(impl_->precision_mode), ": ", impl_->precision.ToString());
+}
 
 Status ValidateEngineOptions(const EngineOptions& options) {
   return GuardTorch("checking the VQ2D model options", [&]() -> Status {
     VQ2D_RETURN_IF_ERROR(ValidatePipelineParams(options.params));
     const ModelOptions& m = options.models;
+    VQ2D_RETURN_IF_ERROR(ParsePrecisionMode(m.precision).status());
+    VQ2D_RETURN_IF_ERROR(ResolveBatchCrops(m.batch_crops, false).status());
     if (m.feature_extractor != "dino" && m.feature_extractor != "dinov2") {
       return Status::InvalidArgument(
           StrCat("visual_query.feature_extractor '", m.feature_extractor, "': expected dino or dinov2"));
@@ -255,7 +263,11 @@ Result<std::unique_ptr<VqEngine>> VqEngine::Create(const EngineOptions& options)
     impl->options = options;
     const ModelOptions& m = options.models;
     VQ2D_ASSIGN_OR_RETURN(impl->arch, ResolveArchitectures(m));
+    VQ2D_ASSIGN_OR_RETURN(impl->precision_mode, ParsePrecisionMode(m.precision));
     VQ2D_ASSIGN_OR_RETURN(impl->device, ResolveDevice(m.device, m.local_rank));
+    impl->precision = ResolvePrecision(impl->precision_mode, impl->device.is_cuda(), m.dino_bf16);
+    impl->arch.ren.dtype = impl->precision.ren_bf16 ? torch::kBFloat16 : torch::kFloat32;
+    VQ2D_ASSIGN_OR_RETURN(impl->options.params.batch_crops, ResolveBatchCrops(m.batch_crops, impl->device.is_cuda()));
     if (m.cpu_threads > 0) SetCpuThreads(m.cpu_threads);
     impl->device_name = DeviceString(impl->device);
     VQ2D_RETURN_IF_ERROR(impl->BuildRen());
@@ -277,10 +289,8 @@ std::string VqEngine::Describe() const {
     os << "descriptors: DINO patch " << a.dino.patch_size << " width " << a.dino.embed_dim << " depth " << a.dino.depth
        << " at " << impl_->options.models.dino_input_height << "x" << impl_->options.models.dino_input_width << " (";
   }
-  os
-     << (impl_->options.models.dino_bf16 ? "bf16" : "fp32") << "); SAM 2.1 Hiera width " << a.sam2.embed_dim
-     << " at " << a.sam2.image_size << " px; device " << impl_->device_name << ", "
-     << (impl_->options.models.bf16 ? "bf16" : "fp32");
+  os << (impl_->precision.dino_bf16 ? "bf16" : "fp32") << "); SAM 2.1 Hiera width " << a.sam2.embed_dim << " at "
+     << a.sam2.image_size << " px; device " << impl_->device_name << ", precision " << precision();
   return os.str();
 }
 
@@ -377,11 +387,12 @@ Result<std::vector<QueryResult>> VqEngine::RunClip(const ClipFrames& frames, con
     const Models models = impl_->models();
     const EngineOptions& o = impl_->options;
     if (debug) {
+      if (frames.ready) VQ2D_RETURN_IF_ERROR(frames.ready(frames.count));
       VQ2D_RETURN_IF_ERROR(RunDebugQueries(models, o.params, t, runnable, debug, debug_tensors_file, &results));
       return results;
     }
     VQ2D_ASSIGN_OR_RETURN(auto outs, RunClipQueries(models, o.params, t, runnable.queries, o.share_video_tokens,
-                                                    o.video_chunk_frames));
+                                                    o.video_chunk_frames, frames.ready));
     for (size_t k = 0; k < outs.size(); ++k) results[runnable.where[k]] = ToResult(outs[k]);
     return results;
   });

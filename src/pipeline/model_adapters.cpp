@@ -100,6 +100,23 @@ Status Sam2ImageAdapter::SetImage(const cv::Mat& rgb) {
   });
 }
 
+Status Sam2ImageAdapter::SetImages(const std::vector<cv::Mat>& rgbs) {
+  last_.release();  // the predictor's current image is no longer a SetImage one
+  ScopedSeconds timer(work_ ? &work_->sam2_s : nullptr);
+  return Guard("SAM 2 set_image (batch)", [&]() -> Status {
+    std::vector<torch::Tensor> images;
+    for (const cv::Mat& m : rgbs) images.push_back(MatToTensor(m));
+    VQ2D_RETURN_IF_ERROR(p_->SetImageBatch(images));
+    encoded_ += static_cast<int64_t>(rgbs.size());
+    if (work_) work_->sam2_encodes += static_cast<int64_t>(rgbs.size());
+    return Status::OK();
+  });
+}
+
+Status Sam2ImageAdapter::UseImage(size_t index) {
+  return Guard("SAM 2 select image", [&]() -> Status { return p_->SelectImage(static_cast<int64_t>(index)); });
+}
+
 Result<cv::Mat> Sam2ImageAdapter::PredictBox(const std::array<double, 4>& b) {
   ScopedSeconds timer(work_ ? &work_->sam2_s : nullptr);
   return Guard("SAM 2 box prompt", [&]() -> Result<cv::Mat> {

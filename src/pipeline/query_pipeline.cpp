@@ -59,6 +59,7 @@ TrackingParams Tracking(const PipelineParams& p) {
   t.keep_token_alignment = p.fixes.tracked_token_alignment;
   t.crop_interpolation = p.crop_interpolation;
   t.lazy_tokens = p.lazy_tracked_tokens;
+  t.batch_frames = p.batch_crops;
   return t;
 }
 

@@ -248,7 +248,7 @@ Result<std::vector<VideoObjects>> StreamVideoObjects(const torch::Tensor& frames
                                                      const std::vector<torch::Tensor>& query_tokens,
                                                      const std::vector<double>& cfs, double threshold,
                                                      TokenExtractor& ren, int64_t chunk_frames, int64_t* ren_images,
-                                                     const ImageOps& ops) {
+                                                     const ImageOps& ops, const FramesReady& ready) {
   if (ends.size() != query_tokens.size()) return Status::InvalidArgument("StreamVideoObjects: one end per query");
   int64_t max_end = 0;
   for (int64_t e : ends) max_end = std::max(max_end, e);
@@ -261,6 +261,7 @@ Result<std::vector<VideoObjects>> StreamVideoObjects(const torch::Tensor& frames
   int64_t images = 0;
   for (int64_t b = 0; b < max_end; b += std::max<int64_t>(1, chunk_frames)) {
     const int64_t e = std::min(max_end, b + std::max<int64_t>(1, chunk_frames));
+    if (ready) VQ2D_RETURN_IF_ERROR(ready(e));
     VideoTokenCache chunk(cfs, 16, 0, ops);  // encodes frames [b, e) once, keeps nothing
     VQ2D_ASSIGN_OR_RETURN(auto enc, chunk.EncodeRange(frames, b, e, ren));
     images += chunk.ren_images_encoded();

@@ -124,14 +124,51 @@ Result<std::pair<size_t, size_t>> TrackedTokens::Locate(int64_t r) {
   return Status::Internal("tracked tokens: row mapping out of step with the masks");
 }
 
+Status TrackedTokens::EncodeFrames(const std::vector<size_t>& frames) {
+  std::vector<size_t> todo;
+  for (size_t f : frames) {
+    if (f_[f].rows.defined() || std::find(todo.begin(), todo.end(), f) != todo.end()) continue;
+    VQ2D_RETURN_IF_ERROR(Select(f));
+    todo.push_back(f);
+  }
+  if (todo.size() <= 1) return todo.empty() ? Status::OK() : Encode(todo[0]);
+  std::vector<torch::Tensor> crops;
+  std::vector<const CropSelection*> sel;
+  std::vector<int64_t> pos;
+  for (size_t f : todo) {
+    crops.push_back(f_[f].crops);
+    sel.push_back(&*f_[f].sel);
+    pos.push_back(static_cast<int64_t>(f));
+  }
+  VQ2D_ASSIGN_OR_RETURN(std::vector<torch::Tensor> rows, gen_->CropTokenRowsOfFrames(crops, sel, pos));
+  if (rows.size() != todo.size()) return Status::Internal("token generator: CropTokenRowsOfFrames: one tensor per frame");
+  for (size_t k = 0; k < todo.size(); ++k) {
+    Frame& fr = f_[todo[k]];
+    if (rows[k].dim() != 2 || rows[k].size(0) != fr.crops.size(0)) {
+      return Status::Internal("token generator: CropTokenRows must give [N,D] for N crops");
+    }
+    dim_ = rows[k].size(1);
+    fr.rows = rows[k].to(torch::kFloat32);
+  }
+  return Status::OK();
+}
+
 Result<torch::Tensor> TrackedTokens::Gather(const std::vector<int64_t>& idx, int64_t dim) {
   std::vector<std::pair<size_t, size_t>> where;
+  std::vector<size_t> to_encode;  // batch_frames: frames whose tokens are read, encoded together below
   for (int64_t r : idx) {
     VQ2D_ASSIGN_OR_RETURN(auto fc, Locate(r));
     VQ2D_RETURN_IF_ERROR(Select(fc.first));
-    if (f_[fc.first].sel->kind[fc.second] == 1) VQ2D_RETURN_IF_ERROR(Encode(fc.first));
+    if (f_[fc.first].sel->kind[fc.second] == 1) {
+      if (params_.batch_frames) {
+        to_encode.push_back(fc.first);
+      } else {
+        VQ2D_RETURN_IF_ERROR(Encode(fc.first));
+      }
+    }
     where.push_back(fc);
   }
+  if (params_.batch_frames) VQ2D_RETURN_IF_ERROR(EncodeFrames(to_encode));
   const int64_t D = dim_ > 0 ? dim_ : dim;
   torch::Tensor out = torch::zeros({static_cast<int64_t>(idx.size()), D}, torch::kFloat32);
   for (size_t i = 0; i < where.size(); ++i) {

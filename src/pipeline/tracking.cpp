@@ -23,6 +23,20 @@ Result<torch::Tensor> BoxTokenGenerator::CropTokenRows(const torch::Tensor&, con
   return Status::Internal("this token generator computes tokens only through Generate (SupportsOnDemand is false)");
 }
 
+Result<std::vector<torch::Tensor>> BoxTokenGenerator::CropTokenRowsOfFrames(const std::vector<torch::Tensor>& crops,
+                                                                           const std::vector<const CropSelection*>& sel,
+                                                                           const std::vector<int64_t>& frame_pos) {
+  if (sel.size() != crops.size() || frame_pos.size() != crops.size()) {
+    return Status::Internal("CropTokenRowsOfFrames: one selection and position per frame");
+  }
+  std::vector<torch::Tensor> out;
+  for (size_t f = 0; f < crops.size(); ++f) {
+    VQ2D_ASSIGN_OR_RETURN(torch::Tensor rows, CropTokenRows(crops[f], *sel[f], frame_pos[f]));
+    out.push_back(std::move(rows));
+  }
+  return out;
+}
+
 Result<CropSelection> ModelBoxTokenGenerator::SelectCrops(const torch::Tensor& crops,
                                                           const std::vector<std::array<double, 4>>& boxes_xywh,
                                                           int64_t /*frame_pos*/) {
@@ -33,8 +47,17 @@ Result<CropSelection> ModelBoxTokenGenerator::SelectCrops(const torch::Tensor& c
   if (crops.size(0) == 0) return out;
   VQ2D_ASSIGN_OR_RETURN(torch::Tensor points, ren_->GridPoints(crops.size(1), crops.size(2)));
   const torch::Tensor pts = points.to(torch::kFloat32).contiguous();
+  if (batch_) {
+    std::vector<cv::Mat> blurred;
+    for (int64_t i = 0; i < crops.size(0); ++i) blurred.push_back(SamBlur(TensorToMat(crops[i]), ops_.sam_blur_kernel));
+    VQ2D_RETURN_IF_ERROR(sam_->SetImages(blurred));
+  }
   for (int64_t i = 0; i < crops.size(0); ++i) {
-    VQ2D_RETURN_IF_ERROR(sam_->SetImage(SamBlur(TensorToMat(crops[i]), ops_.sam_blur_kernel)));
+    if (batch_) {
+      VQ2D_RETURN_IF_ERROR(sam_->UseImage(static_cast<size_t>(i)));
+    } else {
+      VQ2D_RETURN_IF_ERROR(sam_->SetImage(SamBlur(TensorToMat(crops[i]), ops_.sam_blur_kernel)));
+    }
     const auto& b = boxes_xywh[i];
     VQ2D_ASSIGN_OR_RETURN(cv::Mat m, sam_->PredictBox({b[0], b[1], b[0] + b[2], b[1] + b[3]}));
     const cv::Mat refined = RefineMask(m);
@@ -57,10 +80,40 @@ Result<torch::Tensor> ModelBoxTokenGenerator::CropTokenRows(const torch::Tensor&
   }
   // REN on all N crops as one call (the batching of the eager path, so the values are the same bits).
   VQ2D_ASSIGN_OR_RETURN(RenTokens rt, ren_->Encode(crops));
-  torch::Tensor rows = torch::zeros({crops.size(0), rt.tokens.size(2)}, torch::kFloat32);
-  for (int64_t i = 0; i < crops.size(0); ++i)
-    if (sel.kind[i] == 1) rows[i].copy_(rt.tokens[i][sel.token[i]].to(torch::kFloat32));
+  return RowsFromTokens(rt.tokens, sel);
+}
+
+torch::Tensor ModelBoxTokenGenerator::RowsFromTokens(const torch::Tensor& tokens, const CropSelection& sel) {
+  const int64_t n = static_cast<int64_t>(sel.kind.size());
+  torch::Tensor rows = torch::zeros({n, tokens.size(2)}, torch::kFloat32);
+  for (int64_t i = 0; i < n; ++i)
+    if (sel.kind[i] == 1) rows[i].copy_(tokens[i][sel.token[i]].to(torch::kFloat32));
   return rows;
+}
+
+Result<std::vector<torch::Tensor>> ModelBoxTokenGenerator::CropTokenRowsOfFrames(
+    const std::vector<torch::Tensor>& crops, const std::vector<const CropSelection*>& sel,
+    const std::vector<int64_t>& frame_pos) {
+  if (!batch_ || crops.size() <= 1) return BoxTokenGenerator::CropTokenRowsOfFrames(crops, sel, frame_pos);
+  if (sel.size() != crops.size()) return Status::Internal("CropTokenRowsOfFrames: one selection per frame");
+  for (size_t f = 0; f < crops.size(); ++f) {
+    if (crops[f].dim() != 4 || crops[f].size(0) != static_cast<int64_t>(sel[f]->kind.size())) {
+      return Status::InvalidArgument("generate_token_from_bbox: one crop selection per crop");
+    }
+    if (crops[f].sizes().slice(1) != crops[0].sizes().slice(1)) {  // crops of different sizes: per frame
+      return BoxTokenGenerator::CropTokenRowsOfFrames(crops, sel, frame_pos);
+    }
+  }
+  // Every frame's crops in one REN call (chunks of models.ren_batch_size over frame x crop).
+  VQ2D_ASSIGN_OR_RETURN(RenTokens rt, ren_->Encode(torch::cat(crops)));
+  std::vector<torch::Tensor> out;
+  int64_t at = 0;
+  for (size_t f = 0; f < crops.size(); ++f) {
+    const int64_t n = crops[f].size(0);
+    out.push_back(RowsFromTokens(rt.tokens.narrow(0, at, n), *sel[f]));
+    at += n;
+  }
+  return out;
 }
 
 Result<CropTokens> ModelBoxTokenGenerator::Generate(const torch::Tensor& crops,

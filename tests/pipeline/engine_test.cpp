@@ -1,12 +1,15 @@
 // VqEngine on the demo's tiny random models: weight files written and loaded back strictly, a clip
 // of synthetic frames run end to end, deterministic, identical with the shared video pass on/off
-// and with the debug trace, and bad inputs handled per query.
+// and with the debug trace and with frames arriving from a prefetch thread, and bad inputs handled
+// per query.
 #include "vq2d/pipeline/engine.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
+#include "vq2d/base/chunk_prefetch.h"
 #include "vq2d/core/checkpoint.h"
 
 #include "engine_scenes.h"
@@ -34,6 +37,8 @@ TEST(VqEngine, DemoModelsRunAClipDeterministically) {
   auto engine = DemoEngine(dir.path(), 7, &o);
   ASSERT_TRUE(engine);
   EXPECT_EQ(engine->device(), "cpu");
+  // models.precision auto on the CPU: what the CPU has always run (precision.h).
+  EXPECT_EQ(engine->precision(), "auto: REN fp32, SAM 2 fp32, descriptors bf16");
   const int T = 10, H = 72, W = 128;
   const auto frames = testing::MovingSquareFrames(T, H, W);
   ClipFrames cf{frames.data(), T, H, W};
@@ -75,6 +80,112 @@ TEST(VqEngine, DemoModelsRunAClipDeterministically) {
   EXPECT_EQ(Dump(*a), Dump(*d));
   ASSERT_EQ(debug["queries"].size(), 2u);
   EXPECT_FALSE(debug["queries"][0]["trace"].empty());
+}
+
+// Frames arriving from a prefetch thread while the engine computes (ClipFrames::ready): the
+// same results as with every frame there, through both the shared pass and the per-query path;
+// a frame that never arrives fails the clip with the reader's error.
+TEST(VqEngine, FramesArrivingFromAPrefetchThreadGiveTheSameResults) {
+  vq2d::testing::TempDir dir;
+  EngineOptions o;
+  auto engine = DemoEngine(dir.path(), 7, &o);
+  ASSERT_TRUE(engine);
+  const int T = 10, H = 72, W = 128;
+  const auto frames = testing::MovingSquareFrames(T, H, W);
+  const int64_t frame_bytes = int64_t{H} * W * 3;
+  std::vector<QueryInput> qs = {{8, {58, 20, 20, 20}, 9}, {7, {52, 20, 20, 20}, 6}};
+  auto all = engine->RunClip(ClipFrames{frames.data(), T, H, W}, qs);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  for (bool background : {true, false}) {
+    std::vector<uint8_t> arriving(frames.size(), 0);
+    std::vector<int64_t> waits;
+    ChunkPrefetcher prefetch(T, 3, [&](int64_t b, int64_t e) {
+      std::copy(frames.begin() + b * frame_bytes, frames.begin() + e * frame_bytes, arriving.begin() + b * frame_bytes);
+      return Status::OK();
+    }, background);
+    ClipFrames cf{arriving.data(), T, H, W};
+    cf.ready = [&](int64_t end) {
+      waits.push_back(end);
+      return prefetch.Wait(end);
+    };
+    auto r = engine->RunClip(cf, qs);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(Dump(*all), Dump(*r));
+    ASSERT_FALSE(waits.empty());
+    EXPECT_EQ(waits.front(), 9);  // the visual-crop frames (8) first, then the chunks, then all
+    EXPECT_LE(*std::max_element(waits.begin(), waits.end()), T);
+    EXPECT_EQ(waits.back(), T);
+  }
+  EngineOptions per_query_options = o;
+  per_query_options.share_video_tokens = false;
+  auto per_query = VqEngine::Create(per_query_options);
+  ASSERT_TRUE(per_query.ok());
+  std::vector<uint8_t> arriving(frames.size(), 0);
+  ChunkPrefetcher prefetch(T, 4, [&](int64_t b, int64_t e) {
+    std::copy(frames.begin() + b * frame_bytes, frames.begin() + e * frame_bytes, arriving.begin() + b * frame_bytes);
+    return Status::OK();
+  });
+  ClipFrames cf{arriving.data(), T, H, W};
+  cf.ready = [&](int64_t end) { return prefetch.Wait(end); };
+  auto r = (*per_query)->RunClip(cf, qs);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Dump(*all), Dump(*r));
+
+  ChunkPrefetcher failing(T, 4, [&](int64_t b, int64_t) {
+    return b >= 4 ? Status::Corruption("clip.h5: frame 5: checksum mismatch") : Status::OK();
+  });
+  ClipFrames bad{arriving.data(), T, H, W};
+  bad.ready = [&](int64_t end) { return failing.Wait(end); };
+  auto f = engine->RunClip(bad, qs);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(f.status().message().find("clip.h5: frame 5"), std::string::npos) << f.status().ToString();
+}
+
+// models.batch_crops: off on the CPU by default (auto), and on gives the same decisions (tracks,
+// round-2 outcomes, errors) with scores within 1e-4: the batched SAM 2 encodes are equal within
+// float tolerance, not bit-identical.
+TEST(VqEngine, BatchedCropsGiveTheSameDecisions) {
+  vq2d::testing::TempDir dir;
+  EngineOptions o;
+  auto engine = DemoEngine(dir.path(), 7, &o);
+  ASSERT_TRUE(engine);
+  const int T = 12, H = 72, W = 128;
+  const auto frames = testing::MovingSquareFrames(T, H, W);
+  const ClipFrames cf{frames.data(), T, H, W};
+  const std::vector<QueryInput> qs = {{8, {58, 20, 20, 20}, 9}, {7, {52, 20, 20, 20}, 6}, {2, {22, 20, 20, 20}, 11}};
+  auto off = engine->RunClip(cf, qs);
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EngineOptions b = o;
+  b.models.batch_crops = "on";
+  auto batched = VqEngine::Create(b);
+  ASSERT_TRUE(batched.ok()) << batched.status().ToString();
+  auto on = (*batched)->RunClip(cf, qs);
+  ASSERT_TRUE(on.ok()) << on.status().ToString();
+  ASSERT_EQ(on->size(), off->size());
+  for (size_t i = 0; i < off->size(); ++i) {
+    SCOPED_TRACE(StrCat("query ", i));
+    const QueryResult &x = (*off)[i], &y = (*on)[i];
+    EXPECT_NEAR(x.score, y.score, 1e-4);
+    EXPECT_EQ(x.round2_tracked, y.round2_tracked);
+    EXPECT_EQ(x.round2_accepted, y.round2_accepted);
+    EXPECT_EQ(x.upstream_errors, y.upstream_errors);
+    ASSERT_EQ(x.track.size(), y.track.size());
+    for (size_t k = 0; k < x.track.size(); ++k) {
+      EXPECT_EQ(x.track[k].frame, y.track[k].frame);
+      EXPECT_EQ(x.track[k].x1, y.track[k].x1);
+      EXPECT_EQ(x.track[k].y1, y.track[k].y1);
+      EXPECT_EQ(x.track[k].x2, y.track[k].x2);
+      EXPECT_EQ(x.track[k].y2, y.track[k].y2);
+    }
+  }
+  // A batch encodes every crop; one by one, a crop equal to the previous one reuses its features.
+  EXPECT_GE((*batched)->model_work().sam2_encodes, engine->model_work().sam2_encodes);
+  EXPECT_EQ((*batched)->model_work().ren_images, engine->model_work().ren_images);
+  b.models.batch_crops = "sometimes";
+  auto bad = VqEngine::Create(b);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("models.batch_crops"), std::string::npos) << bad.status().ToString();
 }
 
 TEST(VqEngine, BadQueryInputsDoNotFailTheClip) {
@@ -141,6 +252,12 @@ TEST(VqEngine, LoadErrorsNameTheFile) {
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("sam_blur_kernel"), std::string::npos) << e.status().ToString();
   o.params = PipelineParams{};
+  o.models.precision = "fp16";
+  e = VqEngine::Create(o);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("models.precision 'fp16'"), std::string::npos) << e.status().ToString();
+  EXPECT_FALSE(ValidateEngineOptions(o).ok());
+  o.models.precision = "auto";
   o.models.device = "cuda:9";
   e = VqEngine::Create(o);
   EXPECT_FALSE(e.ok());

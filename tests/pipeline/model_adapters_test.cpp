@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "vq2d/pipeline/engine.h"
 #include "vq2d/pipeline/query_tokens.h"
 
 namespace vq2d::pipeline {
@@ -124,6 +125,71 @@ TEST(ModelAdapters, NonFiniteOutputsFailAsModelFailures) {
 
 namespace vq2d::pipeline {
 namespace {
+
+// The crops of a tracked frame through the image encoder as one batch (models.batch_crops): every
+// image's features and box-prompt logits equal those of SetImage one by one within float tolerance
+// (a batch is blocked differently, so bits are not compared), the masks' decisions are the same
+// where the logit is not within that tolerance of 0, and the adapter counts one encode per image.
+TEST(ModelAdapters, Sam2BatchedImagesMatchOneByOne) {
+  auto cfg = sam2::Sam2ConfigFromJson(DemoArchitectures()["sam2"]);  // the demo's SAM 2 (256 px): cheap
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  torch::manual_seed(3);
+  sam2::Sam2Model model(*cfg);
+  model->eval();
+  torch::NoGradGuard ng;
+  std::vector<cv::Mat> images;
+  for (int k = 0; k < 3; ++k) {
+    cv::Mat rgb(24, 32, CV_8UC3, cv::Scalar(60 + 40 * k, 90, 120 - 30 * k));
+    rgb(cv::Rect(4 + 4 * k, 6, 10, 8)).setTo(cv::Scalar(220, 40, 40 + 50 * k));
+    images.push_back(rgb);
+  }
+  const std::array<double, 4> box = {6, 5, 20, 15};
+  sam2::ImagePredictor one(model), batch(model);
+  std::vector<torch::Tensor> rgbs;
+  for (const auto& m : images) rgbs.push_back(MatToTensor(m));
+  ASSERT_TRUE(batch.SetImageBatch(rgbs).ok());
+  EXPECT_EQ(batch.batch_size(), 3);
+  sam2::ImagePrompt prompt;
+  prompt.box = torch::tensor({static_cast<float>(box[0]), static_cast<float>(box[1]), static_cast<float>(box[2]),
+                              static_cast<float>(box[3])});
+  prompt.multimask_output = false;
+  const double kTol = 1e-4;  // relative to the largest |value| of the tensor compared
+  auto close = [&](const torch::Tensor& a, const torch::Tensor& b, const char* what) {
+    const double scale = std::max(1.0, a.abs().max().item<double>());
+    const double diff = (a - b).abs().max().item<double>();
+    EXPECT_LE(diff, kTol * scale) << what << ": max |diff| " << diff << " at scale " << scale;
+  };
+  for (int k = 2; k >= 0; --k) {  // any order
+    SCOPED_TRACE(StrCat("image ", k));
+    ASSERT_TRUE(one.SetImage(rgbs[k]).ok());
+    ASSERT_TRUE(batch.SelectImage(k).ok());
+    close(one.image_embed(), batch.image_embed(), "image_embed");
+    close(one.high_res_feats()[0], batch.high_res_feats()[0], "high_res[0]");
+    close(one.high_res_feats()[1], batch.high_res_feats()[1], "high_res[1]");
+    auto a = one.Predict(prompt);
+    auto b = batch.Predict(prompt);
+    ASSERT_TRUE(a.ok() && b.ok());
+    close(a->low_res_masks, b->low_res_masks, "box logits");
+    const double scale = std::max(1.0, a->low_res_masks.abs().max().item<double>());
+    const torch::Tensor sure = a->low_res_masks.abs() > 10 * kTol * scale;
+    EXPECT_TRUE(torch::equal((a->low_res_masks > 0) & sure, (b->low_res_masks > 0) & sure));
+  }
+  EXPECT_FALSE(batch.SelectImage(3).ok());
+  ASSERT_TRUE(batch.SetImage(rgbs[0]).ok());  // SetImage drops the batch
+  EXPECT_EQ(batch.batch_size(), 0);
+
+  Sam2ImageAdapter adapter(&batch);
+  ASSERT_TRUE(adapter.SetImages(images).ok());
+  EXPECT_EQ(adapter.images_encoded(), 3);
+  ASSERT_TRUE(adapter.UseImage(1).ok());
+  auto m = adapter.PredictBox({box[0], box[1], box[2], box[3]});
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->size(), images[1].size());
+  EXPECT_FALSE(adapter.UseImage(5).ok());
+  // After a batch, SetImage encodes (the batch's current image is not a SetImage one).
+  ASSERT_TRUE(adapter.SetImage(images[1]).ok());
+  EXPECT_EQ(adapter.images_encoded(), 4);
+}
 
 TEST(ModelAdapters, Sam2ImageAndVideoContracts) {
   auto cfg = sam2::Sam2Preset("tiny");

@@ -114,6 +114,12 @@ class RowsGenerator : public BoxTokenGenerator {
     }
     return s;
   }
+  Result<std::vector<torch::Tensor>> CropTokenRowsOfFrames(const std::vector<torch::Tensor>& c,
+                                                           const std::vector<const CropSelection*>& s,
+                                                           const std::vector<int64_t>& pos) override {
+    ++batched_calls;
+    return BoxTokenGenerator::CropTokenRowsOfFrames(c, s, pos);  // per frame: counts `encoded`
+  }
   Result<torch::Tensor> CropTokenRows(const torch::Tensor& c, const CropSelection& s, int64_t) override {
     ++encoded;
     torch::Tensor out = torch::zeros({c.size(0), rows_.size(1)}, torch::kFloat32);
@@ -121,7 +127,7 @@ class RowsGenerator : public BoxTokenGenerator {
       if (s.kind[i] == 1) out[i].copy_(rows_[s.token[i]]);
     return out;
   }
-  int64_t crops = 1, selected = 0, encoded = 0;
+  int64_t crops = 1, selected = 0, encoded = 0, batched_calls = 0;
 
  private:
   torch::Tensor rows_;
@@ -143,7 +149,7 @@ void ExpectSameExpansion(const ExpansionResult& a, const ExpansionResult& b) {
 }
 
 TEST(LazyTrackedTokens, QueryExpansionFixtureReplaysMatchEager) {
-  int checked = 0, skipped_reads = 0;
+  int checked = 0, skipped_reads = 0, batched_reads = 0;
   for (const auto& c : LoadLogicCases("tracking_logic")) {
     const auto& ins = c.inputs["query_expansion"];
     for (size_t i = 0; i < ins.size(); ++i) {
@@ -164,19 +170,32 @@ TEST(LazyTrackedTokens, QueryExpansionFixtureReplaysMatchEager) {
           ep.bbox_size_threshold = in["bbox_size_threshold"];
           ep.fix_token_index = fix;
           const ExpansionResult eager = ExpandQueries(frames, q, o, track, tokens, ep);
-          RowsGenerator gen(tokens, static_cast<int64_t>(track.size()));
-          TrackingParams tp;
-          tp.query_cropping_factors.assign(static_cast<size_t>(gen.crops), 1.0);
-          auto lazy_tokens = TrackedTokens::Create(frames, track, &gen, tp);
-          ASSERT_TRUE(lazy_tokens.ok()) << lazy_tokens.status().ToString();
-          auto lazy = ExpandQueries(frames, q, o, track, **lazy_tokens, ep);
-          ASSERT_TRUE(lazy.ok()) << lazy.status().ToString();
-          ExpectSameExpansion(*lazy, eager);
-          EXPECT_LE(gen.encoded, static_cast<int64_t>(track.size()));
-          if (!eager.expanded) {
-            EXPECT_EQ(gen.selected + gen.encoded, 0);  // returned before reading
+          int64_t encoded[2] = {0, 0};
+          for (bool batch : {false, true}) {  // frames of one read encoded one by one / in one call
+            SCOPED_TRACE(StrCat("batch_frames ", batch));
+            RowsGenerator gen(tokens, static_cast<int64_t>(track.size()));
+            TrackingParams tp;
+            tp.query_cropping_factors.assign(static_cast<size_t>(gen.crops), 1.0);
+            tp.batch_frames = batch;
+            auto lazy_tokens = TrackedTokens::Create(frames, track, &gen, tp);
+            ASSERT_TRUE(lazy_tokens.ok()) << lazy_tokens.status().ToString();
+            auto lazy = ExpandQueries(frames, q, o, track, **lazy_tokens, ep);
+            ASSERT_TRUE(lazy.ok()) << lazy.status().ToString();
+            ExpectSameExpansion(*lazy, eager);
+            EXPECT_LE(gen.encoded, static_cast<int64_t>(track.size()));
+            if (!eager.expanded) {
+              EXPECT_EQ(gen.selected + gen.encoded, 0);  // returned before reading
+            }
+            if (batch) {
+              EXPECT_LE(gen.batched_calls, gen.encoded);
+            } else {
+              EXPECT_EQ(gen.batched_calls, 0);
+            }
+            encoded[batch] = gen.encoded;
+            batched_reads += gen.batched_calls > 0 && gen.batched_calls < gen.encoded;
+            if (!batch) skipped_reads += gen.encoded < static_cast<int64_t>(track.size());
           }
-          skipped_reads += gen.encoded < static_cast<int64_t>(track.size());
+          EXPECT_EQ(encoded[1], encoded[0]);  // the same frames encoded
           ++checked;
         }
       }
@@ -184,6 +203,7 @@ TEST(LazyTrackedTokens, QueryExpansionFixtureReplaysMatchEager) {
   }
   EXPECT_GT(checked, 0);
   EXPECT_GT(skipped_reads, 0);  // the fixtures exercise frames whose tokens are never computed
+  EXPECT_GT(batched_reads, 0);  // and reads that encode several frames in one call
 }
 
 // ---- End to end on the demo models ----

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "vq2d/core/sam2.h"
@@ -55,6 +56,14 @@ class ImagePredictor {
   Status SetImage(const torch::Tensor& rgb);
   // Same from an already preprocessed [1,3,S,S] tensor plus the original size.
   Status SetPreprocessedImage(const torch::Tensor& image, int64_t orig_h, int64_t orig_w);
+  // Images [B] (uint8 [H_i,W_i,3] RGB each, B >= 1) through the image encoder as ONE batch; every
+  // image's features are kept and image 0 is the current one. SelectImage(i) makes image i current:
+  // prompts then behave as after SetImage(images[i]), with features equal to the unbatched encoder's
+  // within float tolerance (a batch is blocked differently; bit-identical is not promised). SetImage
+  // drops the batch.
+  Status SetImageBatch(const std::vector<torch::Tensor>& rgbs);
+  Status SelectImage(int64_t index);
+  int64_t batch_size() const { return batch_embed_.defined() ? batch_embed_.size(0) : 0; }
 
   Result<ImagePrediction> Predict(const ImagePrompt& prompt);
   // Batched prompts: point_coords [B,N,2] / point_labels [B,N] and/or boxes [B,4] (all sets share N).
@@ -73,6 +82,10 @@ class ImagePredictor {
   torch::Tensor input_, image_embed_;
   std::vector<torch::Tensor> high_res_;
   int64_t orig_h_ = 0, orig_w_ = 0;
+  // SetImageBatch: [B,...] features and the original sizes of its images.
+  torch::Tensor batch_input_, batch_embed_;
+  std::vector<torch::Tensor> batch_high_res_;
+  std::vector<std::pair<int64_t, int64_t>> batch_sizes_;
 };
 
 // Reference SAM2Transforms.postprocess_masks on low-res logits [B,M,h,w]: optional hole filling

@@ -95,7 +95,7 @@ struct RenOptions {
 
 struct ModelsOptions {
   std::string device = "auto";     // auto | cpu | cuda
-  std::string precision = "fp32";  // fp32 | bf16
+  std::string precision = "auto";  // auto | fp32 | bf16 (per model and device: pipeline/precision.h)
   // Checkpoint files. Empty = the seed's location: REN at <ren.logging.save_dir>/<exp_name>/checkpoint.pth,
   // SAM 2 at data.sam2_ckpt.
   std::string dinov2 = "/path/to/dinov2_vitl14_pretrain.pth";
@@ -107,6 +107,9 @@ struct ModelsOptions {
   // DINO ViT-B/8, SAM 2.1 named by visual_query.tracker_param. `vq2d synth` writes one for its demo models.
   std::string architecture = "";
   std::string dino_precision = "bf16";           // upstream casts DINO weights and input to bf16
+  // A tracked frame's crops through SAM 2's image encoder as one batch and REN over (frame x crop):
+  // auto = on CUDA only (batched results are equal within float tolerance, not bit-identical) | on | off.
+  std::string batch_crops = "auto";
   long long ren_batch_size = defaults::kRenBatchSize;  // frames per REN pass
   std::vector<long long> dino_input_size = {defaults::kDinoInputHeight, defaults::kDinoInputWidth};  // (H, W)
   // CPU threads per process for LibTorch (0 = its default: the cores this process may use). Results are
@@ -133,6 +136,9 @@ struct RunnerOptions {
   // identical results, 5 x sum of query frames REN images instead of 5 x max).
   bool share_video_tokens = true;
   long long video_chunk_frames = defaults::kVideoChunkFrames;  // frames per REN pass of the shared video pass
+  // The clip's frames read and decoded from its record by a background thread, video_chunk_frames
+  // at a time, while the models compute (false: all read before the models start; same results).
+  bool prefetch_frames = true;
 };
 
 // Switches that fix upstream quirks (docs/pipeline.md, Upstream quirks). All off = upstream behaviour.

@@ -37,8 +37,11 @@ class ClipPipeline {
   // All queries of the clip: queries encoded first, then ONE streaming pass over the frames
   // (chunks of `chunk_frames`) filters every query's objects, so host memory stays bounded by a
   // chunk of REN tokens. Same outcomes as RunQuery per query.
+  // With `ready` set (frames still arriving): the video pass waits for each chunk and the rounds
+  // for the whole clip; the caller has waited for the queries' visual-crop frames.
   Result<std::vector<QueryOutcome>> RunQueries(const std::vector<QueryInput>& queries,
-                                               int64_t chunk_frames = defaults::kVideoChunkFrames);
+                                               int64_t chunk_frames = defaults::kVideoChunkFrames,
+                                               const FramesReady& ready = {});
   int64_t ren_images_encoded_for_video() const;
 
  private:
@@ -60,10 +63,12 @@ QueryOutcome UpstreamRaisedOutcome(const Status& status);
 // Every query of one clip (frames [T,H,W,3] uint8; each query's frames inside the clip). With
 // `share_video_tokens` one shared video pass serves every query (ClipPipeline::RunQueries, chunks
 // of `chunk_frames`); if a query raises where upstream raises (kUpstreamRaised), the queries are
-// run one by one instead and that query alone gets UpstreamRaisedOutcome. Any other error (model
+// run one by one instead and that query alone gets UpstreamRaisedOutcome. `ready` (frames still
+// arriving, ClipFrames::ready): frames are read only as far as it said they are there. Any other error (model
 // or device failure, programming error such as InvalidArgument) fails the call.
 Result<std::vector<QueryOutcome>> RunClipQueries(const Models& models, const PipelineParams& params,
                                                  const torch::Tensor& frames, const std::vector<QueryInput>& queries,
-                                                 bool share_video_tokens, int64_t chunk_frames);
+                                                 bool share_video_tokens, int64_t chunk_frames,
+                                                 const FramesReady& ready = {});
 
 }  // namespace vq2d::pipeline

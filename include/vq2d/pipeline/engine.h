@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -45,8 +46,13 @@ struct ModelOptions {
   // auto with GPUs allocated and no CUDA fails: ChooseDevice in device.h).
   std::string device = "cpu";
   int local_rank = 0;
-  bool bf16 = false;       // REN weights/activations and SAM 2 autocast in bf16 (upstream on CUDA)
+  // models.precision ("auto" | "fp32" | "bf16") and models.dino_precision == "bf16": the dtype of
+  // each model on the resolved device is ResolvePrecision's (precision.h, docs/gpu.md).
+  std::string precision = "auto";
   bool dino_bf16 = true;   // DINO weights and input in bf16 (upstream, always)
+  // models.batch_crops ("auto" | "on" | "off"): PipelineParams::batch_crops as ResolveBatchCrops
+  // gives it for the resolved device (auto: CUDA only).
+  std::string batch_crops = "auto";
   int64_t ren_batch_size = defaults::kRenBatchSize;
   int cpu_threads = 0;  // > 0: torch::set_num_threads for this process (0 = LibTorch's default)
   int64_t dino_input_height = defaults::kDinoInputHeight, dino_input_width = defaults::kDinoInputWidth;
@@ -68,9 +74,18 @@ struct EngineOptions {
 Status ValidateEngineOptions(const EngineOptions& options);
 
 struct ClipFrames {
+  ClipFrames() = default;
+  ClipFrames(const uint8_t* data_, int64_t count_, int height_, int width_, FramesReady ready_ = {})
+      : data(data_), count(count_), height(height_), width(width_), ready(std::move(ready_)) {}
   const uint8_t* data = nullptr;  // [count,height,width,3] uint8 RGB, borrowed
   int64_t count = 0;
   int height = 0, width = 0;
+  // Frames still arriving (a prefetch thread filling `data`): when set, the engine reads frames
+  // [0, end) only after ready(end) returned OK, calling it on the engine's thread (end = the
+  // queries' last visual-crop frame + 1, then each chunk end of the video pass, then `count` before
+  // the rounds); an error from it fails RunClip with that Status. Unset: every
+  // frame is there. Same results either way.
+  FramesReady ready;
 };
 
 struct TrackedBox {
@@ -106,6 +121,9 @@ class VqEngine {
                                            nlohmann::json* debug = nullptr, const std::string& debug_tensors_file = "");
 
   const std::string& device() const;  // resolved, e.g. "cpu" or "cuda:0"
+  // The dtypes the models run in on that device (models.precision resolved), e.g.
+  // "auto: REN fp32, SAM 2 bf16 autocast, descriptors bf16".
+  std::string precision() const;
   // Model work of every RunClip so far (counts and seconds per model; per clip: the difference).
   ModelWork model_work() const;
   // Human-readable one-liner of the architectures (for logs).

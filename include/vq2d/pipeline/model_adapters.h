@@ -36,6 +36,10 @@ class Sam2ImageAdapter : public ImageSegmenter {
  public:
   explicit Sam2ImageAdapter(sam2::ImagePredictor* predictor, ModelWork* work = nullptr) : p_(predictor), work_(work) {}
   Status SetImage(const cv::Mat& rgb) override;
+  // One image-encoder pass over every image (sam2::ImagePredictor::SetImageBatch); counted as
+  // rgbs.size() encodes.
+  Status SetImages(const std::vector<cv::Mat>& rgbs) override;
+  Status UseImage(size_t index) override;
   Result<cv::Mat> PredictBox(const std::array<double, 4>& box_xyxy) override;
   Result<std::vector<cv::Mat>> PredictPoint(double x, double y) override;
   int64_t images_encoded() const { return encoded_; }

@@ -37,10 +37,25 @@ class ImageSegmenter {
  public:
   virtual ~ImageSegmenter() = default;
   virtual Status SetImage(const cv::Mat& rgb) = 0;
+  // Several images at once (the crops of a tracked frame through the image encoder as one batch),
+  // then UseImage(i) before prompting image i: prompts behave as after SetImage(rgbs[i]). The
+  // default keeps the images and calls SetImage in UseImage (unbatched; test doubles); the SAM 2
+  // adapter encodes them in one pass (equal within float tolerance, not bit-identical).
+  virtual Status SetImages(const std::vector<cv::Mat>& rgbs) {
+    pending_ = rgbs;
+    return Status::OK();
+  }
+  virtual Status UseImage(size_t index) {
+    if (index >= pending_.size()) return Status::Internal("ImageSegmenter::UseImage: no such image of SetImages");
+    return SetImage(pending_[index]);
+  }
   // Box prompt, multimask_output=False: one mask (logits > 0).
   virtual Result<cv::Mat> PredictBox(const std::array<double, 4>& box_xyxy) = 0;
   // One positive point (x, y), multimask_output=True: the 3 masks in SAM's order.
   virtual Result<std::vector<cv::Mat>> PredictPoint(double x, double y) = 0;
+
+ private:
+  std::vector<cv::Mat> pending_;  // the default SetImages
 };
 
 // Dense patch features (DINO ViT-B/8, normed last block without CLS, as a map).

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -12,6 +13,10 @@
 #include "vq2d/base/status.h"
 
 namespace vq2d::pipeline {
+
+// Frames of a clip still arriving: ready(end) returns OK once frames [0, end) may be read (blocking
+// until then), or why they never will be. Empty = every frame is there (ClipFrames::ready).
+using FramesReady = std::function<Status(int64_t end)>;
 
 // Quirk switches (upstream quirks Q1-Q4, docs/pipeline.md), all off = upstream behaviour. Mirrors io's FixesOptions.
 struct PipelineFixes {
@@ -55,6 +60,11 @@ struct PipelineParams {
   // Round-1 tracked-object tokens computed on demand (TrackedTokens) instead of for every tracked
   // frame as upstream does: identical results, less work. false = eager (equivalence tests).
   bool lazy_tracked_tokens = true;
+  // The crops of a tracked frame through SAM 2's image encoder as one batch, and the REN crops of
+  // all frames a read of tracked tokens needs as one call (chunks of models.ren_batch_size). Equal
+  // within float tolerance with the same decisions, not bit-identical, so the engine turns it on by
+  // device (models.batch_crops auto: CUDA only); false = one crop, one frame at a time.
+  bool batch_crops = false;
   PipelineFixes fixes;
 };
 

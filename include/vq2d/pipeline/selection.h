@@ -12,6 +12,7 @@
 #include "vq2d/base/status.h"
 #include "vq2d/pipeline/geometry.h"
 #include "vq2d/pipeline/models.h"
+#include "vq2d/pipeline/params.h"
 
 namespace vq2d::pipeline {
 
@@ -76,11 +77,13 @@ class VideoTokenCache {
 // All queries of a clip in one streaming pass (bounded memory: only `chunk_frames` frames of REN
 // tokens are alive): query q gets the objects of frames [0, ends[q]) filtered against
 // query_tokens[q] — the same objects as EncodeVideo per query, with max(ends) frames encoded once.
+// With `ready` set, each chunk's frames are read only after ready(chunk end) returned OK.
 Result<std::vector<VideoObjects>> StreamVideoObjects(const torch::Tensor& frames, const std::vector<int64_t>& ends,
                                                      const std::vector<torch::Tensor>& query_tokens,
                                                      const std::vector<double>& frame_cropping_factors, double threshold,
                                                      TokenExtractor& ren, int64_t chunk_frames = defaults::kVideoChunkFrames,
-                                                     int64_t* ren_images = nullptr, const ImageOps& ops = {});
+                                                     int64_t* ren_images = nullptr, const ImageOps& ops = {},
+                                                     const FramesReady& ready = {});
 
 // Upstream VideoEncoder without a cache: encode frames [0, end) and filter.
 Result<VideoObjects> EncodeVideo(const torch::Tensor& frames, int64_t end, const std::vector<double>& frame_cropping_factors,

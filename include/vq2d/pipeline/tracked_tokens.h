@@ -3,7 +3,8 @@
 // a frame's crops are cut and its SAM 2 box masks computed only when the row count, the row -> crop
 // mapping or upstream's error check needs them, and its REN tokens only when one of its rows is read.
 // The rows, their order and values, and the upstream errors are those of AssembleCropTokens over
-// every frame (the eager path).
+// every frame (the eager path). With TrackingParams::batch_frames, the frames one Gather needs are
+// encoded by one CropTokenRowsOfFrames call (equal within float tolerance, not bit-identical).
 //
 // Borrows `frames` ([T,H,W,3] uint8) and the generator, which must outlive the object.
 // Thread-safety: one thread.
@@ -55,6 +56,8 @@ class TrackedTokens {
   Status Cut(size_t f);
   Status Select(size_t f);
   Status Encode(size_t f);
+  // Encode of several frames through one CropTokenRowsOfFrames call (TrackingParams::batch_frames).
+  Status EncodeFrames(const std::vector<size_t>& frames);
   // (frame, crop) of row r; needs the masks of every frame before it without alignment.
   Result<std::pair<size_t, size_t>> Locate(int64_t r);
 

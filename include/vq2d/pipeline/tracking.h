@@ -69,13 +69,21 @@ class BoxTokenGenerator {
                                             const std::vector<std::array<double, 4>>& boxes_xywh, int64_t frame_pos);
   // The tokens: [N,D] float32, row i = the chosen token of crop i where sel.kind[i] == 1, zeros elsewhere.
   virtual Result<torch::Tensor> CropTokenRows(const torch::Tensor& crops, const CropSelection& sel, int64_t frame_pos);
+  // CropTokenRows of several frames (crops[f], sel[f], frame_pos[f]); the default calls it per frame,
+  // a batching generator encodes them together. One [N_f,D] tensor per frame.
+  virtual Result<std::vector<torch::Tensor>> CropTokenRowsOfFrames(const std::vector<torch::Tensor>& crops,
+                                                                   const std::vector<const CropSelection*>& sel,
+                                                                   const std::vector<int64_t>& frame_pos);
 };
 // The model-backed generator (REN + SAM 2 on the crop blurred with SamBlur(ops.sam_blur_kernel) +
 // distance-transform rule with ops.token_distance_mask_size).
 class ModelBoxTokenGenerator : public BoxTokenGenerator {
  public:
-  ModelBoxTokenGenerator(TokenExtractor* ren, ImageSegmenter* sam, const ImageOps& ops = {})
-      : ren_(ren), sam_(sam), ops_(ops) {}
+  // `batch_crops` (PipelineParams::batch_crops): SelectCrops sends a frame's crops through the SAM
+  // image encoder as one batch (ImageSegmenter::SetImages), CropTokenRowsOfFrames sends every
+  // frame's crops through REN in one Encode call.
+  ModelBoxTokenGenerator(TokenExtractor* ren, ImageSegmenter* sam, const ImageOps& ops = {}, bool batch_crops = false)
+      : ren_(ren), sam_(sam), ops_(ops), batch_(batch_crops) {}
   // SelectCrops then CropTokenRows (the same model calls as upstream's one function: REN on the N
   // crops as one batch, SAM on each blurred crop).
   Result<CropTokens> Generate(const torch::Tensor& crops, const std::vector<std::array<double, 4>>& boxes_xywh) override;
@@ -85,11 +93,17 @@ class ModelBoxTokenGenerator : public BoxTokenGenerator {
                                     int64_t frame_pos) override;
   // REN only.
   Result<torch::Tensor> CropTokenRows(const torch::Tensor& crops, const CropSelection& sel, int64_t frame_pos) override;
+  Result<std::vector<torch::Tensor>> CropTokenRowsOfFrames(const std::vector<torch::Tensor>& crops,
+                                                           const std::vector<const CropSelection*>& sel,
+                                                           const std::vector<int64_t>& frame_pos) override;
 
  private:
+  // Rows of crop selection `sel` from REN tokens [N,Q,D] of its N crops.
+  static torch::Tensor RowsFromTokens(const torch::Tensor& tokens, const CropSelection& sel);
   TokenExtractor* ren_;
   ImageSegmenter* sam_;
   ImageOps ops_;
+  bool batch_;
 };
 // Concatenates per-crop outputs like upstream (skipped crops dropped unless keep_alignment, zero
 // rows for kind 0). Returns an empty [0,D] tensor (and sets *upstream_error) where upstream raises.
@@ -102,6 +116,8 @@ struct TrackingParams {
   // get_tokens: compute the tracked tokens on demand (TrackPredictionResult::lazy) instead of for
   // every tracked frame (TrackPredictionResult::tokens). Same results; less work.
   bool lazy_tokens = false;
+  // Lazy tokens: the REN crops of every frame one read needs in one call (PipelineParams::batch_crops).
+  bool batch_frames = false;
   CropInterpolation crop_interpolation = defaults::kCropInterpolation;  // tracked-token crops
 };
 

@@ -54,6 +54,9 @@ Status ImagePredictor::SetPreprocessedImage(const torch::Tensor& image, int64_t 
   Status status = GuardTorch("SAM 2 image encoder failed", [&]() -> Status {
     torch::NoGradGuard no_grad;
     Bf16AutocastGuard autocast(options_.bf16, device_);
+    batch_input_ = batch_embed_ = torch::Tensor();
+    batch_high_res_.clear();
+    batch_sizes_.clear();
     input_ = image.to(device_, torch::kFloat32);
     auto out = model_->ForwardImage(input_);
     // _prepare_backbone_features + no_mem_embed on the lowest-resolution level.
@@ -68,6 +71,55 @@ Status ImagePredictor::SetPreprocessedImage(const torch::Tensor& image, int64_t 
   });
   if (!status.ok()) image_embed_ = torch::Tensor();  // no half-set image
   return status;
+}
+
+Status ImagePredictor::SetImageBatch(const std::vector<torch::Tensor>& rgbs) {
+  batch_input_ = batch_embed_ = torch::Tensor();
+  batch_high_res_.clear();
+  batch_sizes_.clear();
+  image_embed_ = torch::Tensor();  // no half-set image
+  if (rgbs.empty()) return Status::InvalidArgument("SAM 2 SetImageBatch: expected at least one image");
+  for (const auto& rgb : rgbs) {
+    if (!rgb.defined() || rgb.dim() != 3 || rgb.size(2) != 3 || rgb.scalar_type() != torch::kUInt8)
+      return Status::InvalidArgument("SAM 2 SetImageBatch: expected uint8 RGB images [H,W,3]");
+  }
+  Status status = GuardTorch("SAM 2 batched image encoder failed", [&]() -> Status {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> inputs;
+    for (const auto& rgb : rgbs) {
+      inputs.push_back(PreprocessImage(rgb.to(device_), model_->cfg.image_size));
+      batch_sizes_.emplace_back(rgb.size(0), rgb.size(1));
+    }
+    Bf16AutocastGuard autocast(options_.bf16, device_);
+    batch_input_ = torch::cat(inputs).to(device_, torch::kFloat32);
+    auto out = model_->ForwardImage(batch_input_);
+    // As SetPreprocessedImage, per image of the batch.
+    const int64_t d = model_->cfg.d_model, b = batch_input_.size(0);
+    auto top = out.backbone_fpn.back();
+    auto flat = top.flatten(2).permute({2, 0, 1}) + model_->no_mem_embed;  // [HW,B,d]
+    batch_embed_ = flat.permute({1, 2, 0}).reshape({b, d, top.size(2), top.size(3)});
+    batch_high_res_ = {out.backbone_fpn[0], out.backbone_fpn[1]};
+    return Status::OK();
+  });
+  if (!status.ok()) {
+    batch_input_ = batch_embed_ = torch::Tensor();
+    batch_high_res_.clear();
+    batch_sizes_.clear();
+    return status;
+  }
+  return SelectImage(0);
+}
+
+Status ImagePredictor::SelectImage(int64_t index) {
+  if (index < 0 || index >= batch_size()) {
+    return Status::InvalidArgument(StrCat("SAM 2 SelectImage: image ", index, " of a batch of ", batch_size()));
+  }
+  input_ = batch_input_.narrow(0, index, 1);
+  image_embed_ = batch_embed_.narrow(0, index, 1);
+  high_res_ = {batch_high_res_[0].narrow(0, index, 1), batch_high_res_[1].narrow(0, index, 1)};
+  orig_h_ = batch_sizes_[static_cast<size_t>(index)].first;
+  orig_w_ = batch_sizes_[static_cast<size_t>(index)].second;
+  return Status::OK();
 }
 
 Result<BatchImagePrediction> ImagePredictor::PredictBatch(const torch::Tensor& point_coords,

@@ -193,13 +193,14 @@ const std::vector<Field>& Schema() {
     add("ren.logging.exp_name", Kind::kString, VQ2D_PTR(ren.logging_exp_name), "see ren.logging.save_dir", false);
     // models
     add("models.device", Kind::kString, VQ2D_PTR(models.device), "auto = cuda:<local_rank % gpus> when available, else cpu", false, -kInf, kInf, {"auto", "cpu", "cuda"});
-    add("models.precision", Kind::kString, VQ2D_PTR(models.precision), "fp32, or bf16 where upstream autocasts on CUDA", true, -kInf, kInf, {"fp32", "bf16"});
+    add("models.precision", Kind::kString, VQ2D_PTR(models.precision), "auto = upstream's per device (CUDA: SAM 2 bf16 autocast, REN fp32; CPU: fp32); fp32 = REN and SAM 2 fp32; bf16 = speed mode, REN bf16 too (docs/gpu.md)", true, -kInf, kInf, {"auto", "fp32", "bf16"});
     add("models.dinov2", Kind::kString, VQ2D_PTR(models.dinov2), "DINOv2 ViT-L/14 checkpoint", false);
     add("models.dino", Kind::kString, VQ2D_PTR(models.dino), "DINO ViT-B/8 checkpoint", false);
     add("models.ren", Kind::kString, VQ2D_PTR(models.ren), "REN checkpoint.pth (empty: from ren.logging)", false);
     add("models.sam2", Kind::kString, VQ2D_PTR(models.sam2), "SAM 2.1 checkpoint (empty: data.sam2_ckpt)", false);
     add("models.architecture", Kind::kString, VQ2D_PTR(models.architecture), "JSON file of model architectures (empty: official)", false);
     add("models.dino_precision", Kind::kString, VQ2D_PTR(models.dino_precision), "DINO ViT-B/8 weights and input (upstream: bf16)", true, -kInf, kInf, {"fp32", "bf16"});
+    add("models.batch_crops", Kind::kString, VQ2D_PTR(models.batch_crops), "tracked-token crops through SAM 2 and REN in batches: auto = on CUDA only (equal within float tolerance, not bit-identical), on, off", true, -kInf, kInf, {"auto", "on", "off"});
     add("models.ren_batch_size", Kind::kInt, VQ2D_PTR(models.ren_batch_size), "images per REN pass (upstream 4; results do not depend on it)", false, 1, 4096);
     add("models.cpu_threads", Kind::kInt, VQ2D_PTR(models.cpu_threads), "LibTorch CPU threads per process (0: default); bit-identical results need the same count", false, 0, 1024);
     add("models.dino_input_size", Kind::kIntList, VQ2D_PTR(models.dino_input_size), "DINO input [height, width] (upstream 384x512)", true, 8, 8192);
@@ -220,6 +221,7 @@ const std::vector<Field>& Schema() {
     add("runner.grace_period_s", Kind::kDouble, VQ2D_PTR(runner.grace_period_s), "seconds the current clip may take after SIGTERM/SIGUSR1", false, 0, 86400);
     add("runner.share_video_tokens", Kind::kBool, VQ2D_PTR(runner.share_video_tokens), "one video pass per clip shared by its queries (false: per query, as upstream; same results)", false);
     add("runner.video_chunk_frames", Kind::kInt, VQ2D_PTR(runner.video_chunk_frames), "frames per REN pass of the shared video pass", false, 1, 100000);
+    add("runner.prefetch_frames", Kind::kBool, VQ2D_PTR(runner.prefetch_frames), "read the clip's frames from its record on a background thread while the models compute (false: all before; same results)", false);
     // fixes
     add("fixes.expansion_token_index", Kind::kBool, VQ2D_PTR(fixes.expansion_token_index), "upstream quirk Q1 (docs/pipeline.md): expansion appends tracked tokens[query_idx], not [track_idx]", true);
     add("fixes.tracked_token_alignment", Kind::kBool, VQ2D_PTR(fixes.tracked_token_alignment), "upstream quirk Q2 (docs/pipeline.md): keep 8 tracked tokens per frame when a SAM mask is empty", true);
