@@ -7,6 +7,7 @@
 
 #include "app/args.h"
 #include "app/commands.h"
+#include "vq2d/base/human.h"
 #include "vq2d/io/annotations.h"
 #include "vq2d/io/evaluate.h"
 
@@ -96,8 +97,8 @@ int RunBenchEval(const Args& args) {
   }
   std::string gt_text, pred_text;
   MakeSynthetic(queries, static_cast<unsigned long long>(seed), &gt_text, &pred_text);
-  std::printf("bench eval: %lld queries, annotations %.1f MB, predictions %.1f MB\n", queries, gt_text.size() / 1e6,
-              pred_text.size() / 1e6);
+  std::printf("bench eval: %lld queries, annotations %s, predictions %s\n", queries, HumanBytes(gt_text.size()).c_str(),
+              HumanBytes(pred_text.size()).c_str());
   double best_parse = 1e30, best_convert = 1e30, best_metrics = 1e30, best_total = 1e30;
   EvaluationResult last;
   for (long long r = 0; r < repeats; ++r) {

@@ -11,6 +11,7 @@
 
 #include "app/args.h"
 #include "app/commands.h"
+#include "vq2d/base/human.h"
 #include "vq2d/base/filesystem.h"
 #include "vq2d/io/prepare.h"
 #include "vq2d/io/prepare_math.h"
@@ -138,8 +139,9 @@ int RunBenchPrepare(const Args& args) {
   std::printf("  prepare     : %lld decoded + %lld written (trim, PIL resize to 512x288, HDF5 %s) in %.2f s\n",
               static_cast<long long>(st.frames_decoded), static_cast<long long>(st.frames_written),
               gzip ? "gzip-4" : "uncompressed", st.seconds);
-  std::printf("              = %.1f decoded frames/s, %.1f written frames/s, record %.1f MB\n",
-              st.frames_decoded / st.seconds, st.frames_written / st.seconds, st.bytes_written / 1e6);
+  std::printf("              = %.1f decoded frames/s, %.1f written frames/s, record %s\n",
+              st.frames_decoded / st.seconds, st.frames_written / st.seconds,
+              HumanBytes(static_cast<uint64_t>(st.bytes_written)).c_str());
   if (own_dir) {  // scratch files of this benchmark: a failed removal only leaves them in /tmp, say so
     for (const std::string& p : {JoinPath(dir, "bench-clip.h5"), video_path}) {
       if (Status s = fs->Remove(p); !s.ok()) std::fprintf(stderr, "vq2d bench prepare: %s\n", s.ToString().c_str());
