@@ -1,20 +1,13 @@
 #include "vq2d/base/chunk_prefetch.h"
 
 #include <algorithm>
-#include <chrono>
 #include <exception>
 
 namespace vq2d {
 
-namespace {
-double Since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-}  // namespace
-
-ChunkPrefetcher::ChunkPrefetcher(int64_t total, int64_t chunk, ReadFn read, bool background)
+ChunkPrefetcher::ChunkPrefetcher(int64_t total, int64_t chunk, ReadFn read, bool background, Clock* clock)
     : total_(std::max<int64_t>(0, total)), chunk_(std::max<int64_t>(1, chunk)), read_(std::move(read)),
-      background_(background) {
+      background_(background), clock_(clock) {
   if (background_ && total_ > 0) thread_ = std::thread([this] { Run(); });
 }
 
@@ -33,14 +26,14 @@ Status ChunkPrefetcher::ReadNext() {
     begin = ready_;
   }
   const int64_t end = std::min(total_, begin + chunk_);
-  const auto t0 = std::chrono::steady_clock::now();
+  const double t0 = clock_->MonotonicSeconds();
   Status s;
   try {
     s = read_(begin, end);
   } catch (const std::exception& e) {  // e.g. bad_alloc: a Status, never std::terminate on the thread
     s = Status::Internal(StrCat("exception: ", e.what()));
   }
-  const double secs = Since(t0);
+  const double secs = clock_->MonotonicSeconds() - t0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     read_s_ += secs;
@@ -66,7 +59,7 @@ void ChunkPrefetcher::Run() {
 
 Status ChunkPrefetcher::Wait(int64_t end) {
   end = std::min(end, total_);
-  const auto t0 = std::chrono::steady_clock::now();
+  const double t0 = clock_->MonotonicSeconds();
   if (!background_) {
     for (;;) {
       {
@@ -79,7 +72,7 @@ Status ChunkPrefetcher::Wait(int64_t end) {
   }
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return ready_ >= end || !error_.ok(); });
-  wait_s_ += Since(t0);
+  wait_s_ += clock_->MonotonicSeconds() - t0;
   return ready_ >= end ? Status::OK() : error_;
 }
 

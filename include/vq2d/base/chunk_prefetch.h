@@ -22,6 +22,7 @@
 #include <mutex>
 #include <thread>
 
+#include "vq2d/base/clock.h"
 #include "vq2d/base/status.h"
 
 namespace vq2d {
@@ -29,7 +30,9 @@ namespace vq2d {
 class ChunkPrefetcher {
  public:
   using ReadFn = std::function<Status(int64_t begin, int64_t end)>;
-  ChunkPrefetcher(int64_t total, int64_t chunk, ReadFn read, bool background = true);
+  // `clock` (not owned, must outlive this; thread-safe) times the reads and waits.
+  ChunkPrefetcher(int64_t total, int64_t chunk, ReadFn read, bool background = true,
+                  Clock* clock = Clock::Default());
   ~ChunkPrefetcher();
   ChunkPrefetcher(const ChunkPrefetcher&) = delete;
   ChunkPrefetcher& operator=(const ChunkPrefetcher&) = delete;
@@ -50,6 +53,7 @@ class ChunkPrefetcher {
   const int64_t total_, chunk_;
   ReadFn read_;
   const bool background_;
+  Clock* const clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   int64_t ready_ = 0;       // guarded by mu_
