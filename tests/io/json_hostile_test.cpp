@@ -68,6 +68,33 @@ TEST(JsonHostile, ClipOutputSchemaOfTheWrongTypeIsAnError) {
   }
 }
 
+// Regression (fuzzing on the CI machine, regressions/predictions/eval_fno_1e300.json and
+// eval_track_spanning_int64.json): a frame number written as a float beyond long long (1e300) was cast
+// unchecked (undefined behaviour), and a track whose frames span nearly all of long long overflowed
+// the contiguity check. Both are errors naming the box; in-range integral floats still read (5.0).
+TEST(JsonHostile, PredictedFrameNumbersBeyondLongLongAreErrorsNotUndefinedBehaviour) {
+  auto gt = ParseAnnotations(kOneClip, "gt.json");
+  ASSERT_TRUE(gt.ok()) << gt.status().ToString();
+  auto pred = [](const std::string& bboxes) {
+    return StrCat(R"({"version": "1.0.5", "challenge": "ego4d_vq2d_challenge", "results": {"videos": [)",
+                  R"({"video_uid": "v", "clips": [{"clip_uid": "c", "predictions": [{"query_sets": {"1": )",
+                  R"({"bboxes": )", bboxes, R"(, "score": 0.5}}}]}]}]}})");
+  };
+  const std::string box = R"(, "x1": 1, "y1": 1, "x2": 5, "y2": 5})";
+  for (const char* fno : {"1e300", "-1e300", "9.3e18", "18446744073709551615"}) {
+    auto e = EvaluatePredictions(pred(StrCat(R"([{"fno": )", fno, box, "]")), "pred.json", *gt);
+    ASSERT_FALSE(e.ok()) << fno;
+    EXPECT_TRUE(Has(e.status().message(), "bboxes[0].fno: expected an integer frame number")) << e.status().message();
+  }
+  auto far = EvaluatePredictions(pred(StrCat(R"([{"fno": -9223372036854775807)", box, R"(, {"fno": 9223372036854775807)",
+                                             box, "]")),
+                                 "pred.json", *gt);
+  ASSERT_FALSE(far.ok());
+  EXPECT_TRUE(Has(far.status().message(), "BBoxes not contiguous")) << far.status().message();
+  auto ok = EvaluatePredictions(pred(StrCat(R"([{"fno": 2.0)", box, R"(, {"fno": 3)", box, "]")), "pred.json", *gt);
+  EXPECT_TRUE(ok.ok()) << ok.status().ToString();
+}
+
 TEST(JsonHostile, AnnotationWithManyQuerySetsParsesAndValidatesLinearly) {
   // 100,000 query sets (96 s in eval before); no timing assertion, a quadratic regression makes this
   // test take minutes.

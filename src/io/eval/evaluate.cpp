@@ -155,13 +155,13 @@ Status ValidatePredictionsJson(const OJson& pred, const std::string& src, const 
 
 namespace {
 
+// A frame number: json_util.h's integer rule (an integer, or an integral float such as 5.0, within
+// long long). Upstream's Python int has no range; a float beyond long long (1e300) used to be cast
+// unchecked, which is undefined behaviour (found by fuzzing), so it is now this TypeError.
 Result<long long> JsonIntegral(const OJson& v, const std::string& where) {
-  if (v.is_number_integer()) return v.get<long long>();
-  if (v.is_number_float()) {
-    double d = v.get<double>();
-    if (std::isfinite(d) && d == std::floor(d)) return static_cast<long long>(d);
-  }
-  return Status::InvalidArgument(StrCat("TypeError: ", where, ": expected an integer frame number, got ", Show(v)));
+  if (const std::optional<long long> i = io::internal::IntegerOf(v)) return *i;
+  return Status::InvalidArgument(StrCat("TypeError: ", where,
+                                        ": expected an integer frame number within 64-bit range, got ", Show(v)));
 }
 
 Result<double> JsonNumber(const OJson& v, const std::string& where) {
@@ -200,7 +200,11 @@ Result<EvalScore> ScoreFromJson(const OJson& q, const std::string& where) {
   if (!q.contains("score")) return Status::InvalidArgument(StrCat("KeyError: ", where, ": missing key 'score'"));
   const OJson& s = q["score"];
   if (s.is_null()) return EvalScore{};
-  if (s.is_number_integer()) return EvalScore::Int(s.get<long long>());
+  if (const std::optional<long long> i = s.is_number_integer() ? io::internal::IntegerOf(s) : std::nullopt) {
+    return EvalScore::Int(*i);
+  }
+  // An integer beyond long long (Python keeps it exact) ranks as the nearest double.
+  if (s.is_number_integer()) return EvalScore::Float(s.get<double>());
   if (s.is_number_float()) return EvalScore::Float(s.get<double>());
   return Status::InvalidArgument(StrCat("TypeError: ", where, ".score: expected a number or null, got ", Show(s)));
 }

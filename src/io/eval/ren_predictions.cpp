@@ -13,7 +13,14 @@ namespace {
 
 using io::internal::OJson;
 
-long long PyInt(double v) { return static_cast<long long>(std::trunc(v)); }
+// Python's int(v) for a box coordinate; a non-finite one or one beyond long long is an error here
+// (Python raises for NaN/inf and keeps huge values exact; the cast would be undefined behaviour).
+Result<long long> PyInt(double v, const std::string& what) {
+  if (!std::isfinite(v) || std::fabs(v) >= 9.2e18) {
+    return Status::InvalidArgument(StrCat("ValueError: ", what, ": cannot convert box coordinate ", v, " to an integer"));
+  }
+  return static_cast<long long>(std::trunc(v));
+}
 
 // ResponseTrack(bboxes).to_json()["bboxes"]: BBox(f, x, y, x+w, y+h), sorted by fno, int() fields.
 Result<OJson> TrackJson(const std::vector<RenTrackRow>& rows, const std::string& what) {
@@ -25,10 +32,10 @@ Result<OJson> TrackJson(const std::vector<RenTrackRow>& rows, const std::string&
   for (const auto& b : t.boxes) {
     OJson o = OJson::object();
     o["fno"] = b.fno;
-    o["x1"] = PyInt(b.x1);
-    o["x2"] = PyInt(b.x2);
-    o["y1"] = PyInt(b.y1);
-    o["y2"] = PyInt(b.y2);
+    VQ2D_ASSIGN_OR_RETURN(o["x1"], PyInt(b.x1, what));
+    VQ2D_ASSIGN_OR_RETURN(o["x2"], PyInt(b.x2, what));
+    VQ2D_ASSIGN_OR_RETURN(o["y1"], PyInt(b.y1, what));
+    VQ2D_ASSIGN_OR_RETURN(o["y2"], PyInt(b.y2, what));
     arr.push_back(std::move(o));
   }
   return arr;

@@ -127,7 +127,12 @@ Result<EvalTrack> EvalTrack::Make(std::vector<EvalBox> boxes, const std::string&
     t.t_start = t.boxes.front().fno;
     t.t_end = t.boxes.back().fno;
   }
-  if (static_cast<long long>(t.boxes.size()) != t.t_end - t.t_start + 1) {
+  // Contiguous: as many boxes as frames from t_start to t_end. The span is taken in unsigned
+  // arithmetic (t_end >= t_start after the sort), exact even for frame numbers at the ends of long
+  // long's range, where t_end - t_start would overflow.
+  const unsigned long long span =
+      static_cast<unsigned long long>(t.t_end) - static_cast<unsigned long long>(t.t_start);
+  if (!t.boxes.empty() && span != t.boxes.size() - 1) {  // an empty track is (0, -1): contiguous
     return Status::InvalidArgument(StrCat("ValueError: ====> ResponseTrack: BBoxes not contiguous: ", what, " has ",
                                           t.boxes.size(), " boxes spanning frames ", t.t_start, "..", t.t_end));
   }
