@@ -236,8 +236,11 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
     frames.data.resize(frame_bytes * static_cast<size_t>(needed));
     uint8_t* dst = frames.data.data();
     const auto* rec = &*record;
-    prefetch = std::make_unique<ChunkPrefetcher>(needed, prefetch_chunk_frames_, [rec, dst, frame_bytes](int64_t b,
-                                                                                                         int64_t e) {
+    // The engine encodes the queries first (their visual-crop frames, in query order), then runs
+    // the video pass in chunks from frame 0 (ClipFrames::ready): read in that order.
+    std::vector<int64_t> first;
+    for (const pipeline::QueryInput& q : inputs) first.push_back(q.visual_crop_frame);
+    auto read = [rec, dst, frame_bytes](int64_t b, int64_t e) {
       Result<FrameBuffer> part = rec->ReadFrames(b, e);
       if (!part.ok()) return part.status();
       if (part->data.size() != frame_bytes * static_cast<size_t>(e - b)) {
@@ -246,7 +249,9 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
       }
       std::memcpy(dst + frame_bytes * static_cast<size_t>(b), part->data.data(), part->data.size());
       return Status::OK();
-    });
+    };
+    prefetch = std::make_unique<ChunkPrefetcher>(needed, prefetch_chunk_frames_, std::move(read), /*background=*/true,
+                                                 Clock::Default(), first);
   } else {
     VQ2D_ASSIGN_OR_RETURN(frames, record->ReadFrames(0, needed));
     read_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -259,7 +264,9 @@ Result<ClipResult> VqClipProcessor::Process(const ClipTask& task, const StopToke
   if (!inputs.empty()) {
     pipeline::ClipFrames cf{frames.data.data(), frames.count, frames.height, frames.width};
     if (prefetch) {
-      cf.ready = [&prefetch, &path](int64_t end) { return prefetch->Wait(end).WithContext(StrCat("record ", path)); };
+      cf.ready = [&prefetch, &path](int64_t b, int64_t e) {
+        return prefetch->Wait(b, e).WithContext(StrCat("record ", path));
+      };
     }
     if (dump) VQ2D_RETURN_IF_ERROR(FileSystem::Default()->CreateDirs(debug_.dir));
     const std::string tensors_file = dump ? debug_.dir + "/" + task.clip_uid + ".safetensors" : "";

@@ -42,8 +42,9 @@ struct DebugDump {
 
 class VqClipProcessor : public runner::ClipProcessor {
  public:
-  // `prefetch_chunk_frames` > 0: the clip's frames are read from its record on a background thread,
-  // that many at a time, while the engine computes (runner.prefetch_frames; ChunkPrefetcher: the
+  // `prefetch_chunk_frames` > 0: the clip's frames are read from its record on a background thread
+  // while the engine computes, the queries' visual-crop frames first, then the clip that many at a
+  // time from its start, the order the engine needs them (runner.prefetch_frames; ChunkPrefetcher: the
   // record is read by that thread alone until the clip ends; a read error fails the clip naming the
   // record); 0: all are read before the engine starts. Same results.
   VqClipProcessor(std::unique_ptr<pipeline::VqEngine> engine, std::string records_dir, DebugDump debug = {},

@@ -101,6 +101,8 @@ Result<std::vector<QueryOutcome>> ClipPipeline::RunQueries(const std::vector<Que
   std::vector<torch::Tensor> toks;
   std::vector<size_t> which;
   for (size_t i = 0; i < qs.size(); ++i) {
+    const int64_t v = qs[i].visual_crop_frame;  // outside the clip: EncodeQuerySet fails the query
+    if (ready && v >= 0 && v < frames_.size(0)) VQ2D_RETURN_IF_ERROR(ready(v, v + 1));
     VQ2D_ASSIGN_OR_RETURN(bool good, EncodeQuerySet(qs[i], &sets[i], &pre[i]));
     ok[i] = good;
     if (!good) continue;
@@ -113,7 +115,7 @@ Result<std::vector<QueryOutcome>> ClipPipeline::RunQueries(const std::vector<Que
   VQ2D_ASSIGN_OR_RETURN(auto objects, StreamVideoObjects(frames_, ends, toks, params_.frame_cropping_factors,
                                                          params_.matching_threshold, *models_.ren, chunk_frames, &images,
                                                          ImageOpsOf(params_), ready));
-  if (ready) VQ2D_RETURN_IF_ERROR(ready(frames_.size(0)));  // the rounds read any frame
+  if (ready) VQ2D_RETURN_IF_ERROR(ready(0, frames_.size(0)));  // the rounds read any frame
   uncached_ren_images_ += images;
   const double video_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::vector<QueryOutcome> out(qs.size());
@@ -138,17 +140,6 @@ Result<std::vector<QueryOutcome>> RunClipQueries(const Models& models, const Pip
                                                  const torch::Tensor& frames, const std::vector<QueryInput>& queries,
                                                  bool share_video_tokens, int64_t chunk_frames,
                                                  const FramesReady& ready) {
-  if (ready) {
-    // The queries are encoded first: their visual-crop frames (in the clip, or the query fails
-    // with its own error before reading any frame).
-    int64_t crops_end = 0;
-    for (const QueryInput& q : queries) {
-      if (q.visual_crop_frame >= 0 && q.visual_crop_frame < frames.size(0)) {
-        crops_end = std::max(crops_end, q.visual_crop_frame + 1);
-      }
-    }
-    VQ2D_RETURN_IF_ERROR(ready(crops_end));
-  }
   if (share_video_tokens) {
     ClipPipeline p(models, params, /*use_cache=*/true);
     p.StartClip(frames);
@@ -157,7 +148,7 @@ Result<std::vector<QueryOutcome>> RunClipQueries(const Models& models, const Pip
     // One query raised where upstream raises: it must not fail its clip. Redo the queries one by
     // one below and isolate it.
   }
-  if (ready) VQ2D_RETURN_IF_ERROR(ready(frames.size(0)));  // per query: any frame, in any order
+  if (ready) VQ2D_RETURN_IF_ERROR(ready(0, frames.size(0)));  // per query: any frame, in any order
   ClipPipeline p(models, params, /*use_cache=*/share_video_tokens);
   p.StartClip(frames);
   std::vector<QueryOutcome> outs(queries.size());

@@ -387,7 +387,7 @@ Result<std::vector<QueryResult>> VqEngine::RunClip(const ClipFrames& frames, con
     const Models models = impl_->models();
     const EngineOptions& o = impl_->options;
     if (debug) {
-      if (frames.ready) VQ2D_RETURN_IF_ERROR(frames.ready(frames.count));
+      if (frames.ready) VQ2D_RETURN_IF_ERROR(frames.ready(0, frames.count));
       VQ2D_RETURN_IF_ERROR(RunDebugQueries(models, o.params, t, runnable, debug, debug_tensors_file, &results));
       return results;
     }

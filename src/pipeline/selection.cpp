@@ -261,7 +261,7 @@ Result<std::vector<VideoObjects>> StreamVideoObjects(const torch::Tensor& frames
   int64_t images = 0;
   for (int64_t b = 0; b < max_end; b += std::max<int64_t>(1, chunk_frames)) {
     const int64_t e = std::min(max_end, b + std::max<int64_t>(1, chunk_frames));
-    if (ready) VQ2D_RETURN_IF_ERROR(ready(e));
+    if (ready) VQ2D_RETURN_IF_ERROR(ready(b, e));
     VideoTokenCache chunk(cfs, 16, 0, ops);  // encodes frames [b, e) once, keeps nothing
     VQ2D_ASSIGN_OR_RETURN(auto enc, chunk.EncodeRange(frames, b, e, ren));
     images += chunk.ren_images_encoded();

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
+#include <utility>
 
 #include "vq2d/base/chunk_prefetch.h"
 #include "vq2d/core/checkpoint.h"
@@ -83,8 +85,11 @@ TEST(VqEngine, DemoModelsRunAClipDeterministically) {
 }
 
 // Frames arriving from a prefetch thread while the engine computes (ClipFrames::ready): the
-// same results as with every frame there, through both the shared pass and the per-query path;
-// a frame that never arrives fails the clip with the reader's error.
+// same results as with every frame there, through both the shared pass and the per-query path,
+// with the reader going through the clip from its start or reading the visual-crop frames first;
+// the engine waits for each query's visual-crop frame alone first (not a prefix of the clip), then
+// for the chunks of the video pass, then for the whole clip; a frame that never arrives fails the
+// clip with the reader's error.
 TEST(VqEngine, FramesArrivingFromAPrefetchThreadGiveTheSameResults) {
   vq2d::testing::TempDir dir;
   EngineOptions o;
@@ -96,25 +101,48 @@ TEST(VqEngine, FramesArrivingFromAPrefetchThreadGiveTheSameResults) {
   std::vector<QueryInput> qs = {{8, {58, 20, 20, 20}, 9}, {7, {52, 20, 20, 20}, 6}};
   auto all = engine->RunClip(ClipFrames{frames.data(), T, H, W}, qs);
   ASSERT_TRUE(all.ok()) << all.status().ToString();
-  for (bool background : {true, false}) {
+  using Range = std::pair<int64_t, int64_t>;
+  // (background, visual-crop frames first): the thread through the clip from its start, the
+  // thread with the crops first, and the same order on the engine's thread (reads then follow the
+  // waits, so what was read when a wait returned is known).
+  for (auto [background, crops_first] : {std::pair{true, false}, std::pair{true, true}, std::pair{false, true}}) {
     std::vector<uint8_t> arriving(frames.size(), 0);
-    std::vector<int64_t> waits;
+    std::vector<Range> waits, reads;
+    std::vector<size_t> reads_at_wait;  // reads done when each wait returned (without the thread)
+    std::mutex mu;
     ChunkPrefetcher prefetch(T, 3, [&](int64_t b, int64_t e) {
       std::copy(frames.begin() + b * frame_bytes, frames.begin() + e * frame_bytes, arriving.begin() + b * frame_bytes);
+      std::lock_guard<std::mutex> lock(mu);
+      reads.emplace_back(b, e);
       return Status::OK();
-    }, background);
+    }, background, Clock::Default(), crops_first ? std::vector<int64_t>{8, 7} : std::vector<int64_t>{});
     ClipFrames cf{arriving.data(), T, H, W};
-    cf.ready = [&](int64_t end) {
-      waits.push_back(end);
-      return prefetch.Wait(end);
+    cf.ready = [&](int64_t b, int64_t e) {
+      waits.emplace_back(b, e);
+      Status s = prefetch.Wait(b, e);
+      std::lock_guard<std::mutex> lock(mu);
+      reads_at_wait.push_back(reads.size());
+      return s;
     };
     auto r = engine->RunClip(cf, qs);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_EQ(Dump(*all), Dump(*r));
-    ASSERT_FALSE(waits.empty());
-    EXPECT_EQ(waits.front(), 9);  // the visual-crop frames (8) first, then the chunks, then all
-    EXPECT_LE(*std::max_element(waits.begin(), waits.end()), T);
-    EXPECT_EQ(waits.back(), T);
+    ASSERT_GE(waits.size(), 4u);
+    EXPECT_EQ(waits[0], (Range{8, 9}));  // query 0's visual-crop frame, then query 1's
+    EXPECT_EQ(waits[1], (Range{7, 8}));
+    for (size_t k = 2; k + 1 < waits.size(); ++k) {  // the video pass: consecutive chunks from 0 to 9
+      EXPECT_EQ(waits[k].first, k == 2 ? 0 : waits[k - 1].second) << k;
+      EXPECT_LT(waits[k].first, waits[k].second) << k;
+    }
+    EXPECT_EQ(waits[waits.size() - 2].second, 9);  // the last query frame
+    EXPECT_EQ(waits.back(), (Range{0, T}));
+    if (!background && crops_first) {
+      // The first query was encoded after one frame was read, the second after two.
+      EXPECT_EQ(reads_at_wait[0], 1u);
+      EXPECT_EQ(reads_at_wait[1], 2u);
+      EXPECT_EQ(reads[0], (Range{8, 9}));
+      EXPECT_EQ(reads[1], (Range{7, 8}));
+    }
   }
   EngineOptions per_query_options = o;
   per_query_options.share_video_tokens = false;
@@ -126,7 +154,7 @@ TEST(VqEngine, FramesArrivingFromAPrefetchThreadGiveTheSameResults) {
     return Status::OK();
   });
   ClipFrames cf{arriving.data(), T, H, W};
-  cf.ready = [&](int64_t end) { return prefetch.Wait(end); };
+  cf.ready = [&](int64_t b, int64_t e) { return prefetch.Wait(b, e); };
   auto r = (*per_query)->RunClip(cf, qs);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(Dump(*all), Dump(*r));
@@ -135,7 +163,7 @@ TEST(VqEngine, FramesArrivingFromAPrefetchThreadGiveTheSameResults) {
     return b >= 4 ? Status::Corruption("clip.h5: frame 5: checksum mismatch") : Status::OK();
   });
   ClipFrames bad{arriving.data(), T, H, W};
-  bad.ready = [&](int64_t end) { return failing.Wait(end); };
+  bad.ready = [&](int64_t b, int64_t e) { return failing.Wait(b, e); };
   auto f = engine->RunClip(bad, qs);
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.status().code(), StatusCode::kCorruption);

@@ -37,8 +37,8 @@ class ClipPipeline {
   // All queries of the clip: queries encoded first, then ONE streaming pass over the frames
   // (chunks of `chunk_frames`) filters every query's objects, so host memory stays bounded by a
   // chunk of REN tokens. Same outcomes as RunQuery per query.
-  // With `ready` set (frames still arriving): the video pass waits for each chunk and the rounds
-  // for the whole clip; the caller has waited for the queries' visual-crop frames.
+  // With `ready` set (frames still arriving): each query waits for its visual-crop frame before it
+  // is encoded, the video pass for each chunk, the rounds for the whole clip (ClipFrames::ready).
   Result<std::vector<QueryOutcome>> RunQueries(const std::vector<QueryInput>& queries,
                                                int64_t chunk_frames = defaults::kVideoChunkFrames,
                                                const FramesReady& ready = {});

@@ -81,10 +81,14 @@ struct ClipFrames {
   int64_t count = 0;
   int height = 0, width = 0;
   // Frames still arriving (a prefetch thread filling `data`): when set, the engine reads frames
-  // [0, end) only after ready(end) returned OK, calling it on the engine's thread (end = the
-  // queries' last visual-crop frame + 1, then each chunk end of the video pass, then `count` before
-  // the rounds); an error from it fails RunClip with that Status. Unset: every
-  // frame is there. Same results either way.
+  // [begin, end) only after ready(begin, end) returned OK, calling it on the engine's thread, in
+  // this order: each runnable query's visual-crop frame [v, v + 1) just before that query is
+  // encoded (queries in order), then each chunk [b, e) of the video pass (chunks of
+  // video_chunk_frames from 0), then [0, count) before the rounds (and before anything else in
+  // the per-query and debug paths). So a reader that reads the visual-crop frames first, then the
+  // clip in chunks from its start, lets the models start after the first frame (ChunkPrefetcher's
+  // `first`). An error from it fails RunClip with that Status. Unset: every frame is there. Same
+  // results either way.
   FramesReady ready;
 };
 

@@ -14,9 +14,10 @@
 
 namespace vq2d::pipeline {
 
-// Frames of a clip still arriving: ready(end) returns OK once frames [0, end) may be read (blocking
-// until then), or why they never will be. Empty = every frame is there (ClipFrames::ready).
-using FramesReady = std::function<Status(int64_t end)>;
+// Frames of a clip still arriving: ready(begin, end) returns OK once frames [begin, end) may be
+// read (blocking until then), or why they never will be. Empty = every frame is there
+// (ClipFrames::ready).
+using FramesReady = std::function<Status(int64_t begin, int64_t end)>;
 
 // Quirk switches (upstream quirks Q1-Q4, docs/pipeline.md), all off = upstream behaviour. Mirrors io's FixesOptions.
 struct PipelineFixes {

@@ -77,7 +77,7 @@ class VideoTokenCache {
 // All queries of a clip in one streaming pass (bounded memory: only `chunk_frames` frames of REN
 // tokens are alive): query q gets the objects of frames [0, ends[q]) filtered against
 // query_tokens[q] — the same objects as EncodeVideo per query, with max(ends) frames encoded once.
-// With `ready` set, each chunk's frames are read only after ready(chunk end) returned OK.
+// With `ready` set, each chunk [b, e) is read only after ready(b, e) returned OK.
 Result<std::vector<VideoObjects>> StreamVideoObjects(const torch::Tensor& frames, const std::vector<int64_t>& ends,
                                                      const std::vector<torch::Tensor>& query_tokens,
                                                      const std::vector<double>& frame_cropping_factors, double threshold,
