@@ -50,8 +50,9 @@ cv::Rect Label(cv::Mat& img, const std::string& text, cv::Point at, const cv::Sc
 
 // A drawing coordinate in pixels: truncated toward zero like the int cast it replaces, saturated at
 // +-1e8 so that a box far outside the picture (a hostile or broken prediction) draws the same visible
-// pixels without an out-of-range cast (undefined behaviour).
-int Px(double v) { return static_cast<int>(std::clamp(v, -1e8, 1e8)); }
+// pixels without an out-of-range cast (undefined behaviour); NaN (a box times the inf scale of a
+// zero original size) draws at 0.
+int Px(double v) { return std::isnan(v) ? 0 : static_cast<int>(std::clamp(v, -1e8, 1e8)); }
 
 int TextWidth(const std::string& text, double font) {
   int base = 0;
