@@ -1,5 +1,4 @@
 // vq2d bench clip: the model work of one synthetic clip (include/vq2d/core/clip_bench.h has the rules).
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -708,6 +707,7 @@ Result<ForkedReplies> RunForked(int64_t count, const std::function<nlohmann::jso
   close(go[1]);  // release
   ForkedReplies out;
   std::string first_error;
+  StatusCode first_code = StatusCode::kInternal;
   for (size_t i = 0; i < pids.size(); ++i) {
     const std::string text = ReadAll(reply_fds[i]);
     close(reply_fds[i]);
@@ -719,11 +719,14 @@ Result<ForkedReplies> RunForked(int64_t count, const std::function<nlohmann::jso
                             WIFSIGNALED(status) ? StrCat("signal ", WTERMSIG(status)) : StrCat("exit ", WEXITSTATUS(status)),
                             ")")}};
     }
-    if (j.contains("error") && first_error.empty()) first_error = j["error"].get<std::string>();
+    if (j.contains("error") && first_error.empty()) {
+      first_error = j["error"].get<std::string>();
+      if (j.contains("code")) first_code = static_cast<StatusCode>(j["code"].get<int>());
+    }
     out.replies.push_back(j);
   }
   out.wall_s = Since(t0);
-  if (!first_error.empty()) return Status::Internal(first_error);
+  if (!first_error.empty()) return Status(first_code, first_error);
   return out;
 }
 
@@ -741,7 +744,7 @@ Status BenchClip(const ClipBenchOptions& o, std::ostream& out) {
       << "  " << models << ", random weights; libtorch " << TorchVersionString() << ", device " << o.device
       << ", precision " << o.precision << "\n"
       << "  clip: " << o.frames << " frames of " << o.frame_height << "x" << o.frame_width << ", " << plan.query_frames.size()
-      << " queries, query frames";
+      << (plan.query_frames.size() == 1 ? " query, query frame" : " queries, query frames");
   for (int64_t qf : plan.query_frames) out << " " << qf;
   out << "\n  assumed (data-dependent): " << o.candidates << " refined candidates per round; SAM 2 steps per track";
   for (int64_t p : plan.track_steps) out << " " << p;
@@ -759,11 +762,11 @@ Status BenchClip(const ClipBenchOptions& o, std::ostream& out) {
     if (o.threads > 0) at::set_num_threads(static_cast<int>(o.threads));
     nlohmann::json j;
     auto t = MatmulTflops(o.device, peak_dtype, peak_n, cuda ? 20 : 3);
-    if (!t.ok()) return {{"error", t.status().ToString()}};
+    if (!t.ok()) return {{"error", t.status().message()}, {"code", static_cast<int>(t.status().code())}};
     j["peak"] = *t;
     if (cuda && o.precision != "bf16") {  // REN's own dtype (fp32, TF32 off as LibTorch's default)
       auto f = MatmulTflops(o.device, c10::kFloat, peak_n, 5);
-      if (!f.ok()) return {{"error", f.status().ToString()}};
+      if (!f.ok()) return {{"error", f.status().message()}, {"code", static_cast<int>(f.status().code())}};
       j["peak_fp32"] = *f;
     }
     return j;
@@ -777,7 +780,7 @@ Status BenchClip(const ClipBenchOptions& o, std::ostream& out) {
   for (int64_t r : o.ranks) {
     auto group = RunForked(r, [&](const std::function<void()>& barrier) -> nlohmann::json {
       auto res = RunClipWorkload(o, barrier);
-      if (!res.ok()) return {{"error", res.status().ToString()}};
+      if (!res.ok()) return {{"error", res.status().message()}, {"code", static_cast<int>(res.status().code())}};
       return ResultJson(*res);
     });
     if (!group.ok()) return group.status().WithContext(StrCat("bench clip, ", r, " rank(s)"));
