@@ -7,15 +7,19 @@
 # that directory, FuzzRegressions.*). Ends with one line per target: executions, seconds, result (ok,
 # crash, leak, timeout, out-of-memory, ...).
 #
-# Default (CI): deterministic. Each target runs a fixed number of inputs (runs_of below) from a fixed
+# Default (CI): a fixed search. Each target runs a fixed number of inputs (runs_of below) from a fixed
 # seed (-seed=1), without comparison tracing or corpus reloads (see below), starting from the same corpus
 # every time (the committed seeds and regressions only; what it adds goes to a scratch folder
 # emptied first, build-fuzz/corpus-ci/<target>/), with a per-input timeout (10 s) that load cannot
 # reach for inputs that take milliseconds. So the number of inputs tried, and where the search
-# starts, no longer depend on the machine's speed or load. The search itself is not yet bit-identical
-# from run to run: measured on six targets, two full runs gave identical corpora for some targets
-# (record), a few percent of the entries differed for the others (a libFuzzer source of variation
-# not yet found; not the load, not -reload, not -use_cmp, not the RSS thread). No run found anything.
+# starts, do not depend on the machine's speed or load. The search itself is NOT the same on every
+# machine: libFuzzer's choices follow the coverage it sees, and two runs of the same code on this
+# machine already gave a few percent different corpora for five of the six targets (a source of
+# variation not found; not the load, not -reload, not -use_cmp, not the RSS thread). The CI machine
+# once found an input (a frame number of 1e300, undefined behaviour in a cast) that seed 1 never
+# reached here. So another machine may find what this one did not: before committing parser changes,
+# sweep many seeds (VQ2D_FUZZ_SEEDS=2-40 below, each seed another fixed search), and treat any CI
+# finding as a real bug (keep its input as a regression, fix it).
 # VQ2D_FUZZ_SECONDS=n instead fuzzes each target for n seconds (by hand: a longer search whose inputs
 # depend on the machine's speed; it keeps its corpus in build-fuzz/corpus/<target>/ between runs).
 #
@@ -23,6 +27,7 @@
 #   tools/fuzz.sh config predictions     some targets
 #   VQ2D_FUZZ_RUNS=100000 tools/fuzz.sh  another fixed number of runs for every target
 #   VQ2D_FUZZ_SECONDS=600 tools/fuzz.sh  time-bounded, by hand
+#   VQ2D_FUZZ_SEEDS=2-40 tools/fuzz.sh   the CI search from each seed in turn, stops at the first finding
 #   VQ2D_FUZZ_BUILD_DIR=dir VQ2D_JOBS=2 VQ2D_FUZZ_RSS_MB=2048 VQ2D_FUZZ_SEED=1 tools/fuzz.sh
 #
 # Targets: config annotations predictions record (torch-free, link vq2d_io) and safetensors
@@ -33,6 +38,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${VQ2D_FUZZ_BUILD_DIR:-$here/build-fuzz}
 seconds=${VQ2D_FUZZ_SECONDS:-}   # empty: fixed runs (CI)
 seed=${VQ2D_FUZZ_SEED:-1}
+if [ -n "${VQ2D_FUZZ_SEEDS:-}" ]; then
+  [[ $VQ2D_FUZZ_SEEDS =~ ^([0-9]+)-([0-9]+)$ ]] || { echo "fuzz: VQ2D_FUZZ_SEEDS='$VQ2D_FUZZ_SEEDS' is not FIRST-LAST" >&2; exit 2; }
+  for s in $(seq "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"); do
+    echo "fuzz: seed $s"
+    VQ2D_FUZZ_SEEDS= VQ2D_FUZZ_SEED=$s "${BASH_SOURCE[0]}" "$@" || { echo "fuzz: seed $s found something (above)"; exit 1; }
+  done
+  exit 0
+fi
 rss_mb=${VQ2D_FUZZ_RSS_MB:-2048}
 jobs=${VQ2D_JOBS:-$(nproc)}
 inputs=$here/tests/fixtures/fuzz   # committed inputs: corpus/<target>/ seeds, regressions/<target>/

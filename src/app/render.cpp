@@ -8,6 +8,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "vq2d/base/filesystem.h"
+#include "vq2d/base/json_parse.h"
 
 namespace vq2d::app {
 
@@ -47,6 +48,12 @@ cv::Rect Label(cv::Mat& img, const std::string& text, cv::Point at, const cv::Sc
   return r;
 }
 
+// A drawing coordinate in pixels: truncated toward zero like the int cast it replaces, saturated at
+// +-1e8 so that a box far outside the picture (a hostile or broken prediction) draws the same visible
+// pixels without an out-of-range cast (undefined behaviour); NaN (a box times the inf scale of a
+// zero original size) draws at 0.
+int Px(double v) { return std::isnan(v) ? 0 : static_cast<int>(std::clamp(v, -1e8, 1e8)); }
+
 int TextWidth(const std::string& text, double font) {
   int base = 0;
   return cv::getTextSize(text, kFont, font, 1, &base).width;
@@ -57,14 +64,13 @@ int TextWidth(const std::string& text, double font) {
 Result<RenderPrediction> LoadRenderPrediction(const std::string& path, const ClipRecord& rec, size_t ann_index,
                                               const QuerySet& q) {
   VQ2D_ASSIGN_OR_RETURN(std::string text, FileSystem::Default()->ReadFile(path));
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(StrCat("predictions '", path, "': ", e.what()));
-  }
+  // The depth-limited, linear parser every other JSON reader uses (vq2d/base/json_parse.h).
+  auto parsed = ParseJson(text, StrCat("predictions '", path, "'"));
+  if (!parsed.ok()) return Status::InvalidArgument(parsed.status().message());
+  const nlohmann::json& j = *parsed;
   RenderPrediction p;
-  if (j.is_object() && j.value("schema", "") == "vq2d.clip_output/1") {  // a run's per-clip output (record pixels)
+  const auto schema = j.is_object() ? j.find("schema") : j.end();
+  if (schema != j.end() && schema->is_string() && *schema == "vq2d.clip_output/1") {  // a run's per-clip output (record pixels)
     VQ2D_ASSIGN_OR_RETURN(ClipOutput co, ParseClipOutput(text, path));
     if (co.clip_uid != rec.meta().clip_uid) return p;
     return PredictionFromClipOutput(co, static_cast<int>(ann_index), q.id);
@@ -89,7 +95,14 @@ Result<RenderPrediction> LoadRenderPrediction(const std::string& path, const Cli
         p.found = true;
         p.score = e.at("score").is_number() ? e.at("score").get<double>() : 0.0;
         for (const auto& b : e.at("bboxes")) {
-          p.boxes[b.at("fno").get<int>()] = RenderBox{b.at("x1").get<double>() * sx, b.at("y1").get<double>() * sy,
+          const auto& fno = b.at("fno");
+          const double f = fno.is_number() ? fno.get<double>() : 0.5;
+          if (!fno.is_number() || f != std::floor(f) || std::fabs(f) > 2147483647.0) {
+            return Status::InvalidArgument(StrCat("predictions '", path, "': clip '", rec.meta().clip_uid,
+                                                  "' query set ", q.id, ": fno ", fno.dump(),
+                                                  " is not an integer frame number"));
+          }
+          p.boxes[static_cast<int>(f)] = RenderBox{b.at("x1").get<double>() * sx, b.at("y1").get<double>() * sy,
                                                       b.at("x2").get<double>() * sx, b.at("y2").get<double>() * sy};
         }
       }
@@ -211,7 +224,7 @@ Result<cv::Mat> QueryPainter::Frame(int t, double scale, bool inset) const {
     const auto& b = it->second;
     cv::rectangle(img, cv::Point2d(b[0] * scale, b[1] * scale), cv::Point2d((b[0] + b[2]) * scale, (b[1] + b[3]) * scale),
                   kGreen, thick);
-    Label(img, "GT", {static_cast<int>(b[0] * scale), static_cast<int>(b[1] * scale) - 2}, kGreen, font);
+    Label(img, "GT", {Px(b[0] * scale), Px(b[1] * scale) - 2}, kGreen, font);
   }
   if (pit != pred_.boxes.end()) {
     const auto& b = pit->second;
@@ -221,9 +234,9 @@ Result<cv::Mat> QueryPainter::Frame(int t, double scale, bool inset) const {
     // Below the box, else above its right end, else inside its top: the first place that hides
     // neither the inset nor the header (the score is in the header too).
     const int tw = TextWidth(buf, font), th = static_cast<int>(22 * font);
-    const cv::Point places[] = {{static_cast<int>(b.x1 * scale), static_cast<int>(b.y2 * scale) + th + 4},
-                                {static_cast<int>(b.x2 * scale) - tw, static_cast<int>(b.y1 * scale) - 2},
-                                {static_cast<int>(b.x1 * scale) + 2, static_cast<int>(b.y1 * scale) + th + 2}};
+    const cv::Point places[] = {{Px(b.x1 * scale), Px(b.y2 * scale) + th + 4},
+                                {Px(b.x2 * scale) - tw, Px(b.y1 * scale) - 2},
+                                {Px(b.x1 * scale) + 2, Px(b.y1 * scale) + th + 2}};
     cv::Rect chosen = LabelRect(img, buf, places[0], font);
     for (const auto& at : places) {
       const cv::Rect r = LabelRect(img, buf, at, font);

@@ -1,8 +1,10 @@
 #include "vq2d/base/sha256.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -85,6 +87,24 @@ std::string Sha256Hex(std::string_view data) {
   return h.HexDigest();
 }
 
+Result<std::string> Sha256OfRange(int fd, uint64_t from, uint64_t to, const std::string& name) {
+  Sha256 h;
+  std::vector<char> buf(size_t{1} << 20);
+  for (uint64_t at = from; at < to;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), to - at));
+    const ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::IOError(StrCat("cannot read '", name, "': ", std::strerror(errno)));
+    if (n == 0) {
+      return Status::IOError(StrCat("cannot read '", name, "': it ends at byte ", at, ", before byte ", to,
+                                    " (shortened while being hashed?)"));
+    }
+    h.Update(buf.data(), static_cast<size_t>(n));
+    at += static_cast<uint64_t>(n);
+  }
+  return h.HexDigest();
+}
+
 Result<std::string> Sha256File(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -92,21 +112,12 @@ Result<std::string> Sha256File(const std::string& path) {
     std::string msg = StrCat("cannot open '", path, "' to hash it: ", std::strerror(err));
     return err == ENOENT ? Status::NotFound(msg) : Status::IOError(msg);
   }
-  Sha256 h;
-  std::vector<char> buf(1 << 20);
-  while (true) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Status::IOError(StrCat("cannot read '", path, "': ", std::strerror(err)));
-    }
-    if (n == 0) break;
-    h.Update(buf.data(), static_cast<size_t>(n));
-  }
+  struct stat st;
+  Result<std::string> out = ::fstat(fd, &st) != 0
+                                ? Result<std::string>(Status::IOError(StrCat("cannot stat '", path, "': ", std::strerror(errno))))
+                                : Sha256OfRange(fd, 0, static_cast<uint64_t>(st.st_size), path);
   ::close(fd);
-  return h.HexDigest();
+  return out;
 }
 
 }  // namespace vq2d

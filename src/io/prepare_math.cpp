@@ -125,19 +125,36 @@ std::array<int64_t, 2> PySlice(int64_t start, int64_t stop, int64_t n) {
   return {b, std::max(b, e)};
 }
 
+namespace {
+
+// int(v) of Python, saturated at +-limit pixels: a coordinate that far outside any frame slices the
+// same (empty or clamped) region, and sums of a few such values stay far from int64's limits; a
+// cast of a double beyond int64 (an annotation x of 1e300) would be undefined behaviour. Positions
+// saturate at 2^40 and sizes at 2^41, so that x + w keeps Python's sign when a huge size meets a
+// huge position (x = -1e20, w = 1e30 still covers the frame).
+int64_t RecordPixel(double v, double limit) {
+  if (!(v > -limit)) return -static_cast<int64_t>(limit);  // also -inf (and NaN: not from JSON)
+  if (!(v < limit)) return static_cast<int64_t>(limit);
+  return static_cast<int64_t>(v);
+}
+constexpr double kPositionLimit = 1099511627776.0;  // 2^40
+constexpr double kSizeLimit = 2199023255552.0;      // 2^41
+int64_t Position(double v) { return RecordPixel(v, kPositionLimit); }
+int64_t Size(double v) { return RecordPixel(v, kSizeLimit); }
+
+}  // namespace
+
 std::array<int64_t, 4> MapBoxToRecord(double x, double y, double w, double h, int original_width,
                                       int original_height, const RecordGeometry& g, bool apply_trim_offset) {
   const double ow = original_width, oh = original_height;
   if (!apply_trim_offset) {
-    return {static_cast<int64_t>((x / ow) * g.width), static_cast<int64_t>((y / oh) * g.height),
-            static_cast<int64_t>((w / ow) * g.width), static_cast<int64_t>((h / oh) * g.height)};
+    return {Position((x / ow) * g.width), Position((y / oh) * g.height), Size((w / ow) * g.width),
+            Size((h / oh) * g.height)};
   }
   const double sx = static_cast<double>(g.width) / g.trim.width();
   const double sy = static_cast<double>(g.height) / g.trim.height();
-  return {static_cast<int64_t>(((x / ow) * g.decoded_width - g.trim.x1) * sx),
-          static_cast<int64_t>(((y / oh) * g.decoded_height - g.trim.y1) * sy),
-          static_cast<int64_t>((w / ow) * g.decoded_width * sx),
-          static_cast<int64_t>((h / oh) * g.decoded_height * sy)};
+  return {Position(((x / ow) * g.decoded_width - g.trim.x1) * sx), Position(((y / oh) * g.decoded_height - g.trim.y1) * sy),
+          Size((w / ow) * g.decoded_width * sx), Size((h / oh) * g.decoded_height * sy)};
 }
 
 }  // namespace vq2d::io

@@ -223,18 +223,6 @@ bool PreadAll(int fd, void* buf, size_t n, uint64_t offset) {
 }
 
 // SHA-256 of the bytes [from, to) of fd.
-Result<std::string> HashRange(int fd, uint64_t from, uint64_t to, const std::string& path) {
-  Sha256 h;
-  std::vector<char> buf(size_t{1} << 20);
-  for (uint64_t at = from; at < to;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), to - at));
-    if (!PreadAll(fd, buf.data(), n, at)) return Status::IOError(StrCat("cannot read '", path, "': ", ErrnoText()));
-    h.Update(buf.data(), n);
-    at += n;
-  }
-  return h.HexDigest();
-}
-
 struct Fd {
   int fd = -1;
   explicit Fd(int v) : fd(v) {}
@@ -253,7 +241,7 @@ Status WriteHeader(const std::string& path) {
   if (::fstat(f.fd, &st) != 0) return Status::IOError(StrCat("cannot stat '", path, "': ", ErrnoText()));
   const auto length = static_cast<uint64_t>(st.st_size);
   if (length <= kRecordHeaderBytes) return Status::Internal(StrCat("record '", path, "': no HDF5 data after the user block"));
-  VQ2D_ASSIGN_OR_RETURN(std::string sha, HashRange(f.fd, kRecordHeaderBytes, length, path));
+  VQ2D_ASSIGN_OR_RETURN(std::string sha, Sha256OfRange(f.fd, kRecordHeaderBytes, length, path));
   const std::string header = RenderHeader(length, sha);
   const char* p = header.data();
   for (size_t left = header.size(), at = 0; left > 0;) {
@@ -357,7 +345,7 @@ Result<FileId> VerifyRecordFile(const std::string& path) {
     return Status::Corruption(StrCat("record '", path, "' is ", length, " bytes, its header says ", want_length,
                                      " (truncated or appended to)", Remedy(path)));
   }
-  VQ2D_ASSIGN_OR_RETURN(std::string got_sha, HashRange(f.fd, kRecordHeaderBytes, length, path));
+  VQ2D_ASSIGN_OR_RETURN(std::string got_sha, Sha256OfRange(f.fd, kRecordHeaderBytes, length, path));
   if (got_sha != want_sha) {
     return Status::Corruption(StrCat("record '", path, "' is damaged: SHA-256 of its bytes after the header is ",
                                      got_sha, ", its header says ", want_sha, Remedy(path)));

@@ -1,6 +1,10 @@
 #include "vq2d/base/sha256.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <utility>
 
 #include "support/test_support.h"
 #include "vq2d/base/filesystem.h"
@@ -26,6 +30,30 @@ TEST(Sha256Test, FileMatchesMemoryAndMissingFileIsNotFound) {
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   EXPECT_EQ(*h, Sha256Hex(data));
   EXPECT_EQ(Sha256File(dir.Join("missing")).status().code(), StatusCode::kNotFound);
+}
+
+// A byte range of an open file (the record header's hash covers everything after the user block):
+// equal to hashing those bytes in memory, across the 1 MiB read size; a range past the end is an
+// IOError naming the file; the fd's offset is untouched.
+TEST(Sha256Test, RangeOfAnOpenFileMatchesMemoryAndAShortFileIsAnError) {
+  testing::TempDir dir;
+  std::string data((2 << 20) + 777, 'a');
+  for (size_t i = 0; i < data.size(); i += 4099) data[i] = static_cast<char>('b' + i % 7);
+  ASSERT_TRUE(WriteFileAtomic(FileSystem::Default(), dir.Join("f"), data, "t").ok());
+  const int fd = ::open(dir.Join("f").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  for (auto [from, to] : {std::pair<uint64_t, uint64_t>{0, data.size()}, {512, data.size()}, {1 << 20, (1 << 20) + 1},
+                          {100, 100}, {3, (2 << 20) + 5}}) {
+    auto h = Sha256OfRange(fd, from, to, "f");
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    EXPECT_EQ(*h, Sha256Hex(std::string_view(data).substr(from, to - from))) << from << ".." << to;
+  }
+  EXPECT_EQ(::lseek(fd, 0, SEEK_CUR), 0);
+  auto past = Sha256OfRange(fd, 10, data.size() + 1, "dir/f");
+  ASSERT_FALSE(past.ok());
+  EXPECT_EQ(past.status().code(), StatusCode::kIOError);
+  EXPECT_NE(past.status().message().find("'dir/f'"), std::string::npos) << past.status().message();
+  ::close(fd);
 }
 
 }  // namespace

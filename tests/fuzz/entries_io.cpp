@@ -75,7 +75,15 @@ void Predictions(const uint8_t* data, size_t size) {
   (void)EvaluateRenLocal(text, "fuzz-collated.json");               // vq2d eval --ren-local
   auto build = BuildSubmission({{"1-c1.json", text}}, gt);          // vq2d submit
   if (build.ok()) (void)ValidatePredictions(build->submission_json, "fuzz-submission.json", gt);
-  (void)ParseClipOutput(text, "fuzz-clip-output.json");             // vq2d merge
+  auto clip = ParseClipOutput(text, "fuzz-clip-output.json");       // vq2d merge
+  if (clip.ok()) {  // merge's conversion of every box (its precondition is ParseClipOutput's check)
+    for (const auto& q : clip->queries) {
+      for (const auto& b : q.bboxes) {
+        (void)io::RescaleToOriginal(b.x1, clip->frame_width, clip->original_width);
+        (void)io::RescaleToOriginal(b.y2, clip->frame_height, clip->original_height);
+      }
+    }
+  }
 }
 
 void Record(const uint8_t* data, size_t size) {

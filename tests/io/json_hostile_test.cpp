@@ -95,6 +95,26 @@ TEST(JsonHostile, PredictedFrameNumbersBeyondLongLongAreErrorsNotUndefinedBehavi
   EXPECT_TRUE(ok.ok()) << ok.status().ToString();
 }
 
+// A clip output box coordinate that would not rescale into an int (merge writes ints; the cast was
+// undefined behaviour) is an error naming the key; regressions/predictions/clip_output_x1_1e300.json.
+TEST(JsonHostile, ClipOutputBoxCoordinateOutsideIntRangeIsAnError) {
+  auto clip = [](const std::string& x1) {
+    return StrCat(R"({"schema": "vq2d.clip_output/1", "clip_uid": "c1", "video_uid": "v1", "frame_width": 512, )",
+                  R"("frame_height": 288, "original_width": 640, "original_height": 360, "queries": [)",
+                  R"({"annotation_index": 0, "query_set": "1", "score": 0.5, "bboxes": [{"fno": 5, "x1": )", x1,
+                  R"(, "y1": 2.0, "x2": 3.0, "y2": 4.0}]}]})");
+  };
+  for (const char* x1 : {"1e300", "-1e300", "1717986918.4"}) {  // the last: 2^31 after the 640/512 rescale
+    auto c = ParseClipOutput(clip(x1), "out/c1.json");
+    ASSERT_FALSE(c.ok()) << x1;
+    EXPECT_EQ(c.status().code(), StatusCode::kCorruption);
+    EXPECT_TRUE(Has(c.status().message(), "out/c1.json: key 'queries[0].bboxes[0].x1'")) << c.status().message();
+  }
+  auto ok = ParseClipOutput(clip("1717986917.0"), "out/c1.json");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(io::RescaleToOriginal(ok->queries[0].bboxes[0].x1, 512, 640), 2147483646);
+}
+
 TEST(JsonHostile, AnnotationWithManyQuerySetsParsesAndValidatesLinearly) {
   // 100,000 query sets (96 s in eval before); no timing assertion, a quadratic regression makes this
   // test take minutes.

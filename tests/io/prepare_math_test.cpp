@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <limits>
 
 #include "io/fixture_io.h"
 #include "support/test_support.h"
@@ -145,6 +146,23 @@ TEST_F(PrepareLogic, ClipFrameTimesAndShapes) {
       EXPECT_EQ(json(kept), ex[i]["query_sets_kept"]);
     }
   }
+}
+
+// A box far outside any frame (an annotation x of 1e300; the cast to int64 was undefined behaviour)
+// saturates (positions at +-2^40 record pixels, sizes at +-2^41): it slices the same pixels as
+// Python's exact int would.
+TEST(BoxMapping, CoordinatesBeyondAnyFrameSaturateAndSliceAsPythonWould) {
+  const RecordGeometry g{640, 360, TrimBox{0, 0, 640, 360}, 512, 288};
+  const int64_t lim = int64_t{1} << 40, size_lim = int64_t{1} << 41;
+  for (bool trim : {false, true}) {
+    const auto r = MapBoxToRecord(1e300, -1e300, 1e300, -std::numeric_limits<double>::infinity(), 640, 360, g, trim);
+    EXPECT_EQ(r, (std::array<int64_t, 4>{lim, -lim, size_lim, -size_lim})) << trim;
+    EXPECT_EQ(PySlice(r[0], r[0] + r[2], 512), (std::array<int64_t, 2>{512, 512}));  // empty, as in Python
+    EXPECT_EQ(PySlice(r[1], r[1] + r[3], 288), (std::array<int64_t, 2>{0, 0}));
+    const auto wide = MapBoxToRecord(-1e20, 10, 1e30, 20, 640, 360, g, trim);
+    EXPECT_EQ(PySlice(wide[0], wide[0] + wide[2], 512), (std::array<int64_t, 2>{0, 512}));  // the whole row
+  }
+  EXPECT_EQ(MapBoxToRecord(10, 20, 30, 40, 640, 360, g, false), (std::array<int64_t, 4>{8, 16, 24, 32}));
 }
 
 TEST_F(PrepareLogic, BoxMapping) {

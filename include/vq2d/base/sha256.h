@@ -27,7 +27,10 @@ class Sha256 {
 };
 
 std::string Sha256Hex(std::string_view data);
-// Streams the file (constant memory).
+// Streams the file (constant memory): the bytes it has when it is opened.
 Result<std::string> Sha256File(const std::string& path);
+// The bytes [from, to) of the open file `fd`, read with pread (the file offset is unchanged); `name`
+// names the file in errors. A file that ends before `to` is an IOError.
+Result<std::string> Sha256OfRange(int fd, uint64_t from, uint64_t to, const std::string& name);
 
 }  // namespace vq2d

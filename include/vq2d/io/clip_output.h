@@ -46,6 +46,8 @@ std::string SerializeClipOutput(const ClipOutput& out);
 Result<ClipOutput> ParseClipOutput(const std::string& text, const std::string& source_name);
 
 // Upstream's rescale of a record-pixel coordinate into original pixels (int truncation toward 0).
+// Precondition (CHECKed): the result is within int range, as ParseClipOutput guarantees for the
+// boxes it returns.
 int RescaleToOriginal(double v, int record_size, int original_size);
 
 }  // namespace vq2d::io

@@ -70,7 +70,8 @@ struct RecordGeometry {
 // toward zero, no trim offset (upstream quirk Q5, docs/pipeline.md). With apply_trim_offset (the
 // fixes.apply_trim_offset switch) the box is first scaled to decoded pixels, shifted by the trim
 // origin and scaled by the resize factor: int(((x / ow) * decoded_w - trim.x1) * W / trim.width()).
-// Returns {x, y, w, h} in record pixels. original_width/height must be > 0.
+// Returns {x, y, w, h} in record pixels; x, y saturate at +-2^40 and w, h at +-2^41 (a box that far
+// outside the frame slices the same pixels; no out-of-range cast). original_width/height must be > 0.
 std::array<int64_t, 4> MapBoxToRecord(double x, double y, double w, double h, int original_width,
                                       int original_height, const RecordGeometry& g, bool apply_trim_offset);
 

@@ -1,8 +1,10 @@
 #include "vq2d/io/clip_output.h"
 
 #include "io/json_util.h"
+#include "vq2d/base/check.h"
 #include "vq2d/base/json_parse.h"
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
@@ -85,11 +87,34 @@ Result<ClipOutput> ParseClipOutput(const std::string& text, const std::string& s
   }
   if (out.frame_width <= 0 || out.frame_height <= 0)
     return Status::Corruption(StrCat(source_name, ": frame size must be positive, got ", out.frame_width, "x", out.frame_height));
+  // Every box coordinate must rescale into an int (RescaleToOriginal's precondition; merge writes
+  // them as ints, and casting a double outside int's range is undefined behaviour).
+  for (size_t i = 0; i < out.queries.size(); ++i) {
+    const auto& boxes = out.queries[i].bboxes;
+    for (size_t k = 0; k < boxes.size(); ++k) {
+      const struct { const char* key; double v; int record, original; } coords[] = {
+          {"x1", boxes[k].x1, out.frame_width, out.original_width},
+          {"y1", boxes[k].y1, out.frame_height, out.original_height},
+          {"x2", boxes[k].x2, out.frame_width, out.original_width},
+          {"y2", boxes[k].y2, out.frame_height, out.original_height}};
+      for (const auto& c : coords) {
+        const double r = c.v / c.record * c.original;
+        if (!(std::fabs(r) < 2147483648.0)) {
+          return Status::Corruption(StrCat(source_name, ": key 'queries[", i, "].bboxes[", k, "].", c.key,
+                                           "': ", c.v, " rescaled to the original frame (", r,
+                                           ") is not a finite value within int range"));
+        }
+      }
+    }
+  }
   return out;
 }
 
 int RescaleToOriginal(double v, int record_size, int original_size) {
-  return static_cast<int>(v / record_size * original_size);
+  const double r = v / record_size * original_size;
+  VQ2D_CHECK(std::fabs(r) < 2147483648.0) << "RescaleToOriginal(" << v << ", " << record_size << ", " << original_size
+                                          << ") is outside int range (ParseClipOutput rejects such boxes)";
+  return static_cast<int>(r);
 }
 
 }  // namespace vq2d::io
