@@ -2,9 +2,9 @@
 # One-call device check for a GPU host (docs/gpu.md): builds the core layer, its tests and
 # vq2d_model_bench against the host's pip torch with what tools/gpu_bundle.sh carried, runs the model
 # parity tests on CUDA (fp32 on the fixtures' CPU tolerances; the bf16 tests on their documented
-# bounds), the model benchmarks in fp32 and bf16, the clip benchmark (model work of a synthetic clip
-# with 1, 2 and 4 ranks sharing the GPU), and writes a report. Every step runs under its own
-# time limit inside a total budget (default 480 s), so the call ends in time with a report of what ran.
+# bounds), the model benchmarks in fp32 and bf16, the clip benchmark (1, 2 and 4 ranks on the GPU),
+# and writes a report. Every step runs under its own time limit inside a total budget (default
+# 480 s), so the call ends in time with a report of what ran.
 #
 # Usage: tools/gpu_check.sh [--rehearse] [--bundle DIR] [--out DIR] [--budget SECONDS]
 #   --rehearse  the same steps on this machine's CPU and system LibTorch, with small benchmark
