@@ -2,8 +2,9 @@
 # One-call device check for a GPU host (docs/gpu.md): builds the core layer, its tests and
 # vq2d_model_bench against the host's pip torch with what tools/gpu_bundle.sh carried, runs the model
 # parity tests on CUDA (fp32 on the fixtures' CPU tolerances; the bf16 tests on their documented
-# bounds), the model benchmarks in fp32 and bf16, and writes a report. Every step runs under its own
-# time limit inside a total budget (default 480 s), so the call ends in time with a report of what ran.
+# bounds), the model benchmarks in fp32 and bf16, the clip benchmark (1, 2 and 4 ranks on the GPU),
+# and writes a report. Every step runs under its own time limit inside a total budget (default
+# 480 s), so the call ends in time with a report of what ran.
 #
 # Usage: tools/gpu_check.sh [--rehearse] [--bundle DIR] [--out DIR] [--budget SECONDS]
 #   --rehearse  the same steps on this machine's CPU and system LibTorch, with small benchmark
@@ -121,10 +122,16 @@ if ((rehearse)); then
   ren_sizes=(--batch-sizes 1 --warmup 0 --repeats 1)
   sam2_sizes=(--variants tiny --images 1 --frames 1)
   sam2_bf16=()  # CPU bf16 SAM 2 is not a usable precision without oneDNN bf16 (docs/gpu.md)
+  clip_sizes=(--arch toy --frames 12 --queries 2 --ranks '1,2' --threads 1)
 else
   ren_sizes=(--batch-sizes '1,4,16,32' --warmup 1 --repeats 3)
   sam2_sizes=(--variants 'tiny,base_plus,large' --images 8 --frames 16)
   sam2_bf16=(--bf16)
+  # Official architectures, a short clip: 1,500 frames x 4 queries with ranks 1+2+4 (7 clips of work)
+  # would not fit this step (docs/gpu.md, "The clip benchmark"); the per-frame and per-query work is
+  # the same, only the video pass and the number of queries are shorter.
+  clip_sizes=(--arch large --frames 60 --queries 2 --candidates 3 --track-steps 20 --expansion-frames 2
+    --ranks '1,2,4')
 fi
 step bench_ren_fp32 90 "$bench" ren --device "$device" --dtype float32 "${ren_sizes[@]}"
 if ((!rehearse)); then
@@ -134,6 +141,8 @@ step bench_sam2_fp32 90 "$bench" sam2 --device "$device" "${sam2_sizes[@]}"
 if ((${#sam2_bf16[@]})); then
   step bench_sam2_bf16 90 "$bench" sam2 --device "$device" "${sam2_sizes[@]}" "${sam2_bf16[@]}"
 fi
+
+step bench_clip 150 "$bench" clip --device "$device" "${clip_sizes[@]}"
 
 # ---- report ---------------------------------------------------------------------------------------
 {
@@ -154,7 +163,7 @@ fi
   echo '```'
   grep -E '^\[ +(OK|FAILED|SKIPPED|PASSED) +\]|Failure|exceeds|max \|diff\|' "$out/logs/parity.log" 2>/dev/null | head -n 80
   echo '```'
-  for b in bench_ren_fp32 bench_ren_bf16 bench_sam2_fp32 bench_sam2_bf16; do
+  for b in bench_ren_fp32 bench_ren_bf16 bench_sam2_fp32 bench_sam2_bf16 bench_clip; do
     [[ -f $out/logs/$b.log ]] || continue
     echo
     echo "## $b"

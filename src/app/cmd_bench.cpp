@@ -18,6 +18,8 @@ const BenchTarget kTargets[] = {
     {"runner", "runner overhead per clip (10,000 no-work clips) and LPT makespan vs lower bound", RunBenchRunner},
     {"ren", "REN wrapper (DINOv2 ViT-L/14 + region encoder, random weights) images/s and peak memory", RunBenchRen},
     {"sam2", "SAM 2.1 image encoder and tracking throughput (random weights, 1024²)", RunBenchSam2},
+    {"clip", "model work of one synthetic clip at official sizes: per-stage s, ViT TFLOP/s vs matmul peak, 1/2/4 ranks",
+     RunBenchClip},
     {"prepare", "frames decoded + written per second by vq2d prepare on a 1080p video", RunBenchPrepare},
     {"pipeline", "VQ2D pipeline per-clip wall time by stage; REN images shared pass vs upstream", RunBenchPipeline},
     {"parse", "parse time vs size: safetensors tensors, JSON keys (10^3..10^6; linear)", RunBenchParse},

@@ -38,6 +38,7 @@ int RunBenchEval(const Args& args);     // vq2d bench eval
 int RunBenchRunner(const Args& args);   // vq2d bench runner
 int RunBenchRen(const Args& args);      // vq2d bench ren
 int RunBenchSam2(const Args& args);     // vq2d bench sam2
+int RunBenchClip(const Args& args);     // vq2d bench clip
 int RunBenchPrepare(const Args& args);  // vq2d bench prepare
 int RunBenchPipeline(const Args& args);  // vq2d bench pipeline
 int RunBenchParse(const Args& args);     // vq2d bench parse

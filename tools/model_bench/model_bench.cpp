@@ -7,6 +7,8 @@
 //                         [--warmup 1] [--repeats 3] [--height 518] [--width 518] [--threads 0]
 //   vq2d_model_bench sam2 [--device cpu|cuda] [--variants tiny,large] [--images 2] [--frames 4]
 //                         [--height 360] [--width 640] [--threads 0] [--bf16]
+//   vq2d_model_bench clip [--device D] [--arch large|base_plus|small|tiny|toy] [--frames 1500]
+//                         [--queries 4] [--ranks 1,2,4] ... (vq2d_model_bench clip --help)
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "vq2d/core/bench.h"
+#include "vq2d/core/clip_bench.h"
 #include "vq2d/core/sam2_bench.h"
 #include "vq2d/core/torch_info.h"
 
@@ -23,7 +26,8 @@ int Usage(const std::string& why) {
   std::cerr << "vq2d_model_bench: " << why << "\n"
             << "usage: vq2d_model_bench info | ren [--device D] [--dtype float32|bfloat16] [--batch-sizes 1,4]"
                " [--warmup N] [--repeats N] [--height H] [--width W] [--threads N] | sam2 [--device D]"
-               " [--variants tiny,large] [--images N] [--frames N] [--height H] [--width W] [--threads N] [--bf16]\n";
+               " [--variants tiny,large] [--images N] [--frames N] [--height H] [--width W] [--threads N] [--bf16]"
+               " | clip [options] (clip --help)\n";
   return 2;
 }
 
@@ -49,6 +53,13 @@ bool ParseInt(const std::string& s, int64_t* v) {
 int main(int argc, char** argv) {
   if (argc < 2) return Usage("no command");
   const std::string cmd = argv[1];
+  if (cmd == "clip" && argc == 3 && (std::string(argv[2]) == "--help" || std::string(argv[2]) == "-h")) {
+    std::cout << "vq2d_model_bench clip: the model work of one synthetic clip at official sizes, random weights "
+                 "(include/vq2d/core/clip_bench.h, docs/gpu.md); CPU-side ops, decoding and I/O are measured by "
+                 "`vq2d bench pipeline`.\n"
+              << vq2d::ClipBenchOptionsHelp();
+    return 0;
+  }
   std::vector<std::pair<std::string, std::string>> opts;
   bool bf16 = false;
   for (int i = 2; i < argc; ++i) {
@@ -125,6 +136,20 @@ int main(int argc, char** argv) {
     for (const auto& x : *r) {
       std::cout << x.variant << " " << x.device << " " << x.dtype << " " << x.encoder_images_per_s << " "
                 << x.track_frames_per_s << " " << x.memory_tokens_last << " " << x.peak_rss_mib << "\n";
+    }
+    return 0;
+  }
+  if (cmd == "clip") {
+    if (bf16) return Usage("clip: use --precision bf16");
+    vq2d::ClipBenchOptions o;
+    for (const auto& [k, v] : opts) {
+      const vq2d::Status st = vq2d::SetClipBenchOption(&o, k, v);
+      if (!st.ok()) return Usage(st.message());
+    }
+    const vq2d::Status st = vq2d::BenchClip(o, std::cout);
+    if (!st.ok()) {
+      std::cerr << "vq2d_model_bench clip: " << st.ToString() << "\n";
+      return 1;
     }
     return 0;
   }
