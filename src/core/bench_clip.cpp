@@ -23,6 +23,7 @@
 #include "vq2d/core/dino_vit.h"
 #include "vq2d/core/ren.h"
 #include "vq2d/core/sam2.h"
+#include "vq2d/core/sam2_demo.h"
 #include "vq2d/core/sam2_image_predictor.h"
 #include "vq2d/core/sam2_video_predictor.h"
 #include "vq2d/core/torch_guard.h"
@@ -298,23 +299,8 @@ Result<Models> BuildModels(const ClipBenchOptions& o) {
     dc.num_heads = 2;
     m.dino_h = 96;
     m.dino_w = 128;
-    // The demo models' SAM 2 (pipeline::DemoArchitectures): Hiera embed 16, 256² input.
-    const nlohmann::json toy = {
-        {"model",
-         {{"image_size", 256},
-          {"image_encoder",
-           {{"scalp", 1},
-            {"trunk",
-             {{"embed_dim", 16},
-              {"num_heads", 1},
-              {"stages", {1, 1, 2, 1}},
-              {"global_att_blocks", {3}},
-              {"window_spec", {8, 4, 16, 8}},
-              {"window_pos_embed_bkg_spatial_size", {7, 7}}}},
-            {"neck", {{"d_model", 32}, {"fpn_top_down_levels", {2, 3}}}}}},
-          {"memory_attention", {{"num_layers", 1}, {"layer", {{"dim_feedforward", 64}}}}},
-          {"memory_encoder", {{"out_dim", 16}, {"in_dim", 32}, {"mask_downsampler", {{"embed_dim", 32}}}}}}}};
-    VQ2D_ASSIGN_OR_RETURN(sc, sam2::Sam2ConfigFromJson(toy));
+    // The demo models' SAM 2 (Hiera width 16, 256² input).
+    VQ2D_ASSIGN_OR_RETURN(sc, sam2::Sam2ConfigFromJson(sam2::DemoArchitecture()));
   } else {
     VQ2D_ASSIGN_OR_RETURN(sc, sam2::Sam2Preset(o.arch));
   }

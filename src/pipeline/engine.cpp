@@ -8,6 +8,7 @@
 #include "vq2d/core/checkpoint.h"
 #include "vq2d/core/torch_guard.h"
 #include "vq2d/core/dino_vit.h"
+#include "vq2d/core/sam2_demo.h"
 #include "vq2d/core/ren.h"
 #include "vq2d/core/sam2.h"
 #include "vq2d/core/sam2_image_predictor.h"
@@ -404,26 +405,7 @@ nlohmann::json DemoArchitectures() {
                            {"depth", 2},       {"num_heads", 2},       {"mlp_ratio", 4.0},
                            {"init_values", 1.0}, {"ffn_layer", "mlp"}};
   nlohmann::json dino = {{"img_size", 224}, {"patch_size", 8}, {"embed_dim", 32}, {"depth", 2}, {"num_heads", 2}};
-  nlohmann::json sam2 = {
-      {"model",
-       {{"image_size", 256},
-        {"image_encoder",
-         {{"scalp", 1},
-          {"trunk",
-           {{"embed_dim", 16},
-            {"num_heads", 1},
-            {"stages", {1, 1, 2, 1}},
-            {"global_att_blocks", {3}},
-            {"window_spec", {8, 4, 16, 8}},
-            {"window_pos_embed_bkg_spatial_size", {7, 7}}}},
-          {"neck", {{"d_model", 32}, {"fpn_top_down_levels", {2, 3}}}}}},
-        {"memory_attention", {{"num_layers", 1}, {"layer", {{"dim_feedforward", 64}}}}},
-        {"memory_encoder", {{"out_dim", 16}, {"in_dim", 32}, {"mask_downsampler", {{"embed_dim", 32}}}}},
-        {"sam_mask_decoder_extra_args",
-         {{"dynamic_multimask_via_stability", true},
-          {"dynamic_multimask_stability_delta", 0.05},
-          {"dynamic_multimask_stability_thresh", 0.98}}}}}};
-  return {{"dinov2", dinov2}, {"dino", dino}, {"sam2", sam2}};
+  return {{"dinov2", dinov2}, {"dino", dino}, {"sam2", sam2::DemoArchitecture()}};
 }
 
 ModelOptions DemoModelOptions(const std::string& dir) {
